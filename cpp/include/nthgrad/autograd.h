@@ -1,0 +1,51 @@
+#pragma once
+// The reverse-mode engine and grad mode. Both entry points behave as their
+// PyTorch namesakes: `create_graph` records the backward pass so that its
+// result can be differentiated again; `retain_graph` (default: create_graph)
+// keeps the saved values so the same graph can be walked again.
+#include <optional>
+
+#include "nthgrad/variable.h"
+
+namespace nthgrad {
+
+// d(outputs)/d(inputs) contracted with grad_outputs (ones for scalar outputs
+// when omitted). An input that the outputs do not depend on raises unless
+// allow_unused, in which case its gradient is undefined.
+VariableList grad(const VariableList& outputs, const VariableList& inputs,
+                  const VariableList& grad_outputs = {}, std::optional<bool> retain_graph = std::nullopt,
+                  bool create_graph = false, bool allow_unused = false);
+
+// Accumulates the gradient into .grad() of every leaf the outputs depend on.
+void backward(const VariableList& outputs, const VariableList& grad_outputs = {},
+              std::optional<bool> retain_graph = std::nullopt, bool create_graph = false);
+
+bool is_grad_enabled();
+void set_grad_enabled(bool enabled);
+
+// Sets grad mode for a scope and restores the previous mode on exit.
+class GradModeGuard {
+ public:
+  explicit GradModeGuard(bool enabled);
+  ~GradModeGuard();
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+class NoGradGuard : public GradModeGuard {
+ public:
+  NoGradGuard() : GradModeGuard(false) {}
+};
+
+// Live objects, for leak tests: every graph dropped returns these to their
+// previous values.
+struct LiveCounts {
+  int64_t variables;
+  int64_t nodes;
+  int64_t storages;
+};
+LiveCounts live_counts();
+
+}  // namespace nthgrad

@@ -1,0 +1,15 @@
+#pragma once
+// Everything a C++ user of nthgrad needs.
+#include "nthgrad/autograd.h"
+#include "nthgrad/device.h"
+#include "nthgrad/dtype.h"
+#include "nthgrad/error.h"
+#include "nthgrad/ops/activation.h"
+#include "nthgrad/ops/arithmetic.h"
+#include "nthgrad/ops/array.h"
+#include "nthgrad/ops/linalg.h"
+#include "nthgrad/ops/math.h"
+#include "nthgrad/ops/reduction.h"
+#include "nthgrad/shape.h"
+#include "nthgrad/tensor.h"
+#include "nthgrad/variable.h"

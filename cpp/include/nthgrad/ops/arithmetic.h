@@ -1,0 +1,36 @@
+#pragma once
+// Arithmetic (technical note section 7). Two-input ops broadcast as NumPy;
+// a broadcast input's gradient is summed back to its shape.
+#include "nthgrad/variable.h"
+
+namespace nthgrad {
+
+Variable add2(const Variable& x0, const Variable& x1);  // y = x0 + x1
+Variable sub2(const Variable& x0, const Variable& x1);  // y = x0 - x1
+Variable mul2(const Variable& x0, const Variable& x1);  // y = x0 * x1
+Variable div2(const Variable& x0, const Variable& x1);  // y = x0 / x1
+Variable pow2(const Variable& x0, const Variable& x1);  // y = x0 ^ x1
+Variable add_scalar(const Variable& x, double val = 1);    // y = x + val
+Variable mul_scalar(const Variable& x, double val = 1);    // y = val * x
+Variable pow_scalar(const Variable& x, double val = 1);    // y = x ^ val
+Variable r_sub_scalar(const Variable& x, double val = 1);  // y = val - x
+Variable r_div_scalar(const Variable& x, double val = 1);  // y = val / x
+Variable r_pow_scalar(const Variable& x, double val = 1);  // y = val ^ x
+Variable add_n(const VariableList& x);                     // y = sum_i x_i (equal shapes)
+Variable mul_n(const VariableList& x);                     // y = prod_i x_i (equal shapes)
+
+Variable operator+(const Variable& a, const Variable& b);
+Variable operator-(const Variable& a, const Variable& b);
+Variable operator*(const Variable& a, const Variable& b);
+Variable operator/(const Variable& a, const Variable& b);
+Variable operator-(const Variable& a);
+Variable operator+(const Variable& a, double b);
+Variable operator+(double a, const Variable& b);
+Variable operator-(const Variable& a, double b);
+Variable operator-(double a, const Variable& b);
+Variable operator*(const Variable& a, double b);
+Variable operator*(double a, const Variable& b);
+Variable operator/(const Variable& a, double b);
+Variable operator/(double a, const Variable& b);
+
+}  // namespace nthgrad

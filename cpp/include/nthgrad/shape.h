@@ -1,0 +1,26 @@
+#pragma once
+// Shapes and axes, and the NumPy rules that relate them.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nthgrad {
+
+using Shape = std::vector<int64_t>;
+using Axes = std::vector<int64_t>;
+
+int64_t numel(const Shape& shape);
+std::string shape_str(const Shape& shape);  // "(2, 3)", "()" for a scalar
+std::string axes_str(const Axes& axes);     // "[0, -1]"
+
+// NumPy broadcasting of two shapes; throws ValueError naming `op` and the
+// arguments when they do not broadcast.
+Shape broadcast_shapes(const char* op, const char* arg0, const Shape& a, const char* arg1, const Shape& b);
+
+// Resolves negative axes against `ndim`, rejects out-of-range and repeated
+// axes (IndexError / ValueError naming `op`), and returns them sorted.
+// An empty `axes` with `all_if_empty` means every axis.
+Axes normalize_axes(const char* op, const Axes& axes, int64_t ndim);
+int64_t normalize_axis(const char* op, int64_t axis, int64_t ndim);
+
+}  // namespace nthgrad

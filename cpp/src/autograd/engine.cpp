@@ -1,0 +1,216 @@
+// The reverse-mode engine. It never recurses: the graph is discovered with an
+// explicit stack, ordered topologically with Kahn's algorithm, and run in that
+// order. Each rule runs under GradModeGuard(create_graph), so the same rule
+// either records its ops (a differentiable gradient) or just computes.
+#include <deque>
+#include <unordered_map>
+
+#include "autograd/node.h"
+#include "nthgrad/error.h"
+#include "nthgrad/ops/arithmetic.h"
+
+namespace nthgrad {
+
+namespace {
+
+struct NodeState {
+  Node* node;
+  int dependencies = 0;  // edges into this node from nodes of the graph
+  bool needed = false;   // executing it leads to a wanted gradient
+  VariableList grads;    // incoming gradient per output slot
+};
+
+class GraphTask {
+ public:
+  int index_of(Node* n) {
+    auto it = index_.find(n);
+    return it == index_.end() ? -1 : it->second;
+  }
+
+  // Visits every node reachable from `roots` (iteratively).
+  void discover(const std::vector<Edge>& roots) {
+    std::vector<Node*> stack;
+    for (const Edge& e : roots) add(e.node.get(), stack);
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      for (const Edge& e : n->next()) {
+        if (!e.node) continue;
+        add(e.node.get(), stack);
+        ++states_[index_of(e.node.get())].dependencies;
+      }
+    }
+  }
+
+  // Kahn's algorithm: a node comes after every node that feeds it a gradient.
+  std::vector<int> topological_order() {
+    std::vector<int> deps(states_.size());
+    std::deque<int> ready;
+    for (std::size_t i = 0; i < states_.size(); ++i) {
+      deps[i] = states_[i].dependencies;
+      if (deps[i] == 0) ready.push_back(static_cast<int>(i));
+    }
+    std::vector<int> order;
+    order.reserve(states_.size());
+    while (!ready.empty()) {
+      int i = ready.front();
+      ready.pop_front();
+      order.push_back(i);
+      for (const Edge& e : states_[i].node->next())
+        if (e.node && --deps[index_of(e.node.get())] == 0) ready.push_back(index_of(e.node.get()));
+    }
+    return order;
+  }
+
+  std::vector<NodeState> states_;
+
+ private:
+  void add(Node* n, std::vector<Node*>& stack) {
+    if (index_.count(n)) return;
+    index_.emplace(n, static_cast<int>(states_.size()));
+    NodeState s{n};
+    s.grads.resize(n->num_outputs());
+    states_.push_back(std::move(s));
+    stack.push_back(n);
+  }
+  std::unordered_map<Node*, int> index_;
+};
+
+void accumulate(Variable& slot, const Variable& g) {
+  if (!g.defined()) return;
+  slot = slot.defined() ? add2(slot, g) : g;
+}
+
+// Runs the backward pass. With `inputs` empty, gradients of leaves are
+// accumulated into their .grad (backward); otherwise the gradients arriving
+// at `inputs` are returned (grad).
+VariableList run(const char* api, const VariableList& outputs, const VariableList& grad_outputs,
+                 const VariableList& inputs, bool keep_graph, bool create_graph, bool allow_unused) {
+  if (outputs.empty()) throw ValueError(detail::cat(api, ": outputs is empty"));
+  if (!grad_outputs.empty() && grad_outputs.size() != outputs.size())
+    throw ValueError(detail::cat(api, ": got ", grad_outputs.size(), " grad_outputs for ", outputs.size(), " outputs"));
+
+  std::vector<Edge> roots;
+  VariableList root_grads;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const Variable& y = outputs[i];
+    if (!y.defined()) throw ValueError(detail::cat(api, ": outputs[", i, "] is undefined"));
+    if (!y.requires_grad())
+      throw RuntimeError(detail::cat(api, ": outputs[", i, "] does not require grad and has no grad_fn"));
+    Variable g = grad_outputs.empty() ? Variable() : grad_outputs[i];
+    if (!g.defined()) {
+      if (y.numel() != 1)
+        throw RuntimeError(detail::cat(api, ": a gradient can be created implicitly only for a scalar output; outputs[",
+                                       i, "] has shape ", shape_str(y.shape()), ", so pass grad_outputs"));
+      g = Variable(Tensor::ones(y.shape(), y.dtype()));
+    } else if (g.shape() != y.shape()) {
+      throw ValueError(detail::cat(api, ": grad_outputs[", i, "] has shape ", shape_str(g.shape()), " but outputs[", i,
+                                   "] has shape ", shape_str(y.shape())));
+    } else if (g.dtype() != y.dtype()) {
+      throw TypeError(detail::cat(api, ": grad_outputs[", i, "] is ", dtype_name(g.dtype()), " but outputs[", i,
+                                  "] is ", dtype_name(y.dtype())));
+    }
+    roots.push_back(gradient_edge(y));
+    root_grads.push_back(g);
+  }
+
+  GraphTask task;
+  task.discover(roots);
+
+  // What is wanted: the slots of `inputs`, or every leaf accumulator.
+  const bool accumulate_leaves = inputs.empty();
+  std::vector<Edge> targets;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Variable& x = inputs[i];
+    if (!x.defined()) throw ValueError(detail::cat(api, ": inputs[", i, "] is undefined"));
+    if (!x.requires_grad())
+      throw RuntimeError(detail::cat(api, ": inputs[", i, "] does not require grad"));
+    targets.push_back(gradient_edge(x));
+  }
+  std::vector<std::vector<std::pair<int, int>>> wanted(task.states_.size());  // per node: (slot, input index)
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    int k = task.index_of(targets[i].node.get());
+    if (k >= 0) wanted[k].emplace_back(targets[i].slot, static_cast<int>(i));
+  }
+
+  std::vector<int> order = task.topological_order();
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {  // consumers before producers
+    NodeState& s = task.states_[*it];
+    s.needed = accumulate_leaves ? s.node->is_accumulator() : !wanted[*it].empty();
+    for (const Edge& e : s.node->next())
+      if (e.node && task.states_[task.index_of(e.node.get())].needed) s.needed = true;
+  }
+
+  GradModeGuard mode(create_graph);
+  for (std::size_t i = 0; i < roots.size(); ++i)
+    accumulate(task.states_[task.index_of(roots[i].node.get())].grads[roots[i].slot], root_grads[i]);
+
+  VariableList result(inputs.size());
+  std::vector<bool> reached(inputs.size(), false);
+  for (int k : order) {
+    NodeState& s = task.states_[k];
+    if (!s.needed) continue;
+    Node* node = s.node;
+    for (auto [slot, i] : wanted[k]) {
+      reached[i] = true;
+      result[i] = s.grads[slot];
+    }
+    if (node->is_accumulator()) {
+      if (accumulate_leaves && s.grads[0].defined()) {
+        auto leaf = static_cast<AccumulateGrad*>(node)->leaf();
+        if (leaf) {
+          Variable g = create_graph ? s.grads[0] : s.grads[0].detach();
+          leaf->grad = leaf->grad.defined() ? add2(leaf->grad, g) : g;
+        }
+      }
+      continue;
+    }
+    bool any_grad = false;
+    for (const Variable& g : s.grads) any_grad = any_grad || g.defined();
+    const auto& next = node->next();
+    std::vector<bool> needs(next.size(), false);
+    bool any_need = false;
+    for (std::size_t j = 0; j < next.size(); ++j) {
+      needs[j] = next[j].node && task.states_[task.index_of(next[j].node.get())].needed;
+      any_need = any_need || needs[j];
+    }
+    if (any_grad && any_need) {
+      VariableList gx = node->apply(s.grads, needs);
+      if (gx.size() != next.size())
+        throw RuntimeError(detail::cat(node->name(), ": backward rule returned ", gx.size(), " gradients for ",
+                                       next.size(), " inputs (internal error)"));
+      for (std::size_t j = 0; j < next.size(); ++j) {
+        if (!needs[j] || !gx[j].defined()) continue;
+        NodeState& t = task.states_[task.index_of(next[j].node.get())];
+        accumulate(t.grads[next[j].slot], gx[j]);
+      }
+    }
+    s.grads.clear();  // free gradient memory as soon as it is used
+    if (!keep_graph) node->release();
+  }
+
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (result[i].defined()) continue;
+    if (!reached[i] && !allow_unused)
+      throw RuntimeError(detail::cat(api, ": inputs[", i,
+                                     "] was not used to compute the outputs; pass allow_unused=True to get None"));
+    if (reached[i])  // reached, but every path contributed zero
+      result[i] = Variable(Tensor::zeros(inputs[i].shape(), inputs[i].dtype()));
+  }
+  return result;
+}
+
+}  // namespace
+
+VariableList grad(const VariableList& outputs, const VariableList& inputs, const VariableList& grad_outputs,
+                  std::optional<bool> retain_graph, bool create_graph, bool allow_unused) {
+  if (inputs.empty()) throw ValueError("grad: inputs is empty");
+  return run("grad", outputs, grad_outputs, inputs, retain_graph.value_or(create_graph), create_graph, allow_unused);
+}
+
+void backward(const VariableList& outputs, const VariableList& grad_outputs, std::optional<bool> retain_graph,
+              bool create_graph) {
+  run("backward", outputs, grad_outputs, {}, retain_graph.value_or(create_graph), create_graph, false);
+}
+
+}  // namespace nthgrad

@@ -1,0 +1,115 @@
+#include "autograd/node.h"
+
+#include <atomic>
+
+#include "autograd/record.h"
+#include "nthgrad/error.h"
+
+namespace nthgrad {
+
+namespace {
+std::atomic<int64_t> g_live_nodes{0};
+
+// Destroying a node drops its edges, which may destroy the next node, and so
+// on down the chain: done recursively, a chain of 100,000 ops overflows the
+// stack. Instead the last reference to a node is parked here and the outermost
+// release destroys parked nodes one at a time.
+thread_local std::vector<std::shared_ptr<Node>> t_pending;
+thread_local bool t_draining = false;
+}  // namespace
+
+void release_node(std::shared_ptr<Node>&& node) {
+  if (!node) return;
+  if (node.use_count() > 1) {  // someone else still holds it: just drop ours
+    node.reset();
+    return;
+  }
+  t_pending.push_back(std::move(node));
+  if (t_draining) return;
+  t_draining = true;
+  while (!t_pending.empty()) {
+    std::shared_ptr<Node> last = std::move(t_pending.back());
+    t_pending.pop_back();
+    last.reset();  // may park further nodes
+  }
+  t_draining = false;
+}
+
+Node::Node(const char* name) : name_(name) { ++g_live_nodes; }
+
+Node::Node(const char* name, VariableList inputs, std::vector<Tensor> outputs, Rule rule)
+    : name_(name), rule_(std::move(rule)), inputs_(std::move(inputs)), outputs_(std::move(outputs)) {
+  ++g_live_nodes;
+  num_outputs_ = outputs_.size();
+  next_.reserve(inputs_.size());
+  for (const Variable& x : inputs_) next_.push_back(x.requires_grad() ? gradient_edge(x) : Edge{});
+}
+
+Node::~Node() {
+  inputs_.clear();  // their grad_fns go through release_node
+  for (Edge& e : next_) release_node(std::move(e.node));
+  --g_live_nodes;
+}
+
+int64_t Node::live_count() { return g_live_nodes.load(); }
+
+void Node::release() {
+  released_ = true;
+  inputs_.clear();
+  outputs_.clear();
+}
+
+VariableList Node::apply(const VariableList& gy, const std::vector<bool>& needs) {
+  if (released_)
+    throw RuntimeError(detail::cat(
+        name_, ": trying to differentiate through this part of the graph a second time, but its saved values "
+               "were freed by the first backward/grad; pass retain_graph=True the first time"));
+  Ctx ctx(*this, gy, needs);
+  return rule_(ctx);
+}
+
+Variable Ctx::out(std::size_t i) const {
+  return make_output(node_.outputs_[i], node_.shared_from_this(), static_cast<int>(i));
+}
+
+AccumulateGrad::AccumulateGrad(const std::shared_ptr<VariableImpl>& leaf) : Node("AccumulateGrad"), leaf_(leaf) {}
+
+Edge gradient_edge(const Variable& v) {
+  VariableImpl* impl = v.impl();
+  if (impl->grad_fn) return Edge{impl->grad_fn, impl->output_nr};
+  std::shared_ptr<Node> acc = impl->accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(v.impl_ptr());
+    impl->accumulator = acc;
+  }
+  return Edge{acc, 0};
+}
+
+VariableList record(const char* name, VariableList inputs, std::vector<Tensor> outputs, Rule rule) {
+  bool track = is_grad_enabled();
+  if (track) {
+    track = false;
+    for (const Variable& x : inputs)
+      if (x.defined() && x.requires_grad()) track = true;
+  }
+  VariableList result;
+  result.reserve(outputs.size());
+  if (!track) {
+    for (Tensor& t : outputs) result.emplace_back(std::move(t));
+    return result;
+  }
+  auto node = std::make_shared<Node>(name, std::move(inputs), outputs, std::move(rule));
+  for (std::size_t i = 0; i < outputs.size(); ++i)
+    result.push_back(make_output(std::move(outputs[i]), node, static_cast<int>(i)));
+  return result;
+}
+
+Variable record(const char* name, VariableList inputs, Tensor output, Rule rule) {
+  std::vector<Tensor> outs;
+  outs.push_back(std::move(output));
+  return std::move(record(name, std::move(inputs), std::move(outs), std::move(rule))[0]);
+}
+
+Variable record_nondiff(Tensor output) { return Variable(std::move(output)); }
+
+}  // namespace nthgrad

@@ -1,0 +1,43 @@
+#pragma once
+// Eigen vocabulary for the CPU kernels: maps over raw buffers.
+#include <Eigen/Core>
+
+#include "nthgrad/error.h"
+#include "nthgrad/tensor.h"
+
+namespace nthgrad::kernels::cpu {
+
+template <typename T>
+using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <typename T>
+using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <typename T>
+using RowMajorMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using MatrixMap = Eigen::Map<RowMajorMatrix<T>>;
+template <typename T>
+using ConstMatrixMap = Eigen::Map<const RowMajorMatrix<T>>;
+
+// Calls f(T{}) with T = float or double according to `dtype`.
+template <typename F>
+decltype(auto) dispatch_floating(DType dtype, const char* what, F&& f) {
+  switch (dtype) {
+    case DType::Float32: return f(float{});
+    case DType::Float64: return f(double{});
+    default: throw TypeError(detail::cat(what, ": expected a float32 or float64 tensor, got ", dtype_name(dtype)));
+  }
+}
+
+// Calls f(T{}) for any dtype.
+template <typename F>
+decltype(auto) dispatch_all(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::Float32: return f(float{});
+    case DType::Float64: return f(double{});
+    case DType::Int64: return f(int64_t{});
+    case DType::Bool: return f(bool{});
+  }
+  return f(float{});
+}
+
+}  // namespace nthgrad::kernels::cpu

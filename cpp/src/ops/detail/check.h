@@ -1,0 +1,32 @@
+#pragma once
+// Argument checks shared by the ops. Each throws the nthgrad error whose
+// Python counterpart a user expects, naming the op, the argument and shapes.
+#include <utility>
+
+#include "nthgrad/error.h"
+#include "nthgrad/variable.h"
+
+namespace nthgrad::check {
+
+inline void defined(const char* op, const char* arg, const Variable& v) {
+  if (!v.defined()) throw ValueError(detail::cat(op, ": argument ", arg, " is undefined (None)"));
+}
+
+inline void floating(const char* op, const char* arg, const Variable& v) {
+  defined(op, arg, v);
+  if (!is_floating(v.dtype()))
+    throw TypeError(detail::cat(op, ": argument ", arg, " must be float32 or float64, got ", dtype_name(v.dtype()),
+                                " (shape ", shape_str(v.shape()), ")"));
+}
+
+inline void same_shape(const char* op, const char* arg0, const Variable& a, const char* arg1, const Variable& b) {
+  if (a.shape() != b.shape())
+    throw ValueError(detail::cat(op, ": ", arg0, " has shape ", shape_str(a.shape()), " but ", arg1, " has shape ",
+                                 shape_str(b.shape()), "; they must be equal"));
+}
+
+// Brings two operands to one floating dtype (float32 with float64 gives
+// float64; an integer or bool operand takes the other's float dtype).
+std::pair<Variable, Variable> promote(const char* op, const Variable& x0, const Variable& x1);
+
+}  // namespace nthgrad::check

@@ -1,0 +1,183 @@
+// nthgrad._C.Tensor: the Variable seen from Python, with NumPy exchange and
+// the arithmetic operators (bound here, in C++, because per-op overhead
+// matters; each operator is one call into the op it names).
+#include "autograd/node.h"
+#include "python/common.h"
+
+namespace nthgrad::python {
+
+namespace {
+
+const char* buffer_format(DType d) {
+  switch (d) {
+    case DType::Float32: return "f";
+    case DType::Float64: return "d";
+    case DType::Int64: return "q";
+    case DType::Bool: return "?";
+  }
+  return "f";
+}
+
+DType dtype_of_array(const py::array& a) {
+  const char kind = a.dtype().kind();
+  const auto size = a.dtype().itemsize();
+  if (kind == 'f' && size == 4) return DType::Float32;
+  if (kind == 'f' && size == 8) return DType::Float64;
+  if (kind == 'i' && size == 8) return DType::Int64;
+  if (kind == 'b') return DType::Bool;
+  throw TypeError(detail::cat("tensor: unsupported NumPy dtype ", std::string(py::str(a.dtype())),
+                              "; nthgrad has float32, float64, int64 and bool"));
+}
+
+py::object numpy_dtype(DType d) {
+  static const char* names[] = {"float32", "float64", "int64", "bool"};
+  return py::module_::import("numpy").attr("dtype")(names[static_cast<int>(d)]);
+}
+
+// A binary operator: Tensor (op) Tensor, or Tensor (op) scalar, or
+// Tensor (op) array-like; NotImplemented otherwise so Python tries the other side.
+template <typename TT, typename TS>
+py::object binary_operator(const Variable& self, const py::handle& other, TT tensor_op, TS scalar_op) {
+  if (py::isinstance<Variable>(other)) return py::cast(tensor_op(self, other.cast<const Variable&>()));
+  double v;
+  if (as_scalar(other, v)) return py::cast(scalar_op(self, v));
+  if (py::isinstance<py::array>(other) || py::isinstance<py::list>(other) || py::isinstance<py::tuple>(other))
+    return py::cast(tensor_op(self, to_variable(other, self.dtype())));
+  return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+}
+
+// The same with the tensor on the right: other (op) self.
+template <typename TT, typename TS>
+py::object reflected_operator(const Variable& self, const py::handle& other, TT tensor_op, TS scalar_op) {
+  double v;
+  if (as_scalar(other, v)) return py::cast(scalar_op(self, v));
+  if (py::isinstance<py::array>(other) || py::isinstance<py::list>(other) || py::isinstance<py::tuple>(other))
+    return py::cast(tensor_op(to_variable(other, self.dtype()), self));
+  return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+}
+
+}  // namespace
+
+bool as_scalar(const py::handle& obj, double& value) {
+  PyObject* o = obj.ptr();
+  if (PyFloat_Check(o)) {
+    value = PyFloat_AS_DOUBLE(o);
+    return true;
+  }
+  if (PyLong_Check(o)) {
+    value = PyLong_AsDouble(o);
+    if (value == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+    return true;
+  }
+  static py::object number = py::module_::import("numpy").attr("number");
+  static py::object np_bool = py::module_::import("numpy").attr("bool_");
+  if (py::isinstance(obj, number) || py::isinstance(obj, np_bool)) {
+    if (py::isinstance(obj, py::module_::import("numpy").attr("complexfloating")))
+      throw TypeError("tensor: complex numbers are not supported");
+    value = py::float_(py::reinterpret_borrow<py::object>(obj));
+    return true;
+  }
+  return false;
+}
+
+Tensor tensor_from_array(const py::array& array, bool share) {
+  DType dtype = dtype_of_array(array);
+  Shape shape(array.shape(), array.shape() + array.ndim());
+  const bool contiguous = (array.flags() & py::array::c_style) != 0;
+  if (share && contiguous) {
+    // The storage keeps the array alive; it is released with the GIL held.
+    auto* owner = new py::object(py::reinterpret_borrow<py::object>(array));
+    std::shared_ptr<void> keep(owner, [](void* p) {
+      py::gil_scoped_acquire gil;
+      delete static_cast<py::object*>(p);
+    });
+    return Tensor::wrap(const_cast<void*>(array.data()), shape, dtype, std::move(keep));
+  }
+  py::array c = py::array::ensure(array, py::array::c_style);
+  return Tensor::from_data(c.data(), shape, dtype);
+}
+
+Variable to_variable(const py::handle& obj, DType like) {
+  py::array a = py::module_::import("numpy").attr("asarray")(obj, numpy_dtype(like));
+  return Variable(tensor_from_array(a, false));
+}
+
+void bind_tensor(py::module_& m) {
+  py::enum_<DType>(m, "DType")
+      .value("float32", DType::Float32)
+      .value("float64", DType::Float64)
+      .value("int64", DType::Int64)
+      .value("bool", DType::Bool)
+      .def_property_readonly("itemsize", [](DType d) { return itemsize(d); })
+      .def_property_readonly("is_floating_point", [](DType d) { return is_floating(d); })
+      ;
+
+  py::class_<Variable>(m, "Tensor", py::buffer_protocol(), py::dynamic_attr())
+      .def_buffer([](const Variable& v) {
+        const Tensor& t = v.value();
+        std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
+        std::vector<py::ssize_t> strides(shape.size());
+        py::ssize_t s = static_cast<py::ssize_t>(itemsize(t.dtype()));
+        for (int64_t i = t.ndim() - 1; i >= 0; --i) {
+          strides[i] = s;
+          s *= std::max<py::ssize_t>(shape[i], 1);
+        }
+        // A tensor in a graph is shared read-only: writing into it would
+        // corrupt the values its backward rules saved.
+        return py::buffer_info(t.raw_data(), static_cast<py::ssize_t>(itemsize(t.dtype())),
+                               buffer_format(t.dtype()), t.ndim(), shape, strides, v.requires_grad());
+      })
+      .def_property_readonly("shape", [](const Variable& v) { return py::tuple(py::cast(v.shape())); })
+      .def_property_readonly("ndim", &Variable::ndim)
+      .def_property_readonly("size", &Variable::numel, "number of elements (as numpy.ndarray.size)")
+      .def("numel", &Variable::numel)
+      .def("dim", &Variable::ndim)
+      .def_property_readonly("dtype", &Variable::dtype)
+      .def_property_readonly("device", [](const Variable& v) { return v.value().device().str(); })
+      .def_property("requires_grad", &Variable::requires_grad, &Variable::set_requires_grad)
+      .def_property_readonly("is_leaf", &Variable::is_leaf)
+      .def_property_readonly("grad_fn", [](const Variable& v) { return v.grad_fn(); })
+      .def_property(
+          "grad", [](const Variable& v) -> py::object { return v.grad().defined() ? py::cast(v.grad()) : py::none(); },
+          [](Variable& v, std::optional<Variable> g) { v.set_grad(g ? *g : Variable()); })
+      .def("detach", &Variable::detach)
+      .def("item", &Variable::item)
+      .def("_same", &Variable::same)
+      .def("__len__",
+           [](const Variable& v) {
+             if (v.ndim() == 0) throw TypeError("len() of a 0-d tensor");
+             return v.shape()[0];
+           })
+      .def("astype", [](const Variable& v, DType d) { return cast(v, d); }, py::arg("dtype"))
+      // operators
+      .def("__add__", [](const Variable& a, py::handle b) { return binary_operator(a, b, add2, add_scalar); })
+      .def("__radd__", [](const Variable& a, py::handle b) { return reflected_operator(a, b, add2, add_scalar); })
+      .def("__sub__", [](const Variable& a, py::handle b) {
+        return binary_operator(a, b, sub2, [](const Variable& x, double v) { return add_scalar(x, -v); });
+      })
+      .def("__rsub__", [](const Variable& a, py::handle b) { return reflected_operator(a, b, sub2, r_sub_scalar); })
+      .def("__mul__", [](const Variable& a, py::handle b) { return binary_operator(a, b, mul2, mul_scalar); })
+      .def("__rmul__", [](const Variable& a, py::handle b) { return reflected_operator(a, b, mul2, mul_scalar); })
+      .def("__truediv__", [](const Variable& a, py::handle b) {
+        return binary_operator(a, b, div2, [](const Variable& x, double v) { return mul_scalar(x, 1.0 / v); });
+      })
+      .def("__rtruediv__", [](const Variable& a, py::handle b) { return reflected_operator(a, b, div2, r_div_scalar); })
+      .def("__pow__", [](const Variable& a, py::handle b) { return binary_operator(a, b, pow2, pow_scalar); })
+      .def("__rpow__", [](const Variable& a, py::handle b) { return reflected_operator(a, b, pow2, r_pow_scalar); })
+      .def("__neg__", [](const Variable& a) { return mul_scalar(a, -1.0); })
+      .def("__pos__", [](const Variable& a) { return a; })
+      .def("__abs__", [](const Variable& a) { return abs(a); })
+      .def("__gt__", [](const Variable& a, double v) { return greater_scalar(a, v); })
+      .def("__ge__", [](const Variable& a, double v) { return greater_equal_scalar(a, v); })
+      .def("__lt__", [](const Variable& a, double v) { return less_scalar(a, v); })
+      .def("__le__", [](const Variable& a, double v) { return less_equal_scalar(a, v); });
+
+  m.def(
+      "_from_numpy",
+      [](const py::array& array, bool requires_grad, bool share) {
+        return Variable(tensor_from_array(array, share), requires_grad);
+      },
+      py::arg("array"), py::arg("requires_grad") = false, py::arg("share") = false);
+}
+
+}  // namespace nthgrad::python

@@ -1,0 +1,127 @@
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/kernels.h"
+#include "nthgrad/error.h"
+#include "nthgrad/tensor.h"
+
+namespace nthgrad {
+
+namespace {
+std::atomic<int64_t> g_live_storages{0};
+constexpr std::size_t kAlignment = 64;
+}  // namespace
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::Float32: return "float32";
+    case DType::Float64: return "float64";
+    case DType::Int64: return "int64";
+    case DType::Bool: return "bool";
+  }
+  return "?";
+}
+
+std::size_t itemsize(DType dtype) {
+  switch (dtype) {
+    case DType::Float32: return 4;
+    case DType::Float64: return 8;
+    case DType::Int64: return 8;
+    case DType::Bool: return 1;
+  }
+  return 0;
+}
+
+std::string Device::str() const {
+  return type == DeviceType::CPU ? "cpu" : "cuda:" + std::to_string(index);
+}
+
+Storage::Storage(std::size_t nbytes) : nbytes_(nbytes) {
+  // aligned_alloc needs a size that is a multiple of the alignment; never 0.
+  std::size_t padded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
+  data_ = std::aligned_alloc(kAlignment, padded ? padded : kAlignment);
+  if (!data_) throw RuntimeError(detail::cat("out of memory allocating ", nbytes, " bytes"));
+  ++g_live_storages;
+}
+
+Storage::Storage(void* data, std::size_t nbytes, std::shared_ptr<void> owner)
+    : data_(data), nbytes_(nbytes), owner_(std::move(owner)) {
+  ++g_live_storages;
+}
+
+Storage::~Storage() {
+  if (!owner_) std::free(data_);
+  --g_live_storages;
+}
+
+int64_t Storage::live_count() { return g_live_storages.load(); }
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  if (device.type != DeviceType::CPU) throw RuntimeError("nthgrad was built without CUDA");
+  for (int64_t d : shape)
+    if (d < 0) throw ValueError(detail::cat("empty: negative dimension in shape ", shape_str(shape)));
+  Tensor t;
+  t.shape_ = shape;
+  t.numel_ = nthgrad::numel(shape);
+  t.dtype_ = dtype;
+  t.device_ = device;
+  t.storage_ = std::make_shared<Storage>(t.nbytes());
+  return t;
+}
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  kernels::fill(t, value);
+  return t;
+}
+
+Tensor Tensor::from_data(const void* src, const Shape& shape, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  if (t.nbytes()) std::memcpy(t.raw_data(), src, t.nbytes());
+  return t;
+}
+
+Tensor Tensor::wrap(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> owner) {
+  Tensor t;
+  t.shape_ = shape;
+  t.numel_ = nthgrad::numel(shape);
+  t.dtype_ = dtype;
+  t.storage_ = std::make_shared<Storage>(data, t.nbytes(), std::move(owner));
+  return t;
+}
+
+Tensor Tensor::reshape(const Shape& shape) const {
+  if (nthgrad::numel(shape) != numel_)
+    throw ValueError(detail::cat("reshape: cannot reshape a tensor of shape ", shape_str(shape_), " (", numel_,
+                                 " elements) to ", shape_str(shape)));
+  Tensor t = *this;
+  t.shape_ = shape;
+  return t;
+}
+
+double Tensor::at(int64_t i) const {
+  switch (dtype_) {
+    case DType::Float32: return static_cast<const float*>(raw_data())[i];
+    case DType::Float64: return static_cast<const double*>(raw_data())[i];
+    case DType::Int64: return static_cast<double>(static_cast<const int64_t*>(raw_data())[i]);
+    case DType::Bool: return static_cast<const bool*>(raw_data())[i] ? 1.0 : 0.0;
+  }
+  return 0.0;
+}
+
+double Tensor::item() const {
+  if (!defined()) throw RuntimeError("item: the tensor is undefined");
+  if (numel_ != 1)
+    throw ValueError(detail::cat("item: only a tensor with one element can be converted to a number; this one has shape ",
+                                 shape_str(shape_)));
+  return at(0);
+}
+
+void Tensor::check_dtype(DType expected) const {
+  if (dtype_ != expected)
+    throw TypeError(detail::cat("tensor data requested as ", dtype_name(expected), " but the tensor is ",
+                                dtype_name(dtype_)));
+}
+
+}  // namespace nthgrad

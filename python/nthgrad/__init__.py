@@ -1,0 +1,31 @@
+"""nthgrad: gradients of any order for every op, and gradients for functions
+that have none.
+
+    import nthgrad as ng
+    x = ng.tensor([0.5], requires_grad=True)
+    (g,) = ng.grad(ng.functional.sin(x).sum(), [x], create_graph=True)
+"""
+from . import _C
+from ._C import Tensor, DType
+from ._tensor import tensor, from_numpy, zeros, ones, full
+from .autograd import grad, backward, no_grad, enable_grad, set_grad_enabled, is_grad_enabled
+from . import functional
+from . import autograd
+
+float32 = DType.float32
+float64 = DType.float64
+int64 = DType.int64
+bool_ = DType.bool
+
+
+def live_counts():
+    """Live tensors, graph nodes and storages, for leak checks."""
+    return _C.live_counts()
+
+
+__version__ = "0.1.0"
+__all__ = [
+    "Tensor", "DType", "tensor", "from_numpy", "zeros", "ones", "full", "grad", "backward", "no_grad",
+    "enable_grad", "set_grad_enabled", "is_grad_enabled", "functional", "autograd", "float32", "float64",
+    "int64", "bool_", "live_counts",
+]

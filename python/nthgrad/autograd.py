@@ -1,0 +1,108 @@
+"""Differentiation: grad and backward (as their PyTorch namesakes), grad-mode
+scopes, and transforms built on grad (hvp, jacobian, hessian)."""
+import contextlib
+
+from . import _C
+from ._C import Tensor
+
+
+def _as_list(x, what):
+    if isinstance(x, Tensor):
+        return [x], True
+    if isinstance(x, (list, tuple)):
+        return list(x), False
+    raise TypeError(f"{what} must be a Tensor or a sequence of Tensors, got {type(x).__name__}")
+
+
+def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=None, allow_unused=False):
+    """Gradients of `outputs` with respect to `inputs`, as a tuple.
+
+    `grad_outputs` weights each output (required for non-scalar outputs).
+    With `create_graph=True` the result is itself differentiable, to any
+    order. `retain_graph` defaults to `create_graph`."""
+    outputs, _ = _as_list(outputs, "grad: outputs")
+    inputs, _ = _as_list(inputs, "grad: inputs")
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    else:
+        grad_outputs, _ = _as_list(grad_outputs, "grad: grad_outputs")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"grad: inputs[{i}] is a {type(x).__name__}, not a Tensor")
+    return tuple(_C.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused))
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """Accumulate the gradient of `tensors` into the .grad of every leaf."""
+    tensors, _ = _as_list(tensors, "backward: tensors")
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    else:
+        grad_tensors, _ = _as_list(grad_tensors, "backward: grad_tensors")
+    _C.backward(tensors, grad_tensors, retain_graph, create_graph)
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Turns recording on or off, for a `with` block or a decorated function."""
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+        self.prev = _C.is_grad_enabled()
+        _C.set_grad_enabled(self.mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _C.set_grad_enabled(self.prev)
+        return False
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Inside, ops record nothing: results do not require grad."""
+
+    def __enter__(self):
+        self.prev = _C.is_grad_enabled()
+        _C.set_grad_enabled(False)
+        return self
+
+    def __exit__(self, *exc):
+        _C.set_grad_enabled(self.prev)
+        return False
+
+
+class enable_grad(contextlib.ContextDecorator):
+    def __enter__(self):
+        self.prev = _C.is_grad_enabled()
+        _C.set_grad_enabled(True)
+        return self
+
+    def __exit__(self, *exc):
+        _C.set_grad_enabled(self.prev)
+        return False
+
+
+def is_grad_enabled():
+    return _C.is_grad_enabled()
+
+
+def hvp(f, inputs, v):
+    """Hessian-vector product of scalar f at `inputs` with `v`, by grad of grad.
+
+    `inputs` and `v` are Tensors or equal-length sequences of them. Returns
+    (f(inputs), H·v) with the same structure as `inputs`."""
+    xs, single = _as_list(inputs, "hvp: inputs")
+    vs, _ = _as_list(v, "hvp: v")
+    xs = [x.detach() for x in xs]
+    for x in xs:
+        x.requires_grad = True
+    y = f(xs[0]) if single else f(*xs)
+    gs = grad(y, xs, create_graph=True)
+    dot = None
+    for g, vi in zip(gs, vs):
+        term = _C.sum(_C.mul2(g, vi), [], False)
+        dot = term if dot is None else _C.add2(dot, term)
+    hv = grad(dot, xs)
+    return y.detach(), (hv[0] if single else hv)
+
+
