@@ -48,7 +48,7 @@ def tensor(data, dtype=None, requires_grad=False):
         raise TypeError("tensor: data must be numeric (got ragged or non-numeric input)")
     if dtype is None:
         dtype = _default_dtype(array, from_numpy_array)
-    array = np.ascontiguousarray(array, dtype=_NUMPY_OF[dtype])
+    array = array.astype(_NUMPY_OF[dtype], order="C", copy=False)  # (ascontiguousarray would make 0-d arrays 1-d)
     return _C._from_numpy(array, requires_grad, False)
 
 

@@ -97,12 +97,22 @@ def hvp(f, inputs, v):
     for x in xs:
         x.requires_grad = True
     y = f(xs[0]) if single else f(*xs)
-    gs = grad(y, xs, create_graph=True)
+    gs = grad(y, xs, create_graph=True, allow_unused=True)
     dot = None
     for g, vi in zip(gs, vs):
+        if g is None:  # f does not depend on this input
+            continue
         term = _C.sum(_C.mul2(g, vi), [], False)
         dot = term if dot is None else _C.add2(dot, term)
-    hv = grad(dot, xs)
+    if dot is None or not dot.requires_grad:  # f is at most linear: H = 0
+        hv = [None] * len(xs)
+    else:
+        hv = grad(dot, xs, allow_unused=True)
+    # Inputs the gradient does not depend on have a zero Hessian row.
+    hv = tuple(_zeros_like(x) if h is None else h for x, h in zip(xs, hv))
     return y.detach(), (hv[0] if single else hv)
 
 
+def _zeros_like(x):
+    from ._tensor import zeros
+    return zeros(x.shape, x.dtype)

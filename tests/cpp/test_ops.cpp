@@ -1,0 +1,87 @@
+// A few ops from C++: forward values and gradients of order 1 and 2 against
+// central finite differences in float64.
+#include <cmath>
+#include <functional>
+#include <random>
+
+#include <nthgrad/nthgrad.h>
+
+#include "check.h"
+
+using namespace nthgrad;
+
+static Variable random(const Shape& shape, std::mt19937& gen, bool requires_grad = true) {
+  Tensor t = Tensor::empty(shape, DType::Float64);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<double>()[i] = u(gen);
+  return Variable(t, requires_grad);
+}
+
+static double dot(const Variable& a, const Variable& b) {
+  double s = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) s += a.value().at(i) * b.value().at(i);
+  return s;
+}
+
+static Variable shifted(const Variable& x, const Variable& dir, double eps) {
+  return Variable(add2(x, mul_scalar(dir, eps)).value(), true);
+}
+
+// Checks <d f / d x, v> against a central difference of f, and the
+// directional second derivative <d <grad f, v> / dx, v> likewise.
+static void gradcheck(const std::function<Variable(const Variable&)>& f, const Variable& x, std::mt19937& gen) {
+  Variable v = random(x.shape(), gen, false);
+  const double eps = 1e-5;
+  auto scalar_f = [&](const Variable& at) { return sum(f(at)); };
+  auto gv = [&](const Variable& at) {  // <grad f(at), v>, differentiable
+    Variable g = grad({scalar_f(at)}, {at}, {}, std::nullopt, true)[0];
+    return sum(mul2(g, v));
+  };
+  double analytic1 = gv(x).item();
+  double numeric1 =
+      (scalar_f(shifted(x, v, eps)).item() - scalar_f(shifted(x, v, -eps)).item()) / (2 * eps);
+  CHECK_NEAR(analytic1, numeric1, 1e-6 * (1 + std::abs(numeric1)));
+  Variable x2 = Variable(x.value(), true);
+  Variable gv2 = gv(x2);
+  // A gradient that does not depend on x (a linear f) has a zero second derivative.
+  double analytic2 = gv2.requires_grad() ? dot(grad({gv2}, {x2}, {}, std::nullopt, false, true)[0], v) : 0.0;
+  double numeric2 = (gv(shifted(x, v, eps)).item() - gv(shifted(x, v, -eps)).item()) / (2 * eps);
+  CHECK_NEAR(analytic2, numeric2, 1e-5 * (1 + std::abs(numeric2)));
+}
+
+TEST(forward_values) {
+  Variable a(Tensor::full({2, 3}, 2.0, DType::Float32));
+  Variable b(Tensor::full({3}, 0.5, DType::Float32));
+  Variable y = a * b + 1.0;  // broadcast
+  CHECK((y.shape() == Shape{2, 3}));
+  CHECK(y.value().at(4) == 2.0);
+  Variable m = matmul(Variable(Tensor::ones({2, 3}, DType::Float64)), Variable(Tensor::ones({3, 4}, DType::Float64)));
+  CHECK((m.shape() == Shape{2, 4}));
+  CHECK(m.value().at(7) == 3.0);
+  CHECK(sum(m).item() == 24.0);
+  CHECK(mean(m, {1}).value().at(0) == 3.0);
+  CHECK((transpose(m, {1, 0}).shape() == Shape{4, 2}));
+}
+
+TEST(gradients_by_finite_differences) {
+  std::mt19937 gen(7);
+  Variable w = random({3, 4}, gen, false);
+  Variable b = random({4}, gen, false);
+  gradcheck([](const Variable& x) { return tanh(x) * sin(x); }, random({5}, gen), gen);
+  gradcheck([&](const Variable& x) { return mul2(x, b); }, random({2, 4}, gen), gen);
+  gradcheck([&](const Variable& x) { return sigmoid(affine(x, w, b)); }, random({2, 3}, gen), gen);
+  gradcheck([&](const Variable& x) { return exp(matmul(x, x, false, true)); }, random({3, 2}, gen), gen);
+  gradcheck([](const Variable& x) { return pow_scalar(sum(x * x, {1}), 1.5); }, random({2, 3}, gen), gen);
+  gradcheck([](const Variable& x) { return div2(x, add_scalar(x * x, 1.0)); }, random({4}, gen), gen);
+}
+
+TEST(bad_input_throws) {
+  Variable a(Tensor::ones({2, 3}, DType::Float32)), b(Tensor::ones({4}, DType::Float32));
+  CHECK_THROWS(add2(a, b), ValueError);
+  CHECK_THROWS(matmul(a, a), ValueError);
+  CHECK_THROWS(sum(a, {2}), IndexError);
+  CHECK_THROWS(reshape(a, {4}), ValueError);
+  CHECK_THROWS(exp(Variable(Tensor::ones({2}, DType::Int64))), TypeError);
+  CHECK_THROWS(transpose(a, {0, 0}), ValueError);
+  CHECK_THROWS(affine(a, Variable(Tensor::ones({2, 2}, DType::Float32))), ValueError);
+}

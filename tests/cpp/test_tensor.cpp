@@ -1,0 +1,85 @@
+// The tensor layer: shapes, dtypes, storage sharing, errors.
+#include <nthgrad/nthgrad.h>
+
+#include "check.h"
+
+using namespace nthgrad;
+
+TEST(shape_helpers) {
+  CHECK(numel({2, 3, 4}) == 24);
+  CHECK(numel({}) == 1);
+  CHECK(numel({3, 0}) == 0);
+  CHECK(shape_str({2, 3}) == "(2, 3)");
+  CHECK(shape_str({5}) == "(5,)");
+  CHECK(shape_str({}) == "()");
+  CHECK((broadcast_shapes("op", "a", {2, 1, 3}, "b", {4, 1}) == Shape{2, 4, 3}));
+  CHECK((broadcast_shapes("op", "a", {}, "b", {3}) == Shape{3}));
+  CHECK_THROWS(broadcast_shapes("op", "a", {2, 3}, "b", {4}), ValueError);
+  CHECK((normalize_axes("op", {-1, 0}, 3) == Axes{0, 2}));
+  CHECK_THROWS(normalize_axes("op", {3}, 3), IndexError);
+  CHECK_THROWS(normalize_axes("op", {1, -2}, 3), ValueError);
+}
+
+TEST(error_messages_name_op_and_shapes) {
+  try {
+    broadcast_shapes("add2", "x0", {2, 3}, "x1", {4});
+    CHECK(false);
+  } catch (const ValueError& e) {
+    std::string msg = e.what();
+    CHECK(msg.find("add2") != std::string::npos);
+    CHECK(msg.find("(2, 3)") != std::string::npos);
+    CHECK(msg.find("(4,)") != std::string::npos);
+  }
+}
+
+TEST(create_and_read) {
+  Tensor t = Tensor::full({2, 3}, 1.5, DType::Float32);
+  CHECK(t.defined());
+  CHECK(t.ndim() == 2);
+  CHECK(t.numel() == 6);
+  CHECK(t.nbytes() == 24);
+  CHECK(t.dtype() == DType::Float32);
+  CHECK(t.device() == Device{});
+  for (int i = 0; i < 6; ++i) CHECK(t.data<float>()[i] == 1.5f);
+  CHECK_THROWS(t.data<double>(), TypeError);
+  CHECK_THROWS(t.item(), ValueError);
+  CHECK(Tensor::scalar(2.0, DType::Float64).item() == 2.0);
+  CHECK(Tensor::ones({2}, DType::Int64).data<int64_t>()[1] == 1);
+  CHECK(Tensor::zeros({2}, DType::Bool).data<bool>()[0] == false);
+  CHECK_THROWS(Tensor::empty({2, -1}, DType::Float32), ValueError);
+  CHECK(Tensor::empty({0, 3}, DType::Float32).numel() == 0);
+  CHECK(!Tensor().defined());
+}
+
+TEST(reshape_shares_storage) {
+  const double data[6] = {0, 1, 2, 3, 4, 5};
+  Tensor t = Tensor::from_data(data, {2, 3}, DType::Float64);
+  CHECK(t.raw_data() != static_cast<const void*>(data));  // from_data copies
+  Tensor r = t.reshape({3, 2});
+  CHECK(r.raw_data() == t.raw_data());
+  CHECK((r.shape() == Shape{3, 2}));
+  CHECK(r.at(5) == 5.0);
+  CHECK_THROWS(t.reshape({4}), ValueError);
+}
+
+TEST(wrap_keeps_owner_alive) {
+  auto buffer = std::make_shared<std::vector<float>>(4, 2.0f);
+  std::weak_ptr<std::vector<float>> watch = buffer;
+  {
+    Tensor t = Tensor::wrap(buffer->data(), {4}, DType::Float32, buffer);
+    buffer.reset();
+    CHECK(!watch.expired());
+    CHECK(t.at(3) == 2.0);
+  }
+  CHECK(watch.expired());
+}
+
+TEST(storage_counter_returns_to_baseline) {
+  int64_t before = Storage::live_count();
+  {
+    Tensor a = Tensor::zeros({10}, DType::Float32);
+    Tensor b = a.reshape({2, 5});
+    CHECK(Storage::live_count() == before + 1);
+  }
+  CHECK(Storage::live_count() == before);
+}
