@@ -53,7 +53,10 @@ def tensor(data, dtype=None, requires_grad=False):
 
 
 def from_numpy(array, requires_grad=False):
-    """A tensor sharing memory with a C-contiguous NumPy array (no copy)."""
+    """A tensor sharing memory with a C-contiguous NumPy array (no copy).
+
+    Later writes into `array` show through the tensor, as with torch.from_numpy;
+    do not write into it while a graph that saved the tensor is alive."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     return _C._from_numpy(array, requires_grad, True)
@@ -87,8 +90,8 @@ def _shape_arg(shape):
 
 
 def _numpy(self):
-    """The values as a NumPy array sharing memory (read-only when the tensor
-    requires grad, since backward rules may have saved it)."""
+    """The values as a read-only NumPy array sharing the tensor's memory
+    (nthgrad never writes into a tensor; np.array(t) makes a writable copy)."""
     return np.asarray(self)
 
 

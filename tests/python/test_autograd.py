@@ -173,3 +173,17 @@ def test_dropping_10000_graphs_leaves_no_live_objects():
     assert after == before, f"live objects before {before}, after {after}"
     del x, w
     assert _live()["nodes"] == 0
+
+
+def test_create_graph_backward_into_a_leaf_makes_no_cycle():
+    """leaf.grad's graph must not keep the leaf alive (PyTorch leaks here)."""
+    before = _live()
+    x = leaf(np.linspace(-1, 1, 4))
+    (F.tanh(x) * x).sum().backward(create_graph=True)
+    assert x.grad.requires_grad
+    (h,) = ng.grad(x.grad.sum(), [x])  # the saved leaf still routes gradients to x
+    t = np.tanh(np.linspace(-1, 1, 4))
+    xs = np.linspace(-1, 1, 4)
+    np.testing.assert_allclose(h.numpy(), 2 * (1 - t ** 2) - 2 * xs * t * (1 - t ** 2), rtol=1e-12)
+    del x, h
+    assert _live() == before

@@ -47,10 +47,30 @@ def test_numpy_exchange_without_copy():
     c = ng.tensor(arr)
     arr[1] = 9.0
     assert c.numpy()[1] == 1.0  # tensor copies
-    g = ng.tensor([1.0], requires_grad=True)
-    assert not g.numpy().flags.writeable  # saved for backward: read-only view
+    for t_ in (ng.tensor([1.0], requires_grad=True), ng.tensor([1.0]), f):
+        assert not t_.numpy().flags.writeable  # read-only views: nthgrad never writes into a tensor
+    copy = np.array(f)
+    copy[0] = 1.0  # np.array copies, writable
+    assert f.numpy()[0] == 7.0
     assert np.asarray(ng.tensor([True])).dtype == np.bool_
     assert np.asarray(ng.tensor([3])).dtype == np.int64
+
+
+def test_numpy_views_cannot_corrupt_saved_values_or_read_only_memory():
+    x = ng.tensor([1.0, 2.0], requires_grad=True)
+    c = ng.tensor([3.0, 4.0])
+    y = (x * c).sum()
+    with pytest.raises(ValueError, match="read-only"):
+        c.numpy()[0] = 100.0
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
+    frozen = np.arange(3.0)
+    frozen.flags.writeable = False
+    t = ng.from_numpy(frozen)
+    with pytest.raises(ValueError, match="read-only"):
+        t.numpy()[0] = 1.0
+    with pytest.raises(ValueError, match="C-contiguous"):
+        ng.from_numpy(np.arange(6.0).reshape(2, 3).T)
 
 
 def test_tensor_keeps_numpy_memory_alive():
@@ -100,6 +120,8 @@ def test_methods_and_matmul():
     assert m.double().dtype == ng.float64 and m.float().dtype == ng.float32
     with pytest.raises(ValueError, match="inner dimensions"):
         m @ m
+    with pytest.raises(TypeError):
+        m > m  # tensor-tensor comparisons are not there yet: a clear TypeError
 
 
 def test_mixed_dtypes_promote_and_differentiate():

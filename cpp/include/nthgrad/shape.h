@@ -19,7 +19,6 @@ Shape broadcast_shapes(const char* op, const char* arg0, const Shape& a, const c
 
 // Resolves negative axes against `ndim`, rejects out-of-range and repeated
 // axes (IndexError / ValueError naming `op`), and returns them sorted.
-// An empty `axes` with `all_if_empty` means every axis.
 Axes normalize_axes(const char* op, const Axes& axes, int64_t ndim);
 int64_t normalize_axis(const char* op, int64_t axis, int64_t ndim);
 

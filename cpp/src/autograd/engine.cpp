@@ -134,7 +134,7 @@ VariableList run(const char* api, const VariableList& outputs, const VariableLis
   }
 
   std::vector<int> order = task.topological_order();
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {  // consumers before producers
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {  // leaf side first, so a node sees its inputs' `needed`
     NodeState& s = task.states_[*it];
     s.needed = accumulate_leaves ? s.node->is_accumulator() : !wanted[*it].empty();
     for (const Edge& e : s.node->next())

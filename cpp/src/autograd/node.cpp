@@ -42,7 +42,15 @@ Node::Node(const char* name, VariableList inputs, std::vector<Tensor> outputs, R
   ++g_live_nodes;
   num_outputs_ = outputs_.size();
   next_.reserve(inputs_.size());
-  for (const Variable& x : inputs_) next_.push_back(x.requires_grad() ? gradient_edge(x) : Edge{});
+  leaf_values_.resize(inputs_.size());
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    Variable& x = inputs_[i];
+    next_.push_back(x.defined() && x.requires_grad() ? gradient_edge(x) : Edge{});
+    if (x.defined() && x.is_leaf()) {  // save the value only: see node.h
+      leaf_values_[i] = x.value();
+      x = Variable();
+    }
+  }
 }
 
 Node::~Node() {
@@ -56,7 +64,19 @@ int64_t Node::live_count() { return g_live_nodes.load(); }
 void Node::release() {
   released_ = true;
   inputs_.clear();
+  leaf_values_.clear();
   outputs_.clear();
+}
+
+VariableList Node::unpack_inputs() const {
+  VariableList in(inputs_);
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (!leaf_values_[i].defined()) continue;
+    const std::shared_ptr<Node>& acc = next_[i].node;
+    in[i] = Variable(leaf_values_[i], acc != nullptr);
+    if (acc) in[i].impl()->accumulator = acc;  // the original leaf's sink
+  }
+  return in;
 }
 
 VariableList Node::apply(const VariableList& gy, const std::vector<bool>& needs) {
@@ -64,7 +84,8 @@ VariableList Node::apply(const VariableList& gy, const std::vector<bool>& needs)
     throw RuntimeError(detail::cat(
         name_, ": trying to differentiate through this part of the graph a second time, but its saved values "
                "were freed by the first backward/grad; pass retain_graph=True the first time"));
-  Ctx ctx(*this, gy, needs);
+  const VariableList in = unpack_inputs();
+  Ctx ctx(*this, in, gy, needs);
   return rule_(ctx);
 }
 

@@ -1,8 +1,12 @@
 #pragma once
 // A Node is one recorded op in the graph: its rule, the edges to the nodes of
-// its inputs, and the values the rule needs. Saved outputs are kept as plain
-// tensors and turned back into variables (whose grad_fn is this node) only
-// when the rule runs, so an output never owns its own node twice: no cycle.
+// its inputs, and the values the rule needs. Two kinds of saved values are
+// kept as plain tensors and turned back into variables only when the rule
+// runs, because holding the variable itself would make a reference cycle:
+// - outputs (the variable's grad_fn is this node);
+// - leaf inputs (a leaf's .grad, built with create_graph=True, may hold a
+//   graph that saves the leaf). They come back as new variables sharing the
+//   leaf's AccumulateGrad, so gradients still reach the same leaf.
 #include <functional>
 #include <memory>
 #include <vector>
@@ -48,6 +52,7 @@ class Node : public std::enable_shared_from_this<Node> {
   virtual bool is_accumulator() const { return false; }
 
   // Runs the rule. `gy` has one entry per output, `needs` one per input.
+  // Throws if the saved values were released.
   VariableList apply(const VariableList& gy, const std::vector<bool>& needs);
   // Frees the saved values (after a backward without retain_graph).
   void release();
@@ -60,9 +65,11 @@ class Node : public std::enable_shared_from_this<Node> {
 
  private:
   friend class Ctx;
+  VariableList unpack_inputs() const;
   const char* name_;
   Rule rule_;
-  VariableList inputs_;
+  VariableList inputs_;  // non-leaf inputs (undefined where the input is a leaf)
+  std::vector<Tensor> leaf_values_;  // leaf inputs' values (undefined elsewhere)
   std::vector<Tensor> outputs_;
   std::size_t num_outputs_ = 1;
   bool released_ = false;
@@ -82,9 +89,10 @@ class AccumulateGrad : public Node {
 // What a rule sees.
 class Ctx {
  public:
-  Ctx(Node& node, const VariableList& gy, const std::vector<bool>& needs) : node_(node), gy_(gy), needs_(needs) {}
-  const Variable& in(std::size_t i) const { return node_.inputs_[i]; }
-  std::size_t num_inputs() const { return node_.inputs_.size(); }
+  Ctx(Node& node, const VariableList& in, const VariableList& gy, const std::vector<bool>& needs)
+      : node_(node), in_(in), gy_(gy), needs_(needs) {}
+  const Variable& in(std::size_t i) const { return in_[i]; }
+  std::size_t num_inputs() const { return in_.size(); }
   // Output i as a variable whose grad_fn is this node, so that a rule written
   // in terms of y (tanh: 1 - y^2) stays differentiable through y.
   Variable out(std::size_t i = 0) const;
@@ -93,6 +101,7 @@ class Ctx {
 
  private:
   Node& node_;
+  const VariableList& in_;
   const VariableList& gy_;
   const std::vector<bool>& needs_;
 };

@@ -23,7 +23,6 @@ Tensor sum(const Tensor& x, const Axes& axes, bool keepdims);
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 Tensor transpose(const Tensor& x, const Axes& perm);
 Tensor cast(const Tensor& x, DType dtype);
-void fill(Tensor& t, double value);
 
 // op(a) @ op(b) over broadcast batch axes; a, b of rank >= 2.
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b);

@@ -56,6 +56,13 @@ py::object reflected_operator(const Variable& self, const py::handle& other, TT 
   return py::reinterpret_borrow<py::object>(Py_NotImplemented);
 }
 
+template <typename TS>
+py::object compare_operator(const Variable& self, const py::handle& other, TS scalar_op) {
+  double v;
+  if (as_scalar(other, v)) return py::cast(scalar_op(self, v));
+  return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+}
+
 }  // namespace
 
 bool as_scalar(const py::handle& obj, double& value) {
@@ -84,7 +91,10 @@ Tensor tensor_from_array(const py::array& array, bool share) {
   DType dtype = dtype_of_array(array);
   Shape shape(array.shape(), array.shape() + array.ndim());
   const bool contiguous = (array.flags() & py::array::c_style) != 0;
-  if (share && contiguous) {
+  if (share && !contiguous)
+    throw ValueError(detail::cat("from_numpy: the array of shape ", shape_str(shape),
+                                 " is not C-contiguous, so its memory cannot be shared; use nthgrad.tensor to copy it"));
+  if (share) {
     // The storage keeps the array alive; it is released with the GIL held.
     auto* owner = new py::object(py::reinterpret_borrow<py::object>(array));
     std::shared_ptr<void> keep(owner, [](void* p) {
@@ -122,10 +132,11 @@ void bind_tensor(py::module_& m) {
           strides[i] = s;
           s *= std::max<py::ssize_t>(shape[i], 1);
         }
-        // A tensor in a graph is shared read-only: writing into it would
-        // corrupt the values its backward rules saved.
+        // Always read-only (as JAX): nthgrad never writes into a tensor, and
+        // a write through NumPy could corrupt values saved for backward, or
+        // memory that from_numpy wrapped read-only. np.array(t) copies.
         return py::buffer_info(t.raw_data(), static_cast<py::ssize_t>(itemsize(t.dtype())),
-                               buffer_format(t.dtype()), t.ndim(), shape, strides, v.requires_grad());
+                               buffer_format(t.dtype()), t.ndim(), shape, strides, /*readonly=*/true);
       })
       .def_property_readonly("shape", [](const Variable& v) { return py::tuple(py::cast(v.shape())); })
       .def_property_readonly("ndim", &Variable::ndim)
@@ -167,10 +178,11 @@ void bind_tensor(py::module_& m) {
       .def("__neg__", [](const Variable& a) { return mul_scalar(a, -1.0); })
       .def("__pos__", [](const Variable& a) { return a; })
       .def("__abs__", [](const Variable& a) { return abs(a); })
-      .def("__gt__", [](const Variable& a, double v) { return greater_scalar(a, v); })
-      .def("__ge__", [](const Variable& a, double v) { return greater_equal_scalar(a, v); })
-      .def("__lt__", [](const Variable& a, double v) { return less_scalar(a, v); })
-      .def("__le__", [](const Variable& a, double v) { return less_equal_scalar(a, v); });
+      // Comparisons with a scalar (tensor-tensor comparisons come with the logical ops).
+      .def("__gt__", [](const Variable& a, py::handle b) { return compare_operator(a, b, greater_scalar); })
+      .def("__ge__", [](const Variable& a, py::handle b) { return compare_operator(a, b, greater_equal_scalar); })
+      .def("__lt__", [](const Variable& a, py::handle b) { return compare_operator(a, b, less_scalar); })
+      .def("__le__", [](const Variable& a, py::handle b) { return compare_operator(a, b, less_equal_scalar); });
 
   m.def(
       "_from_numpy",

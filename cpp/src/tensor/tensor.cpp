@@ -1,8 +1,8 @@
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 
-#include "kernels/kernels.h"
 #include "nthgrad/error.h"
 #include "nthgrad/tensor.h"
 
@@ -70,9 +70,21 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   return t;
 }
 
+namespace {
+template <typename T>
+void fill_as(const Tensor& t, double value) {
+  std::fill_n(static_cast<T*>(t.raw_data()), t.numel(), static_cast<T>(value));
+}
+}  // namespace
+
 Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
   Tensor t = empty(shape, dtype);
-  kernels::fill(t, value);
+  switch (dtype) {
+    case DType::Float32: fill_as<float>(t, value); break;
+    case DType::Float64: fill_as<double>(t, value); break;
+    case DType::Int64: fill_as<int64_t>(t, value); break;
+    case DType::Bool: fill_as<bool>(t, value); break;
+  }
   return t;
 }
 

@@ -1,4 +1,4 @@
-// Kernels that move or convert elements: broadcast, transpose, cast, fill.
+// Kernels that move or convert elements: broadcast, transpose, cast.
 #include <vector>
 
 #include "kernels/cpu/eigen.h"
@@ -73,15 +73,6 @@ Tensor cast(const Tensor& x, DType dtype) {
     });
   });
   return y;
-}
-
-void fill(Tensor& t, double value) {
-  cpu::dispatch_all(t.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    T* p = t.data<T>();
-    const T v = static_cast<T>(value);
-    cpu::parallel_for(0, t.numel(), cpu::kGrainSize, [&](int64_t b, int64_t e) { std::fill(p + b, p + e, v); });
-  });
 }
 
 }  // namespace nthgrad::kernels
