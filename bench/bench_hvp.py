@@ -76,7 +76,7 @@ def run(libs, scale=1.0):
     rows = [common.Row("hvp: forward + grad(create_graph)", "ms"), common.Row("hvp: Hessian-vector product", "ms")]
     for i, row in enumerate(rows):
         for lib in libs:
-            row.times[lib] = common.timeit(fns[lib][i], repeat=common.repeats(30, scale), warmup=3, max_seconds=4)
+            common.measure(row, lib, fns[lib][i], repeat=common.repeats(100, scale), warmup=3, max_seconds=2)
     return rows, checks, TOLERANCES
 
 

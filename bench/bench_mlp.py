@@ -163,7 +163,7 @@ def run(libs, scale=1.0):
             common.Row("mlp: training step (fwd+bwd+SGD)", "ms")]
     for i, row in enumerate(rows):
         for lib in libs:
-            row.times[lib] = common.timeit(fns[lib][i], repeat=common.repeats(40, scale), warmup=5, max_seconds=4)
+            common.measure(row, lib, fns[lib][i], repeat=common.repeats(200, scale), warmup=5, max_seconds=2)
     return rows, checks, TOLERANCES
 
 

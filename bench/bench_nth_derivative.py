@@ -75,8 +75,8 @@ def run(libs, scale=1.0):
             common.Row(f"tanh: {ORDER}th derivative, 1e5 pts f64", "ms")]
     for row, order in zip(rows, (3, ORDER)):
         for lib in libs:
-            row.times[lib] = common.timeit(lambda: fns[lib](order), repeat=common.repeats(20, scale), warmup=2,
-                                           max_seconds=4)
+            common.measure(row, lib, lambda: fns[lib](order), repeat=common.repeats(40, scale), warmup=2,
+                                           max_seconds=2)
     return rows, checks, TOLERANCES
 
 
