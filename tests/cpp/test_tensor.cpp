@@ -9,6 +9,8 @@ TEST(shape_helpers) {
   CHECK(numel({2, 3, 4}) == 24);
   CHECK(numel({}) == 1);
   CHECK(numel({3, 0}) == 0);
+  CHECK_THROWS(numel({int64_t(1) << 40, int64_t(1) << 40}), ValueError);  // would wrap
+  CHECK_THROWS(numel({2, -1}), ValueError);
   CHECK(shape_str({2, 3}) == "(2, 3)");
   CHECK(shape_str({5}) == "(5,)");
   CHECK(shape_str({}) == "()");

@@ -145,6 +145,9 @@ def test_mixed_dtypes_promote_and_differentiate():
     lambda: ng.functional.exp(None),
     lambda: ng.functional.exp(np.ones(2)),
     lambda: ng.tensor([1.0]).grad_fn.name,
+    lambda: ng.functional.broadcast(ng.tensor([1.0]), (2 ** 40, 2 ** 40)),
+    lambda: ng.functional.broadcast(ng.tensor([1.0]), (2 ** 33, 2 ** 31)),
+    lambda: ng.functional.reshape(ng.tensor(np.zeros((0, 4))), (2 ** 62, 4, 0, 2 ** 62)),
     lambda: ng.functional.affine(ng.tensor([1.0]), ng.tensor([1.0]), base_axis=-1),
 ])
 def test_bad_input_raises_python_exceptions(bad):

@@ -7,7 +7,12 @@ namespace nthgrad {
 
 int64_t numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    // A wrapped product would size a buffer smaller than the loops over `shape`.
+    if (d < 0) throw ValueError("negative dimension in shape " + shape_str(shape));
+    if (__builtin_mul_overflow(n, d, &n))
+      throw ValueError("shape " + shape_str(shape) + " has more elements than fit in 64 bits");
+  }
   return n;
 }
 

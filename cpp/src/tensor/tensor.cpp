@@ -60,10 +60,12 @@ int64_t Storage::live_count() { return g_live_storages.load(); }
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   if (device.type != DeviceType::CPU) throw RuntimeError("nthgrad was built without CUDA");
   for (int64_t d : shape)
-    if (d < 0) throw ValueError(detail::cat("empty: negative dimension in shape ", shape_str(shape)));
+    if (d < 0) throw ValueError(detail::cat("negative dimension in shape ", shape_str(shape)));
   Tensor t;
   t.shape_ = shape;
   t.numel_ = nthgrad::numel(shape);
+  if (t.numel_ > static_cast<int64_t>(SIZE_MAX / 8))
+    throw ValueError(detail::cat("a tensor of shape ", shape_str(shape), " is too large to allocate"));
   t.dtype_ = dtype;
   t.device_ = device;
   t.storage_ = std::make_shared<Storage>(t.nbytes());
