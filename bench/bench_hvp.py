@@ -74,9 +74,7 @@ def run(libs, scale=1.0):
     checks = {lib: fns[lib][2]() for lib in libs}
     common.compare(checks, TOLERANCES, "hvp: ")
     rows = [common.Row("hvp: forward + grad(create_graph)", "ms"), common.Row("hvp: Hessian-vector product", "ms")]
-    for i, row in enumerate(rows):
-        for lib in libs:
-            common.measure(row, lib, fns[lib][i], repeat=common.repeats(100, scale), warmup=3, max_seconds=2)
+    common.measure_rows(rows, fns, libs, repeat=common.repeats(100, scale), warmup=3)
     return rows, checks, TOLERANCES
 
 

@@ -161,9 +161,7 @@ def run(libs, scale=1.0):
     common.compare(checks, TOLERANCES, "mlp: ")
     rows = [common.Row("mlp: forward+loss", "ms"), common.Row("mlp: forward+loss+backward", "ms"),
             common.Row("mlp: training step (fwd+bwd+SGD)", "ms")]
-    for i, row in enumerate(rows):
-        for lib in libs:
-            common.measure(row, lib, fns[lib][i], repeat=common.repeats(200, scale), warmup=5, max_seconds=2)
+    common.measure_rows(rows, fns, libs, repeat=common.repeats(200, scale), warmup=5)
     return rows, checks, TOLERANCES
 
 

@@ -67,9 +67,7 @@ def run(libs, scale=1.0):
     common.compare(checks, TOLERANCES, "per-op: ")
     rows = [common.Row("per-op: forward", "us/op", N_OPS), common.Row("per-op: forward+backward", "us/op", N_OPS),
             common.Row("per-op: forward, no_grad", "us/op", N_OPS)]
-    for i, row in enumerate(rows):
-        for lib in libs:
-            common.measure(row, lib, fns[lib][i], repeat=common.repeats(200, scale), warmup=5, max_seconds=2)
+    common.measure_rows(rows, fns, libs, repeat=common.repeats(200, scale), warmup=5)
     return rows, checks, TOLERANCES
 
 

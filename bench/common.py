@@ -119,6 +119,13 @@ def timeit(fn, repeat=20, warmup=3, max_seconds=3.0, min_repeat=5):
     return best[0]
 
 
+def measure_rows(rows, fns, libs, repeat, warmup):
+    """Times fns[lib][i] for row i and each library (the loop every case shares)."""
+    for i, row in enumerate(rows):
+        for lib in libs:
+            measure(row, lib, fns[lib][i], repeat=repeat, warmup=warmup, max_seconds=2)
+
+
 def measure(row, lib, fn, **kwargs):
     """timeit(fn) into row.times[lib], and its interference into row.busy[lib]."""
     row.times[lib] = timeit(fn, **kwargs)

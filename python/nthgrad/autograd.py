@@ -42,8 +42,34 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     _C.backward(tensors, grad_tensors, retain_graph, create_graph)
 
 
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Turns recording on or off, for a `with` block or a decorated function."""
+class _GradModeScope(contextlib.ContextDecorator):
+    """Sets grad mode to `mode` for a `with` block or a decorated function."""
+
+    mode = True
+
+    def __enter__(self):
+        self.prev = _C.is_grad_enabled()
+        _C.set_grad_enabled(self.mode)
+        return self
+
+    def __exit__(self, *exc):
+        _C.set_grad_enabled(self.prev)
+        return False
+
+
+class no_grad(_GradModeScope):
+    """Inside, ops record nothing: results do not require grad."""
+
+    mode = False
+
+
+class enable_grad(_GradModeScope):
+    mode = True
+
+
+class set_grad_enabled(_GradModeScope):
+    """Turns recording on or off: at once when called (as torch), and back on
+    leaving a `with` block."""
 
     def __init__(self, mode):
         self.mode = bool(mode)
@@ -52,34 +78,6 @@ class set_grad_enabled(contextlib.ContextDecorator):
 
     def __enter__(self):
         return self
-
-    def __exit__(self, *exc):
-        _C.set_grad_enabled(self.prev)
-        return False
-
-
-class no_grad(contextlib.ContextDecorator):
-    """Inside, ops record nothing: results do not require grad."""
-
-    def __enter__(self):
-        self.prev = _C.is_grad_enabled()
-        _C.set_grad_enabled(False)
-        return self
-
-    def __exit__(self, *exc):
-        _C.set_grad_enabled(self.prev)
-        return False
-
-
-class enable_grad(contextlib.ContextDecorator):
-    def __enter__(self):
-        self.prev = _C.is_grad_enabled()
-        _C.set_grad_enabled(True)
-        return self
-
-    def __exit__(self, *exc):
-        _C.set_grad_enabled(self.prev)
-        return False
 
 
 def is_grad_enabled():
