@@ -28,14 +28,20 @@ std::pair<Variable, Variable> promote(const char* op, const Variable& x0, const 
 // add2: y = x0 + x1; gx0 = sum_to(gy), gx1 = sum_to(gy)
 Variable add2(const Variable& x0, const Variable& x1) {
   return detail::binary("add2", x0, x1, Binary::Add, [](const Ctx& c) {
-    return grads(sum_to(c.gy(), c.in(0).shape()), sum_to(c.gy(), c.in(1).shape()));
+    Variable gx0, gx1;
+    if (c.needs(0)) gx0 = sum_to(c.gy(), c.in(0).shape());
+    if (c.needs(1)) gx1 = sum_to(c.gy(), c.in(1).shape());
+    return grads(gx0, gx1);
   });
 }
 
 // sub2: y = x0 - x1; gx0 = sum_to(gy), gx1 = -sum_to(gy)
 Variable sub2(const Variable& x0, const Variable& x1) {
   return detail::binary("sub2", x0, x1, Binary::Sub, [](const Ctx& c) {
-    return grads(sum_to(c.gy(), c.in(0).shape()), mul_scalar(sum_to(c.gy(), c.in(1).shape()), -1.0));
+    Variable gx0, gx1;
+    if (c.needs(0)) gx0 = sum_to(c.gy(), c.in(0).shape());
+    if (c.needs(1)) gx1 = mul_scalar(sum_to(c.gy(), c.in(1).shape()), -1.0);
+    return grads(gx0, gx1);
   });
 }
 

@@ -76,11 +76,14 @@ bool as_scalar(const py::handle& obj, double& value) {
     if (value == -1.0 && PyErr_Occurred()) throw py::error_already_set();
     return true;
   }
-  static py::object number = py::module_::import("numpy").attr("number");
-  static py::object np_bool = py::module_::import("numpy").attr("bool_");
-  if (py::isinstance(obj, number) || py::isinstance(obj, np_bool)) {
-    if (py::isinstance(obj, py::module_::import("numpy").attr("complexfloating")))
-      throw TypeError("tensor: complex numbers are not supported");
+  // Leaked on purpose: a static py::object would be released after the
+  // interpreter has shut down.
+  static const auto* numpy = new py::module_(py::module_::import("numpy"));
+  static const auto* number = new py::object(numpy->attr("number"));
+  static const auto* np_bool = new py::object(numpy->attr("bool_"));
+  static const auto* complex = new py::object(numpy->attr("complexfloating"));
+  if (py::isinstance(obj, *number) || py::isinstance(obj, *np_bool)) {
+    if (py::isinstance(obj, *complex)) throw TypeError("tensor: complex numbers are not supported");
     value = py::float_(py::reinterpret_borrow<py::object>(obj));
     return true;
   }

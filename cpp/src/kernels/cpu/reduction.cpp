@@ -65,13 +65,16 @@ void sum_impl(const Tensor& x, const Axes& axes, Tensor& y) {
     return;
   }
   // General layout: for each output element, walk its reduced sub-array.
+  std::vector<int64_t> block_stride(blocks.size());
+  for (int64_t i = static_cast<int64_t>(blocks.size()) - 1, stride = 1; i >= 0; --i) {
+    block_stride[i] = stride;
+    stride *= blocks[i].size;
+  }
   Shape kept_shape, red_shape;
   std::vector<int64_t> kept_stride, red_stride;
-  int64_t stride = 1;
-  for (int64_t i = static_cast<int64_t>(blocks.size()) - 1; i >= 0; --i) {
-    (blocks[i].reduced ? red_shape : kept_shape).insert((blocks[i].reduced ? red_shape : kept_shape).begin(), blocks[i].size);
-    (blocks[i].reduced ? red_stride : kept_stride).insert((blocks[i].reduced ? red_stride : kept_stride).begin(), stride);
-    stride *= blocks[i].size;
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    (blocks[i].reduced ? red_shape : kept_shape).push_back(blocks[i].size);
+    (blocks[i].reduced ? red_stride : kept_stride).push_back(block_stride[i]);
   }
   auto reduced_plan = cpu::make_plan<1>(red_shape, {red_stride});
   cpu::parallel_for(0, out_n, 64, [&](int64_t b, int64_t e) {
