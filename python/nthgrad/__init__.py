@@ -7,7 +7,7 @@ that have none.
 """
 from . import _C
 from ._C import Tensor, DType
-from ._tensor import tensor, from_numpy, zeros, ones, full
+from ._tensor import tensor, from_numpy, zeros, ones, full, where, maximum, minimum
 from .autograd import grad, backward, no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from . import functional
 from . import autograd
@@ -27,5 +27,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "DType", "tensor", "from_numpy", "zeros", "ones", "full", "grad", "backward", "no_grad",
     "enable_grad", "set_grad_enabled", "is_grad_enabled", "functional", "autograd", "float32", "float64",
-    "int64", "bool_", "live_counts",
+    "int64", "bool_", "live_counts", "where", "maximum", "minimum",
 ]

@@ -135,6 +135,61 @@ def _bool(self):
     return bool(self.item())
 
 
+def _cumulative(op):
+    def method(self, axis=None):
+        """Running sum / product along axis; axis=None runs over the flattened tensor (as NumPy)."""
+        if axis is None:
+            return op(_C.reshape(self, [-1]), 0)
+        return op(self, axis)
+    return method
+
+
+def _clip(x, min, max):
+    from . import functional as F
+    if min is not None:
+        x = F.maximum_scalar(x, min) if not isinstance(min, Tensor) else F.maximum2(x, min)
+    if max is not None:
+        x = F.minimum_scalar(x, max) if not isinstance(max, Tensor) else F.minimum2(x, max)
+    return x
+
+
+def _as_operand(v, like):
+    """A tensor operand for ng.where / maximum / minimum: tensors as they are, numbers and arrays as tensors
+    of the other operand's dtype."""
+    if isinstance(v, Tensor):
+        return v
+    return tensor(v, dtype=like.dtype if isinstance(like, Tensor) else None)
+
+
+def where(condition, x, y):
+    """x where condition is nonzero, else y, broadcast as NumPy (numbers and arrays are accepted for x and y);
+    differentiable in x and y. nthgrad.functional.where is nnabla's version."""
+    if not isinstance(condition, Tensor):
+        condition = tensor(condition)
+    like = x if isinstance(x, Tensor) else y
+    return _C.where(condition, _as_operand(x, like), _as_operand(y, like))
+
+
+def maximum(x0, x1):
+    """Elementwise maximum, broadcast; a number on either side uses maximum_scalar. On ties x1 gets the
+    gradient (nnabla)."""
+    if isinstance(x1, (int, float, np.number)) and isinstance(x0, Tensor):
+        return _C.maximum_scalar(x0, float(x1))
+    if isinstance(x0, (int, float, np.number)) and isinstance(x1, Tensor):
+        return _C.maximum_scalar(x1, float(x0))
+    return _C.maximum2(_as_operand(x0, x1), _as_operand(x1, x0))
+
+
+def minimum(x0, x1):
+    """Elementwise minimum, broadcast; a number on either side uses minimum_scalar. On ties x1 gets the
+    gradient (nnabla)."""
+    if isinstance(x1, (int, float, np.number)) and isinstance(x0, Tensor):
+        return _C.minimum_scalar(x0, float(x1))
+    if isinstance(x0, (int, float, np.number)) and isinstance(x1, Tensor):
+        return _C.minimum_scalar(x1, float(x0))
+    return _C.minimum2(_as_operand(x0, x1), _as_operand(x1, x0))
+
+
 def _install_methods():
     from . import functional as F
 
@@ -151,11 +206,20 @@ def _install_methods():
     Tensor.__array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
     Tensor.sum = lambda self, axis=None, keepdims=False: F.sum(self, axis, keepdims)
     Tensor.mean = lambda self, axis=None, keepdims=False: F.mean(self, axis, keepdims)
+    Tensor.max = lambda self, axis=None, keepdims=False: F.max(self, axis, keepdims)
+    Tensor.min = lambda self, axis=None, keepdims=False: F.min(self, axis, keepdims)
+    Tensor.argmax = lambda self, axis=None, keepdims=False: F.max(self, axis, keepdims, only_index=True)
+    Tensor.argmin = lambda self, axis=None, keepdims=False: F.min(self, axis, keepdims, only_index=True)
+    Tensor.prod = lambda self, axis=None, keepdims=False: F.prod(self, axis, keepdims)
+    Tensor.cumsum = _cumulative(F.cumsum)
+    Tensor.cumprod = _cumulative(F.cumprod)
+    Tensor.clip = lambda self, min=None, max=None: _clip(self, min, max)
     Tensor.reshape = lambda self, *shape: F.reshape(self, _shape_arg(shape))
     Tensor.transpose = _transpose
     Tensor.T = property(lambda self: _transpose(self))
     Tensor.broadcast_to = lambda self, shape: F.broadcast(self, shape)
-    for name in ("exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "abs"):
+    for name in ("exp", "log", "sin", "cos", "tan", "sinh", "cosh", "tanh", "sigmoid", "relu", "abs", "round",
+                 "ceil", "floor", "sign", "softmax", "log_softmax"):
         setattr(Tensor, name, getattr(F, name))
     Tensor.float = lambda self: _C.cast(self, DType.float32)
     Tensor.double = lambda self: _C.cast(self, DType.float64)

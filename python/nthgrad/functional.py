@@ -1,174 +1,110 @@
 """nthgrad.functional: the functions of the technical note under nnabla's
-names, argument names, order and defaults (see OPS.md). Each is one call into
-the compiled op; every op's gradient is itself differentiable.
+names, argument names, order and defaults (see OPS.md). Most are the
+compiled op itself (its binding carries nnabla's signature and a docstring);
+the few below that need Python (variadic inputs, nnabla-specific argument
+handling) are thin wrappers. Every op's gradient is itself differentiable.
 
 Obsolete nnabla arguments (`inplace`) are accepted and ignored.
 """
+import numbers
+
 from . import _C
 from ._C import Tensor
-from ._tensor import _axes_arg, _shape_arg
+from ._tensor import _resolve_dtype, _shape_arg, tensor as _tensor
 
-__all__ = [
+# The compiled ops, re-exported under their nnabla names.
+_COMPILED = [
+    # arithmetic (section 7)
     "add2", "sub2", "mul2", "div2", "pow2", "add_scalar", "mul_scalar", "pow_scalar", "r_sub_scalar",
-    "r_div_scalar", "r_pow_scalar", "add_n", "mul_n", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu",
-    "abs", "identity", "sum", "mean", "broadcast", "reshape", "transpose", "batch_matmul", "affine",
-    "greater_scalar", "greater_equal_scalar", "less_scalar", "less_equal_scalar", "equal_scalar",
-    "not_equal_scalar",
+    "r_div_scalar", "r_pow_scalar",
+    # math (section 9) and related
+    "exp", "log", "sin", "cos", "tan", "sinh", "cosh", "asin", "acos", "atan", "atan2", "asinh", "acosh",
+    "atanh", "erf", "abs", "identity", "round", "ceil", "floor", "mod2", "clip_by_norm", "unlink",
+    "batch_matmul", "affine",
+    # logical (section 8)
+    "sign", "minimum2", "maximum2", "minimum_scalar", "maximum_scalar", "logical_and", "logical_or",
+    "logical_xor", "equal", "not_equal", "greater_equal", "greater", "less_equal", "less",
+    "logical_and_scalar", "logical_or_scalar", "logical_xor_scalar", "greater_scalar", "greater_equal_scalar",
+    "less_scalar", "less_equal_scalar", "equal_scalar", "not_equal_scalar", "logical_not", "isnan", "isinf",
+    "reset_nan", "reset_inf",
+    # activation (section 4)
+    "sigmoid", "swish", "tanh", "relu", "leaky_relu", "softmax", "log_softmax", "elu", "selu", "crelu", "celu",
+    "prelu", "gelu", "mish", "relu6", "hard_sigmoid", "hard_tanh", "log_sigmoid", "softplus", "softsign",
+    "tanh_shrink", "sinc",
+    # reduction (section 6)
+    "sum", "mean", "max", "min", "prod", "cumsum", "cumprod",
+    # array (section 10)
+    "transpose", "slice",
+]
+for _name in _COMPILED:
+    globals()[_name] = getattr(_C, _name)
+
+__all__ = _COMPILED + [
+    "add_n", "mul_n", "where", "constant", "arange", "linspace", "clip_by_value", "dot", "broadcast", "reshape",
+    "concatenate",
 ]
 
 
-# Arithmetic (section 7)
-def add2(x0, x1, inplace=False):
-    """x0 + x1 with NumPy broadcasting."""
-    return _C.add2(x0, x1)
-
-
-def sub2(x0, x1, inplace=False):
-    """x0 - x1 with NumPy broadcasting."""
-    return _C.sub2(x0, x1)
-
-
-def mul2(x0, x1, inplace=False):
-    """x0 * x1 with NumPy broadcasting."""
-    return _C.mul2(x0, x1)
-
-
-def div2(x0, x1, inplace=False):
-    """x0 / x1 with NumPy broadcasting."""
-    return _C.div2(x0, x1)
-
-
-def pow2(x0, x1, inplace=False):
-    """x0 ** x1 with NumPy broadcasting; the gradient w.r.t. x1 uses log(x0)."""
-    return _C.pow2(x0, x1)
-
-
-def add_scalar(x, val=1, inplace=False):
-    """x + val."""
-    return _C.add_scalar(x, val)
-
-
-def mul_scalar(x, val=1, inplace=False):
-    """val * x."""
-    return _C.mul_scalar(x, val)
-
-
-def pow_scalar(x, val=1, inplace=False):
-    """x ** val."""
-    return _C.pow_scalar(x, val)
-
-
-def r_sub_scalar(x, val=1):
-    """val - x."""
-    return _C.r_sub_scalar(x, val)
-
-
-def r_div_scalar(x, val=1):
-    """val / x."""
-    return _C.r_div_scalar(x, val)
-
-
-def r_pow_scalar(x, val=1):
-    """val ** x."""
-    return _C.r_pow_scalar(x, val)
-
-
 def add_n(*x):
-    """x[0] + x[1] + ... (equal shapes)."""
+    """x[0] + x[1] + ... (equal shapes; float32 with float64 gives float64)."""
     return _C.add_n(list(x))
 
 
 def mul_n(*x):
-    """x[0] * x[1] * ... (equal shapes)."""
+    """x[0] * x[1] * ... (equal shapes; float32 with float64 gives float64)."""
     return _C.mul_n(list(x))
 
 
-# Math (section 9)
-def exp(x):
-    """e ** x."""
-    return _C.exp(x)
+def where(condition, x_true, x_false):
+    """x_true where condition != 0, else x_false (nnabla's rule: the shape of
+    `condition` is the *leading* axes of x_true and x_false, which have equal
+    shapes). nthgrad.where broadcasts the NumPy way instead. No gradient
+    reaches the condition."""
+    for name, v in (("condition", condition), ("x_true", x_true), ("x_false", x_false)):
+        if not isinstance(v, Tensor):
+            raise TypeError(f"where: {name} must be a Tensor, got {type(v).__name__}")
+    if x_true.shape != x_false.shape:
+        raise ValueError(f"where: x_true of shape {x_true.shape} and x_false of shape {x_false.shape} must have "
+                         "equal shapes")
+    lead = condition.ndim
+    if lead > x_true.ndim or tuple(x_true.shape[:lead]) != tuple(condition.shape):
+        raise ValueError(f"where: condition of shape {condition.shape} must be the leading axes of x_true of shape "
+                         f"{x_true.shape}")
+    cond = _C.reshape(condition, list(condition.shape) + [1] * (x_true.ndim - lead))
+    return _C.where(cond, x_true, x_false)
 
 
-def log(x):
-    """Natural logarithm."""
-    return _C.log(x)
+def constant(val=0, shape=[], *, dtype="float32"):
+    """An array of `shape` filled with val (no inputs, no gradient)."""
+    return _C.constant(float(val), _shape_arg((shape,)), _resolve_dtype(dtype))
 
 
-def sin(x):
-    return _C.sin(x)
+def arange(start, stop, step=1, *, dtype="float32"):
+    """start, start + step, ... up to but excluding stop (negative steps allowed)."""
+    return _C.arange(float(start), float(stop), float(step), _resolve_dtype(dtype))
 
 
-def cos(x):
-    return _C.cos(x)
+def linspace(start, stop, num, *, dtype="float32"):
+    """num evenly spaced values from start to stop, both included."""
+    return _C.linspace(float(start), float(stop), int(num), _resolve_dtype(dtype))
 
 
-def abs(x):
-    """|x|; the gradient at 0 is +1 (nnabla's convention)."""
-    return _C.abs(x)
+def clip_by_value(x, min, max):
+    """minimum(maximum(x, min), max); min and max are scalars or tensors (broadcast)."""
+    if isinstance(min, numbers.Real) and isinstance(max, numbers.Real):
+        return _C.clip_by_value(x, float(min), float(max))
+    as_tensor = lambda v: v if isinstance(v, Tensor) else _tensor(v, dtype=x.dtype)  # noqa: E731
+    return _C.clip_by_value(x, as_tensor(min), as_tensor(max))
 
 
-def identity(x):
-    """A copy of x (a node of its own in the graph)."""
-    return _C.identity(x)
+def dot(a, b, out=None):
+    """NumPy's dot: inner product of 1-D operands, matrix product of 2-D ones,
+    and over the last axis of a and the second-to-last of b for N-D ones."""
+    if out is not None:
+        raise TypeError("dot: out= is not supported (nthgrad tensors are immutable); use the returned tensor")
+    return _C.dot(a, b)
 
 
-def batch_matmul(a, b, transpose_a=False, transpose_b=False):
-    """Batched matrix product of rank >= 3 operands of equal rank (size-1 batch axes broadcast)."""
-    return _C.batch_matmul(a, b, transpose_a, transpose_b)
-
-
-# Activation (section 4)
-def tanh(x):
-    return _C.tanh(x)
-
-
-def sigmoid(x):
-    """1 / (1 + exp(-x))."""
-    return _C.sigmoid(x)
-
-
-def relu(x, inplace=False):
-    """max(0, x); the gradient at 0 is 0."""
-    return _C.relu(x)
-
-
-# Comparisons (section 8): 0/1 in x0's dtype, no gradient.
-def greater_scalar(x0, val=1):
-    return _C.greater_scalar(x0, val)
-
-
-def greater_equal_scalar(x0, val=1):
-    return _C.greater_equal_scalar(x0, val)
-
-
-def less_scalar(x0, val=1):
-    return _C.less_scalar(x0, val)
-
-
-def less_equal_scalar(x0, val=1):
-    return _C.less_equal_scalar(x0, val)
-
-
-def equal_scalar(x0, val=1):
-    return _C.equal_scalar(x0, val)
-
-
-def not_equal_scalar(x0, val=1):
-    return _C.not_equal_scalar(x0, val)
-
-
-# Reduction (section 6)
-def sum(x, axis=None, keepdims=False):
-    """Sum over `axis` (an int, a sequence, or None for all axes)."""
-    return _C.sum(x, _axes_arg(axis), keepdims)
-
-
-def mean(x, axis=None, keepdims=False):
-    """Arithmetic mean over `axis` (an int, a sequence, or None for all axes)."""
-    return _C.mean(x, _axes_arg(axis), keepdims)
-
-
-# Array manipulation (section 10)
 def broadcast(x, shape):
     """x expanded to `shape` (right-aligned, NumPy rules)."""
     return _C.broadcast(x, _shape_arg((shape,)))
@@ -179,21 +115,22 @@ def reshape(x, shape, inplace=True):
     return _C.reshape(x, _shape_arg((shape,)))
 
 
-def transpose(x, axes):
-    """Permute the axes: y.shape[i] = x.shape[axes[i]]."""
-    return _C.transpose(x, [int(a) for a in axes])
-
-
-# Neural network layer (section 2)
-def affine(x, weight, bias=None, base_axis=1):
-    """x (flattened from base_axis) @ weight (in, out...) + bias."""
-    return _C.affine(x, weight, bias, base_axis)
+def concatenate(*x, axis=None):
+    """Joins the arrays along an existing axis (default: the last, as nnabla)."""
+    if not x:
+        raise ValueError("concatenate: needs at least one input")
+    if axis is None:
+        axis = x[0].ndim - 1 if isinstance(x[0], Tensor) else -1
+    return _C.concatenate(list(x), axis)
 
 
 def _matmul_numpy(a, b):
     """NumPy's matmul: 1-D operands are promoted to matrices and the added axis removed."""
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must not be 0-d (shapes {a.shape} and {b.shape})")
+    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+        raise ValueError(f"matmul: inner dimensions differ ({a.shape[-1]} vs {b.shape[-2 if b.ndim > 1 else 0]}) "
+                         f"for a of shape {a.shape} and b of shape {b.shape}")
     a2 = _C.reshape(a, [1, a.shape[0]]) if a.ndim == 1 else a
     b2 = _C.reshape(b, [b.shape[0], 1]) if b.ndim == 1 else b
     y = _C.matmul(a2, b2, False, False)

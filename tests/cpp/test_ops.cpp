@@ -17,7 +17,7 @@ static Variable random(const Shape& shape, std::mt19937& gen, bool requires_grad
   return Variable(t, requires_grad);
 }
 
-static double dot(const Variable& a, const Variable& b) {
+static double inner(const Variable& a, const Variable& b) {
   double s = 0;
   for (int64_t i = 0; i < a.numel(); ++i) s += a.value().at(i) * b.value().at(i);
   return s;
@@ -44,7 +44,7 @@ static void gradcheck(const std::function<Variable(const Variable&)>& f, const V
   Variable x2 = Variable(x.value(), true);
   Variable gv2 = gv(x2);
   // A gradient that does not depend on x (a linear f) has a zero second derivative.
-  double analytic2 = gv2.requires_grad() ? dot(grad({gv2}, {x2}, {}, std::nullopt, false, true)[0], v) : 0.0;
+  double analytic2 = gv2.requires_grad() ? inner(grad({gv2}, {x2}, {}, std::nullopt, false, true)[0], v) : 0.0;
   double numeric2 = (gv(shifted(x, v, eps)).item() - gv(shifted(x, v, -eps)).item()) / (2 * eps);
   CHECK_NEAR(analytic2, numeric2, 1e-5 * (1 + std::abs(numeric2)));
 }

@@ -45,6 +45,7 @@ struct LiveCounts {
   int64_t variables;
   int64_t nodes;
   int64_t storages;
+  int64_t bytes;  // held by the live storages
 };
 LiveCounts live_counts();
 

@@ -24,6 +24,7 @@ class Storage {
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
   static int64_t live_count();
+  static int64_t live_bytes();  // bytes held by live storages
 
  private:
   void* data_ = nullptr;

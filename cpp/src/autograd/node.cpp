@@ -37,19 +37,32 @@ void release_node(std::shared_ptr<Node>&& node) {
 
 Node::Node(const char* name) : name_(name) { ++g_live_nodes; }
 
-Node::Node(const char* name, VariableList inputs, std::vector<Tensor> outputs, Rule rule)
-    : name_(name), rule_(std::move(rule)), inputs_(std::move(inputs)), outputs_(std::move(outputs)) {
+Node::Node(const char* name, VariableList inputs, const std::vector<Tensor>& outputs, Saved saved, Rule rule)
+    : name_(name), rule_(std::move(rule)), inputs_(std::move(inputs)) {
   ++g_live_nodes;
-  num_outputs_ = outputs_.size();
-  next_.reserve(inputs_.size());
-  leaf_values_.resize(inputs_.size());
-  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+  num_outputs_ = outputs.size();
+  const std::size_t n = inputs_.size();
+  next_.reserve(n);
+  input_shapes_.reserve(n);
+  input_dtypes_.reserve(n);
+  leaf_values_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
     Variable& x = inputs_[i];
     next_.push_back(x.defined() && x.requires_grad() ? gradient_edge(x) : Edge{});
-    if (x.defined() && x.is_leaf()) {  // save the value only: see node.h
+    input_shapes_.push_back(x.defined() ? x.shape() : Shape{});
+    input_dtypes_.push_back(x.defined() ? x.dtype() : DType::Float32);
+    if (!x.defined()) continue;
+    if (!Saved::has(saved.inputs, i))
+      x = Variable();  // the rule never reads it: do not keep it alive
+    else if (x.is_leaf()) {  // save the value only: see node.h
       leaf_values_[i] = x.value();
       x = Variable();
     }
+  }
+  if (saved.outputs) {
+    outputs_.resize(num_outputs_);
+    for (std::size_t i = 0; i < num_outputs_; ++i)
+      if (Saved::has(saved.outputs, i)) outputs_[i] = outputs[i];
   }
 }
 
@@ -66,6 +79,13 @@ void Node::release() {
   inputs_.clear();
   leaf_values_.clear();
   outputs_.clear();
+}
+
+const Variable& Ctx::in(std::size_t i) const {
+  if (!in_[i].defined())
+    throw RuntimeError(detail::cat(node_.name(), ": the backward rule reads input ", i,
+                                   ", which the op did not declare as saved (internal error)"));
+  return in_[i];
 }
 
 VariableList Node::unpack_inputs() const {
@@ -90,7 +110,12 @@ VariableList Node::apply(const VariableList& gy, const std::vector<bool>& needs)
 }
 
 Variable Ctx::out(std::size_t i) const {
-  return make_output(node_.outputs_[i], node_.shared_from_this(), static_cast<int>(i));
+  if (i >= node_.outputs_.size() || !node_.outputs_[i].defined())
+    throw RuntimeError(detail::cat(node_.name(), ": the backward rule reads output ", i,
+                                   ", which the op did not declare as saved (internal error)"));
+  const Tensor& y = node_.outputs_[i];
+  if (!is_floating(y.dtype())) return Variable(y);
+  return make_output(y, node_.shared_from_this(), static_cast<int>(i));
 }
 
 AccumulateGrad::AccumulateGrad(const std::shared_ptr<VariableImpl>& leaf) : Node("AccumulateGrad"), leaf_(leaf) {}
@@ -106,7 +131,7 @@ Edge gradient_edge(const Variable& v) {
   return Edge{acc, 0};
 }
 
-VariableList record(const char* name, VariableList inputs, std::vector<Tensor> outputs, Rule rule) {
+VariableList record(const char* name, VariableList inputs, std::vector<Tensor> outputs, Saved saved, Rule rule) {
   bool track = is_grad_enabled();
   if (track) {
     track = false;
@@ -119,16 +144,20 @@ VariableList record(const char* name, VariableList inputs, std::vector<Tensor> o
     for (Tensor& t : outputs) result.emplace_back(std::move(t));
     return result;
   }
-  auto node = std::make_shared<Node>(name, std::move(inputs), outputs, std::move(rule));
-  for (std::size_t i = 0; i < outputs.size(); ++i)
-    result.push_back(make_output(std::move(outputs[i]), node, static_cast<int>(i)));
+  auto node = std::make_shared<Node>(name, std::move(inputs), outputs, saved, std::move(rule));
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    if (is_floating(outputs[i].dtype()))
+      result.push_back(make_output(std::move(outputs[i]), node, static_cast<int>(i)));
+    else  // an index output: a constant of the graph
+      result.emplace_back(std::move(outputs[i]));
+  }
   return result;
 }
 
-Variable record(const char* name, VariableList inputs, Tensor output, Rule rule) {
+Variable record(const char* name, VariableList inputs, Tensor output, Saved saved, Rule rule) {
   std::vector<Tensor> outs;
   outs.push_back(std::move(output));
-  return std::move(record(name, std::move(inputs), std::move(outs), std::move(rule))[0]);
+  return std::move(record(name, std::move(inputs), std::move(outs), saved, std::move(rule))[0]);
 }
 
 Variable record_nondiff(Tensor output) { return Variable(std::move(output)); }

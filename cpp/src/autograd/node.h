@@ -1,8 +1,10 @@
 #pragma once
 // A Node is one recorded op in the graph: its rule, the edges to the nodes of
-// its inputs, and the values the rule needs. Two kinds of saved values are
-// kept as plain tensors and turned back into variables only when the rule
-// runs, because holding the variable itself would make a reference cycle:
+// its inputs, the shapes and dtypes of its inputs, and only those input and
+// output values that the rule reads (declared by the op as a `Saved`). Two
+// kinds of saved values are kept as plain tensors and turned back into
+// variables only when the rule runs, because holding the variable itself
+// would make a reference cycle:
 // - outputs (the variable's grad_fn is this node);
 // - leaf inputs (a leaf's .grad, built with create_graph=True, may hold a
 //   graph that saves the leaf). They come back as new variables sharing the
@@ -22,6 +24,23 @@ class Ctx;
 // Gradient rule: returns one gradient per input (undefined = zero).
 using Rule = std::function<VariableList(const Ctx&)>;
 
+// Which values a rule reads, declared where the op is recorded: bit i of
+// `inputs` means the rule calls c.in(i), bit i of `outputs` that it calls
+// c.out(i). Everything else is dropped as soon as the forward op returns, so
+// a live graph keeps only what its gradients need. Bit 63 stands for every
+// index from 63 on (variadic ops).
+struct Saved {
+  uint64_t inputs = 0;
+  uint64_t outputs = 0;
+  static bool has(uint64_t mask, std::size_t i) { return (mask >> (i < 63 ? i : 63)) & 1u; }
+};
+constexpr Saved operator|(Saved a, Saved b) { return {a.inputs | b.inputs, a.outputs | b.outputs}; }
+inline constexpr Saved kSavesNothing{0, 0};
+inline constexpr Saved kSavesInputs{~uint64_t{0}, 0};
+inline constexpr Saved kSavesOutput{0, 1};
+constexpr Saved saves_input(int i) { return {uint64_t{1} << i, 0}; }
+constexpr Saved saves_output(int i) { return {0, uint64_t{1} << i}; }
+
 struct Edge {
   std::shared_ptr<Node> node;  // null: the input needs no gradient
   int slot = 0;                // which output of `node` this input was
@@ -40,7 +59,7 @@ struct VariableImpl {
 
 class Node : public std::enable_shared_from_this<Node> {
  public:
-  Node(const char* name, VariableList inputs, std::vector<Tensor> outputs, Rule rule);
+  Node(const char* name, VariableList inputs, const std::vector<Tensor>& outputs, Saved saved, Rule rule);
   virtual ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -68,9 +87,11 @@ class Node : public std::enable_shared_from_this<Node> {
   VariableList unpack_inputs() const;
   const char* name_;
   Rule rule_;
-  VariableList inputs_;  // non-leaf inputs (undefined where the input is a leaf)
-  std::vector<Tensor> leaf_values_;  // leaf inputs' values (undefined elsewhere)
-  std::vector<Tensor> outputs_;
+  VariableList inputs_;              // saved non-leaf inputs (undefined elsewhere)
+  std::vector<Tensor> leaf_values_;  // saved leaf inputs' values (undefined elsewhere)
+  std::vector<Shape> input_shapes_;
+  std::vector<DType> input_dtypes_;
+  std::vector<Tensor> outputs_;      // saved outputs (undefined elsewhere)
   std::size_t num_outputs_ = 1;
   bool released_ = false;
 };
@@ -91,10 +112,15 @@ class Ctx {
  public:
   Ctx(Node& node, const VariableList& in, const VariableList& gy, const std::vector<bool>& needs)
       : node_(node), in_(in), gy_(gy), needs_(needs) {}
-  const Variable& in(std::size_t i) const { return in_[i]; }
+  // Input i; only for inputs the op declared as saved (else RuntimeError).
+  const Variable& in(std::size_t i) const;
+  const Shape& in_shape(std::size_t i) const { return node_.input_shapes_[i]; }
+  DType in_dtype(std::size_t i) const { return node_.input_dtypes_[i]; }
   std::size_t num_inputs() const { return in_.size(); }
   // Output i as a variable whose grad_fn is this node, so that a rule written
-  // in terms of y (tanh: 1 - y^2) stays differentiable through y.
+  // in terms of y (tanh: 1 - y^2) stays differentiable through y. Only for
+  // outputs the op declared as saved. A non-float output (an index) comes
+  // back as a constant.
   Variable out(std::size_t i = 0) const;
   const Variable& gy(std::size_t i = 0) const { return gy_[i]; }
   bool needs(std::size_t i) const { return needs_[i]; }

@@ -90,6 +90,8 @@ void set_grad_enabled(bool enabled) { t_grad_enabled = enabled; }
 GradModeGuard::GradModeGuard(bool enabled) : previous_(t_grad_enabled) { t_grad_enabled = enabled; }
 GradModeGuard::~GradModeGuard() { t_grad_enabled = previous_; }
 
-LiveCounts live_counts() { return {Variable::live_count(), Node::live_count(), Storage::live_count()}; }
+LiveCounts live_counts() {
+  return {Variable::live_count(), Node::live_count(), Storage::live_count(), Storage::live_bytes()};
+}
 
 }  // namespace nthgrad

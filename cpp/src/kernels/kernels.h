@@ -3,26 +3,107 @@
 // tensors that the op layer has already checked (dtypes, shapes, axes) and
 // returns a new tensor. CPU only for now; a CUDA build would dispatch here on
 // the tensors' device.
+#include <utility>
+#include <vector>
+
 #include "nthgrad/tensor.h"
 
 namespace nthgrad::kernels {
 
-enum class Unary { Neg, Exp, Log, Sin, Cos, Tanh, Sigmoid, Relu, Abs, Copy };
-Tensor unary(Unary op, const Tensor& x);
+// Elementwise functions of one floating input. `a` and `b` are the op's
+// scalar parameters where it has any (noted per entry).
+enum class Unary {
+  // math
+  Neg, Exp, Log, Sin, Cos, Tan, Sinh, Cosh, Asin, Acos, Atan, Asinh, Acosh, Atanh, Erf, Abs, Copy,
+  Round,  // half away from zero
+  Ceil, Floor,
+  Sign,  // a: the value at 0
+  // activations
+  Tanh, Sigmoid, Relu, Swish, LogSigmoid,
+  Softplus,  // a: beta
+  Softsign, Gelu, Mish,
+  Elu,        // a: alpha
+  Selu,       // a: scale, b: alpha
+  LeakyRelu,  // a: alpha
+  Relu6, HardSigmoid, HardTanh, TanhShrink, Sinc,
+  // masks and replacement (no gradient of their own)
+  IsNan, IsInf, LogicalNot,
+  ResetNan,  // a: the replacement
+  ResetInf,  // a: the replacement
+};
+Tensor unary(Unary op, const Tensor& x, double a = 0, double b = 0);
 
-enum class Binary { Add, Sub, Mul, Div, Pow };
-// NumPy broadcasting; a and b have the same floating dtype.
+// gy * f'(z) in one pass: the first-order backward of the differentiable
+// entries above, where z is the op's output for Tanh, Sigmoid, Relu, Relu6
+// and Tan, and its input for the others.
+Tensor unary_grad(Unary op, const Tensor& gy, const Tensor& z, double a = 0, double b = 0);
+
+// Elementwise functions of two inputs of one dtype, with NumPy broadcasting.
+// Arithmetic needs a floating dtype; comparisons and logical ops take any
+// dtype and return 0/1 in `out` (a floating dtype).
+enum class Binary {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Atan2,
+  Fmod,      // C fmod: the sign of x0
+  FloorMod,  // Python %: the sign of x1 (integers only)
+  Equal, NotEqual, Greater, GreaterEqual, Less, LessEqual, LogicalAnd, LogicalOr, LogicalXor,
+};
 Tensor binary(Binary op, const Tensor& a, const Tensor& b);
+Tensor compare(Binary op, const Tensor& a, const Tensor& b, DType out);
 
-// x op val, elementwise. The comparisons return 0/1 in x's dtype.
-enum class WithScalar { Add, Mul, Pow, RSub, RDiv, RPow, Greater, GreaterEqual, Less, LessEqual, Equal, NotEqual };
+// x op val, elementwise. The comparisons and logical ops return 0/1 in x's
+// dtype; the logical ones read val as a bool.
+enum class WithScalar {
+  Add, Mul, Div, Pow, RSub, RDiv, RPow, Maximum, Minimum,
+  Greater, GreaterEqual, Less, LessEqual, Equal, NotEqual, LogicalAnd, LogicalOr, LogicalXor,
+};
 Tensor with_scalar(WithScalar op, const Tensor& x, double val);
 
-// Sum over sorted, distinct axes.
+// cond ? a : b with NumPy broadcasting of all three (cond: any dtype, read as
+// != 0; a and b of one dtype).
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+// Reductions over sorted, distinct axes. float32 sums and products are
+// accumulated in double, float64 sums blockwise, so that 10^7 terms lose no
+// more than a few ulps.
 Tensor sum(const Tensor& x, const Axes& axes, bool keepdims);
+Tensor mean(const Tensor& x, const Axes& axes, bool keepdims);
+Tensor prod(const Tensor& x, const Axes& axes, bool keepdims);
+// max or min over the axes, and the int64 flat index of the first extreme
+// element within the reduced axes (row-major over them). NaN wins.
+std::pair<Tensor, Tensor> max_min(bool is_max, const Tensor& x, const Axes& axes, bool keepdims);
+// 1 at the element of x's shape that `index` (from max_min) names, 0 elsewhere.
+Tensor index_mask(const Tensor& index, const Shape& x_shape, const Axes& axes, DType dtype);
+
+// Running sums or products along one axis; exclusive shifts by one (the first
+// is 0 or 1), reverse runs from the end.
+enum class Cumulative { Sum, Prod };
+Tensor cumulative(Cumulative op, const Tensor& x, int64_t axis, bool exclusive, bool reverse);
+// y_t = a_t * y_{t-1} + b_t along `axis` (y_{-1} = 0); reverse:
+// y_t = a_{t+1} * y_{t+1} + b_t (y_n = 0). a_j weighs the step between j-1
+// and j in both directions, so the two are each other's adjoint.
+Tensor linear_recurrence(const Tensor& a, const Tensor& b, int64_t axis, bool reverse);
+
+// softmax / log_softmax along one axis, max-shifted.
+Tensor softmax(const Tensor& x, int64_t axis, bool log);
+// y * (gy - sum(gy * y)) for softmax, gy - exp(y) * sum(gy) for log_softmax.
+Tensor softmax_grad(const Tensor& gy, const Tensor& y, int64_t axis, bool log);
+
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 Tensor transpose(const Tensor& x, const Axes& perm);
+// Float to int64 raises for NaN, inf and values out of range.
 Tensor cast(const Tensor& x, DType dtype);
+// y[i...] = x[start + i * step ...] per axis, y of `out_shape` (steps may be negative).
+Tensor slice(const Tensor& x, const std::vector<int64_t>& start, const std::vector<int64_t>& step,
+             const Shape& out_shape);
+// The adjoint of slice: zeros of `x_shape` with gy written where slice read.
+Tensor slice_backward(const Tensor& gy, const Shape& x_shape, const std::vector<int64_t>& start,
+                      const std::vector<int64_t>& step);
+// Inputs of one dtype, equal shapes except along `axis`.
+Tensor concatenate(const std::vector<Tensor>& xs, int64_t axis);
+// start, start + step, ... (n values), in dtype.
+Tensor arange(double start, double step, int64_t n, DType dtype);
+// n evenly spaced values from start to stop, both included.
+Tensor linspace(double start, double stop, int64_t n, DType dtype);
 
 // op(a) @ op(b) over broadcast batch axes; a, b of rank >= 2.
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "nthgrad/ops/array.h"
+#include "nthgrad/ops/logical.h"
 #include "nthgrad/ops/math.h"
 #include "ops/detail/elementwise.h"
 
@@ -27,71 +28,85 @@ std::pair<Variable, Variable> promote(const char* op, const Variable& x0, const 
 
 // add2: y = x0 + x1; gx0 = sum_to(gy), gx1 = sum_to(gy)
 Variable add2(const Variable& x0, const Variable& x1) {
-  return detail::binary("add2", x0, x1, Binary::Add, [](const Ctx& c) {
+  return detail::binary("add2", x0, x1, Binary::Add, kSavesNothing, [](const Ctx& c) {
     Variable gx0, gx1;
-    if (c.needs(0)) gx0 = sum_to(c.gy(), c.in(0).shape());
-    if (c.needs(1)) gx1 = sum_to(c.gy(), c.in(1).shape());
+    if (c.needs(0)) gx0 = sum_to(c.gy(), c.in_shape(0));
+    if (c.needs(1)) gx1 = sum_to(c.gy(), c.in_shape(1));
     return grads(gx0, gx1);
   });
 }
 
 // sub2: y = x0 - x1; gx0 = sum_to(gy), gx1 = -sum_to(gy)
 Variable sub2(const Variable& x0, const Variable& x1) {
-  return detail::binary("sub2", x0, x1, Binary::Sub, [](const Ctx& c) {
+  return detail::binary("sub2", x0, x1, Binary::Sub, kSavesNothing, [](const Ctx& c) {
     Variable gx0, gx1;
-    if (c.needs(0)) gx0 = sum_to(c.gy(), c.in(0).shape());
-    if (c.needs(1)) gx1 = mul_scalar(sum_to(c.gy(), c.in(1).shape()), -1.0);
+    if (c.needs(0)) gx0 = sum_to(c.gy(), c.in_shape(0));
+    if (c.needs(1)) gx1 = mul_scalar(sum_to(c.gy(), c.in_shape(1)), -1.0);
     return grads(gx0, gx1);
   });
 }
 
 // mul2: y = x0 * x1; gx0 = sum_to(gy * x1), gx1 = sum_to(gy * x0)
 Variable mul2(const Variable& x0, const Variable& x1) {
-  return detail::binary("mul2", x0, x1, Binary::Mul, [](const Ctx& c) {
+  // Each input's gradient reads the other: keep x0 only if x1 may need a gradient, and vice versa.
+  const Saved saved{(x1.requires_grad() ? 1u : 0u) | (x0.requires_grad() ? 2u : 0u), 0};
+  return detail::binary("mul2", x0, x1, Binary::Mul, saved, [](const Ctx& c) {
     Variable gx0, gx1;
-    if (c.needs(0)) gx0 = sum_to(mul2(c.gy(), c.in(1)), c.in(0).shape());
-    if (c.needs(1)) gx1 = sum_to(mul2(c.gy(), c.in(0)), c.in(1).shape());
+    if (c.needs(0)) gx0 = sum_to(mul2(c.gy(), c.in(1)), c.in_shape(0));
+    if (c.needs(1)) gx1 = sum_to(mul2(c.gy(), c.in(0)), c.in_shape(1));
     return grads(gx0, gx1);
   });
 }
 
 // div2: y = x0 / x1; gx0 = sum_to(gy / x1), gx1 = sum_to(-gy * x0 / x1^2)
 Variable div2(const Variable& x0, const Variable& x1) {
-  return detail::binary("div2", x0, x1, Binary::Div, [](const Ctx& c) {
+  // gx0 reads x1, gx1 reads both: keep x0 only if x1 may need a gradient.
+  const Saved saved{(x1.requires_grad() ? 1u : 0u) | 2u, 0};
+  return detail::binary("div2", x0, x1, Binary::Div, saved, [](const Ctx& c) {
     Variable gx0, gx1;
-    if (c.needs(0)) gx0 = sum_to(div2(c.gy(), c.in(1)), c.in(0).shape());
+    if (c.needs(0)) gx0 = sum_to(div2(c.gy(), c.in(1)), c.in_shape(0));
     if (c.needs(1))
-      gx1 = sum_to(mul_scalar(div2(mul2(c.gy(), c.in(0)), pow_scalar(c.in(1), 2.0)), -1.0), c.in(1).shape());
+      gx1 = sum_to(mul_scalar(div2(mul2(c.gy(), c.in(0)), pow_scalar(c.in(1), 2.0)), -1.0), c.in_shape(1));
     return grads(gx0, gx1);
   });
 }
 
-// pow2: y = x0 ^ x1; gx0 = sum_to(gy * x1 * x0^(x1-1)), gx1 = sum_to(gy * y * log x0)
+// pow2: y = x0 ^ x1; gx0 = sum_to(gy * x1 * x0^(x1-1)), gx1 = sum_to(gy * y * log x0).
+// At base 0 the limits are taken, as PyTorch: the x1 term uses log of a safe
+// base (1 where x0 = 0, so y * log = 0 and no 0 * inf reaches any order), and
+// x0^(x1-1) becomes x0^0 where x1 = 0 (so x1 * x0^(x1-1) = 0, not 0 * inf).
 Variable pow2(const Variable& x0, const Variable& x1) {
-  return detail::binary("pow2", x0, x1, Binary::Pow, [](const Ctx& c) {
+  return detail::binary("pow2", x0, x1, Binary::Pow, kSavesInputs | kSavesOutput, [](const Ctx& c) {
+    const Variable &x0 = c.in(0), &x1 = c.in(1);
     Variable gx0, gx1;
-    if (c.needs(0))
-      gx0 = sum_to(mul2(c.gy(), mul2(c.in(1), pow2(c.in(0), add_scalar(c.in(1), -1.0)))), c.in(0).shape());
-    if (c.needs(1)) gx1 = sum_to(mul2(c.gy(), mul2(c.out(), log(c.in(0)))), c.in(1).shape());
+    if (c.needs(0)) {
+      Variable exponent = add2(add_scalar(x1, -1.0), equal_scalar(x1, 0.0));
+      gx0 = sum_to(mul2(c.gy(), mul2(x1, pow2(x0, exponent))), c.in_shape(0));
+    }
+    if (c.needs(1)) {
+      Variable safe_base = add2(x0, equal_scalar(x0, 0.0));
+      gx1 = sum_to(mul2(c.gy(), mul2(c.out(), log(safe_base))), c.in_shape(1));
+    }
     return grads(gx0, gx1);
   });
 }
 
 // add_scalar: y = x + val; gx = gy
 Variable add_scalar(const Variable& x, double val) {
-  return detail::with_scalar("add_scalar", x, val, WithScalar::Add, [](const Ctx& c) { return grads(c.gy()); });
+  return detail::with_scalar("add_scalar", x, val, WithScalar::Add, kSavesNothing,
+                             [](const Ctx& c) { return grads(c.gy()); });
 }
 
 // mul_scalar: y = val * x; gx = val * gy
 Variable mul_scalar(const Variable& x, double val) {
-  return detail::with_scalar("mul_scalar", x, val, WithScalar::Mul,
+  return detail::with_scalar("mul_scalar", x, val, WithScalar::Mul, kSavesNothing,
                              [val](const Ctx& c) { return grads(mul_scalar(c.gy(), val)); });
 }
 
 // pow_scalar: y = x ^ val; gx = gy * val * x^(val-1)   (val = 0: gx = 0 * gy, avoiding 0 * x^-1 = NaN at 0;
-// val = 1 still goes through x^0 so that higher orders stay connected to x)
+// val = 1 still goes through x^0 so that higher orders stay connected to x and end in a real zero)
 Variable pow_scalar(const Variable& x, double val) {
-  return detail::with_scalar("pow_scalar", x, val, WithScalar::Pow, [val](const Ctx& c) {
+  return detail::with_scalar("pow_scalar", x, val, WithScalar::Pow, saves_input(0), [val](const Ctx& c) {
     if (val == 0.0) return grads(mul_scalar(c.gy(), 0.0));
     return grads(mul2(c.gy(), mul_scalar(pow_scalar(c.in(0), val - 1.0), val)));
   });
@@ -99,54 +114,59 @@ Variable pow_scalar(const Variable& x, double val) {
 
 // r_sub_scalar: y = val - x; gx = -gy
 Variable r_sub_scalar(const Variable& x, double val) {
-  return detail::with_scalar("r_sub_scalar", x, val, WithScalar::RSub,
+  return detail::with_scalar("r_sub_scalar", x, val, WithScalar::RSub, kSavesNothing,
                              [](const Ctx& c) { return grads(mul_scalar(c.gy(), -1.0)); });
 }
 
 // r_div_scalar: y = val / x; gx = -gy * y / x
 Variable r_div_scalar(const Variable& x, double val) {
-  return detail::with_scalar("r_div_scalar", x, val, WithScalar::RDiv, [](const Ctx& c) {
+  return detail::with_scalar("r_div_scalar", x, val, WithScalar::RDiv, saves_input(0) | kSavesOutput, [](const Ctx& c) {
     return grads(mul_scalar(div2(mul2(c.gy(), c.out()), c.in(0)), -1.0));
   });
 }
 
-// r_pow_scalar: y = val ^ x; gx = gy * y * ln(val)
+// r_pow_scalar: y = val ^ x; gx = gy * y * ln(val)   (val = 0: y is constant a.e., gx = 0, not 0 * -inf)
 Variable r_pow_scalar(const Variable& x, double val) {
-  return detail::with_scalar("r_pow_scalar", x, val, WithScalar::RPow, [val](const Ctx& c) {
+  return detail::with_scalar("r_pow_scalar", x, val, WithScalar::RPow, kSavesOutput, [val](const Ctx& c) {
+    if (val == 0.0) return grads(mul_scalar(c.gy(), 0.0));
     return grads(mul_scalar(mul2(c.gy(), c.out()), std::log(val)));
   });
 }
 
 namespace {
-void check_n_ary(const char* op, const VariableList& x) {
+// Checks the inputs of add_n / mul_n and brings them to one dtype (float64
+// if any is, as the binary ops promote).
+VariableList check_n_ary(const char* op, const VariableList& x) {
   if (x.empty()) throw ValueError(detail::cat(op, ": needs at least one input"));
+  bool f64 = false;
   for (std::size_t i = 0; i < x.size(); ++i) {
     std::string arg = detail::cat("x[", i, "]");
     check::floating(op, arg.c_str(), x[i]);
-    if (x[i].dtype() != x[0].dtype())
-      throw TypeError(detail::cat(op, ": x[", i, "] is ", dtype_name(x[i].dtype()), " but x[0] is ",
-                                  dtype_name(x[0].dtype())));
     check::same_shape(op, "x[0]", x[0], arg.c_str(), x[i]);
+    f64 = f64 || x[i].dtype() == DType::Float64;
   }
+  VariableList out;
+  for (const Variable& v : x) out.push_back(f64 && v.dtype() != DType::Float64 ? cast(v, DType::Float64) : v);
+  return out;
 }
 }  // namespace
 
 // add_n: y = sum_i x_i; gx_i = gy
-Variable add_n(const VariableList& x) {
-  check_n_ary("add_n", x);
+Variable add_n(const VariableList& inputs) {
+  const VariableList x = check_n_ary("add_n", inputs);
   Tensor y = x[0].value();
   for (std::size_t i = 1; i < x.size(); ++i) y = kernels::binary(Binary::Add, y, x[i].value());
   if (x.size() == 1) y = kernels::unary(kernels::Unary::Copy, y);
-  return record("add_n", x, y, [](const Ctx& c) { return VariableList(c.num_inputs(), c.gy()); });
+  return record("add_n", x, y, kSavesNothing, [](const Ctx& c) { return VariableList(c.num_inputs(), c.gy()); });
 }
 
 // mul_n: y = prod_i x_i; gx_i = gy * prod_{j != i} x_j
-Variable mul_n(const VariableList& x) {
-  check_n_ary("mul_n", x);
+Variable mul_n(const VariableList& inputs) {
+  const VariableList x = check_n_ary("mul_n", inputs);
   Tensor y = x[0].value();
   for (std::size_t i = 1; i < x.size(); ++i) y = kernels::binary(Binary::Mul, y, x[i].value());
   if (x.size() == 1) y = kernels::unary(kernels::Unary::Copy, y);
-  return record("mul_n", x, y, [](const Ctx& c) {
+  return record("mul_n", x, y, kSavesInputs, [](const Ctx& c) {
     VariableList gx(c.num_inputs());
     for (std::size_t i = 0; i < gx.size(); ++i) {
       if (!c.needs(i)) continue;
@@ -162,14 +182,19 @@ Variable operator+(const Variable& a, const Variable& b) { return add2(a, b); }
 Variable operator-(const Variable& a, const Variable& b) { return sub2(a, b); }
 Variable operator*(const Variable& a, const Variable& b) { return mul2(a, b); }
 Variable operator/(const Variable& a, const Variable& b) { return div2(a, b); }
-Variable operator-(const Variable& a) { return mul_scalar(a, -1.0); }
+Variable operator-(const Variable& a) {
+  check::defined("neg", "x", a);
+  if (a.dtype() == DType::Int64)  // integers negate too, as constants
+    return record_nondiff(kernels::binary(Binary::Sub, Tensor::zeros({}, DType::Int64), a.value()));
+  return mul_scalar(a, -1.0);
+}
 Variable operator+(const Variable& a, double b) { return add_scalar(a, b); }
 Variable operator+(double a, const Variable& b) { return add_scalar(b, a); }
 Variable operator-(const Variable& a, double b) { return add_scalar(a, -b); }
 Variable operator-(double a, const Variable& b) { return r_sub_scalar(b, a); }
 Variable operator*(const Variable& a, double b) { return mul_scalar(a, b); }
 Variable operator*(double a, const Variable& b) { return mul_scalar(b, a); }
-Variable operator/(const Variable& a, double b) { return mul_scalar(a, 1.0 / b); }
+Variable operator/(const Variable& a, double b) { return div2(a, constant(b, {}, a.dtype())); }
 Variable operator/(double a, const Variable& b) { return r_div_scalar(b, a); }
 
 }  // namespace nthgrad

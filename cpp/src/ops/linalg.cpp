@@ -5,6 +5,8 @@
 #include "autograd/record.h"
 #include "kernels/kernels.h"
 #include "nthgrad/ops/array.h"
+#include "nthgrad/ops/arithmetic.h"
+#include "nthgrad/ops/math.h"
 #include "nthgrad/ops/reduction.h"
 #include "ops/detail/check.h"
 
@@ -19,8 +21,6 @@ std::string matmul_shapes(const Variable& a, const Variable& b, bool ta, bool tb
 void check_matmul(const char* op, const Variable& a, const Variable& b, bool ta, bool tb, int64_t min_rank) {
   check::floating(op, "a", a);
   check::floating(op, "b", b);
-  if (a.dtype() != b.dtype())
-    throw TypeError(detail::cat(op, ": a is ", dtype_name(a.dtype()), " but b is ", dtype_name(b.dtype())));
   if (a.ndim() < min_rank || b.ndim() < min_rank)
     throw ValueError(detail::cat(op, ": operands must have rank >= ", min_rank, "; got ", matmul_shapes(a, b, ta, tb)));
   const int64_t qa = a.shape()[a.ndim() - (ta ? 2 : 1)];
@@ -32,13 +32,22 @@ void check_matmul(const char* op, const Variable& a, const Variable& b, bool ta,
   broadcast_shapes(op, "the batch axes of a", ba, "the batch axes of b", bb);
 }
 
-Variable matmul_op(const char* name, const Variable& a, const Variable& b, bool ta, bool tb) {
+Variable matmul_op(const char* name, const Variable& a0, const Variable& b0, bool ta, bool tb) {
+  auto [a, b] = check::promote(name, a0, b0);
   // ga = gy·op(b)^T (transposed back if ta), gb = op(a)^T·gy (transposed back if tb)
-  return record(name, {a, b}, kernels::matmul(a.value(), b.value(), ta, tb), [ta, tb](const Ctx& c) {
-    const Variable &a = c.in(0), &b = c.in(1), &gy = c.gy();
+  // ga reads b and gb reads a: keep each only if the other may need a gradient.
+  const Saved saved{(b.requires_grad() ? 1u : 0u) | (a.requires_grad() ? 2u : 0u), 0};
+  return record(name, {a, b}, kernels::matmul(a.value(), b.value(), ta, tb), saved, [ta, tb](const Ctx& c) {
+    const Variable& gy = c.gy();
     Variable ga, gb;
-    if (c.needs(0)) ga = sum_to(ta ? matmul(b, gy, tb, true) : matmul(gy, b, false, !tb), a.shape());
-    if (c.needs(1)) gb = sum_to(tb ? matmul(gy, a, true, ta) : matmul(a, gy, !ta, false), b.shape());
+    if (c.needs(0)) {
+      const Variable& b = c.in(1);
+      ga = sum_to(ta ? matmul(b, gy, tb, true) : matmul(gy, b, false, !tb), c.in_shape(0));
+    }
+    if (c.needs(1)) {
+      const Variable& a = c.in(0);
+      gb = sum_to(tb ? matmul(gy, a, true, ta) : matmul(a, gy, !ta, false), c.in_shape(1));
+    }
     return grads(ga, gb);
   });
 }
@@ -71,8 +80,6 @@ Variable affine(const Variable& x, const Variable& weight, const Variable& bias,
   if (weight.ndim() < 1 || weight.shape()[0] != d)
     throw ValueError(detail::cat("affine: weight of shape ", shape_str(weight.shape()), " does not fit x of shape ",
                                  shape_str(xs), " with base_axis=", base_axis, " (weight.shape[0] must be ", d, ")"));
-  if (weight.dtype() != x.dtype())
-    throw TypeError(detail::cat("affine: x is ", dtype_name(x.dtype()), " but weight is ", dtype_name(weight.dtype())));
   Shape out_tail(weight.shape().begin() + 1, weight.shape().end());
   const int64_t l = numel(out_tail);
   if (bias.defined()) {
@@ -80,23 +87,54 @@ Variable affine(const Variable& x, const Variable& weight, const Variable& bias,
     if (bias.shape() != out_tail)
       throw ValueError(detail::cat("affine: bias of shape ", shape_str(bias.shape()), " does not match weight of shape ",
                                    shape_str(weight.shape()), " (expected ", shape_str(out_tail), ")"));
-    if (bias.dtype() != x.dtype())
-      throw TypeError(detail::cat("affine: x is ", dtype_name(x.dtype()), " but bias is ", dtype_name(bias.dtype())));
   }
   Shape y_shape(xs.begin(), xs.begin() + base_axis);
   y_shape.insert(y_shape.end(), out_tail.begin(), out_tail.end());
-  Tensor y = kernels::affine(x.value().reshape({m, d}), weight.value().reshape({d, l}),
-                             bias.defined() ? bias.value().reshape({l}) : Tensor());
-  VariableList inputs{x, weight};
-  if (bias.defined()) inputs.push_back(bias);
-  return record("affine", inputs, y.reshape(y_shape), [m, d, l](const Ctx& c) {
+  // Mixed float32 / float64 operands promote to float64, as the binary ops do.
+  const bool f64 = x.dtype() == DType::Float64 || weight.dtype() == DType::Float64 ||
+                   (bias.defined() && bias.dtype() == DType::Float64);
+  auto promoted = [f64](const Variable& v) {
+    return !v.defined() || !f64 || v.dtype() == DType::Float64 ? v : cast(v, DType::Float64);
+  };
+  const Variable xp = promoted(x), wp = promoted(weight), bp = promoted(bias);
+  Tensor y = kernels::affine(xp.value().reshape({m, d}), wp.value().reshape({d, l}),
+                             bp.defined() ? bp.value().reshape({l}) : Tensor());
+  VariableList inputs{xp, wp};
+  if (bp.defined()) inputs.push_back(bp);
+  // gx reads the weight and gw reads x: keep each only if the other may need a gradient.
+  const Saved saved{(wp.requires_grad() ? 1u : 0u) | (xp.requires_grad() ? 2u : 0u), 0};
+  return record("affine", inputs, y.reshape(y_shape), saved, [m, d, l](const Ctx& c) {
     const Variable gy = reshape(c.gy(), {m, l});
     VariableList g(c.num_inputs());
-    if (c.needs(0)) g[0] = reshape(matmul(gy, reshape(c.in(1), {d, l}), false, true), c.in(0).shape());
-    if (c.needs(1)) g[1] = reshape(matmul(reshape(c.in(0), {m, d}), gy, true, false), c.in(1).shape());
-    if (c.num_inputs() > 2 && c.needs(2)) g[2] = reshape(sum(gy, {0}), c.in(2).shape());
+    if (c.needs(0)) g[0] = reshape(matmul(gy, reshape(c.in(1), {d, l}), false, true), c.in_shape(0));
+    if (c.needs(1)) g[1] = reshape(matmul(reshape(c.in(0), {m, d}), gy, true, false), c.in_shape(1));
+    if (c.num_inputs() > 2 && c.needs(2)) g[2] = reshape(sum(gy, {0}), c.in_shape(2));
     return g;
   });
+}
+
+// dot: NumPy's dot, by reshape / transpose / matmul (so its gradients are theirs)
+Variable dot(const Variable& a, const Variable& b) {
+  check::floating("dot", "a", a);
+  check::floating("dot", "b", b);
+  if (a.ndim() == 0 || b.ndim() == 0) return mul2(a, b);
+  const int64_t k = a.shape().back();
+  const int64_t kb = b.ndim() == 1 ? b.shape()[0] : b.shape()[b.ndim() - 2];
+  if (k != kb)
+    throw ValueError(detail::cat("dot: shapes ", shape_str(a.shape()), " and ", shape_str(b.shape()),
+                                 " are not aligned: ", k, " (last axis of a) != ", kb,
+                                 b.ndim() == 1 ? " (b)" : " (second-to-last axis of b)"));
+  Shape out(a.shape().begin(), a.shape().end() - 1);
+  Variable a2 = reshape(a, {numel(out), k});
+  if (b.ndim() == 1) return reshape(matmul(a2, reshape(b, {k, 1})), out);
+  // b (..., k, n) -> (k, ... * n): move axis -2 to the front
+  Axes perm{b.ndim() - 2};
+  for (int64_t d = 0; d < b.ndim(); ++d)
+    if (d != b.ndim() - 2) perm.push_back(d);
+  Variable b2 = reshape(transpose(b, perm), {k, -1});
+  for (int64_t d = 0; d < b.ndim(); ++d)
+    if (d != b.ndim() - 2) out.push_back(b.shape()[d]);
+  return reshape(matmul(a2, b2), out);
 }
 
 }  // namespace nthgrad

@@ -38,6 +38,7 @@ void bind_autograd(py::module_& m) {
     d["tensors"] = c.variables;
     d["nodes"] = c.nodes;
     d["storages"] = c.storages;
+    d["bytes"] = c.bytes;
     return d;
   });
 }

@@ -56,10 +56,15 @@ py::object reflected_operator(const Variable& self, const py::handle& other, TT 
   return py::reinterpret_borrow<py::object>(Py_NotImplemented);
 }
 
-template <typename TS>
-py::object compare_operator(const Variable& self, const py::handle& other, TS scalar_op) {
+// A comparison: Tensor (op) Tensor, scalar or array-like; NotImplemented
+// otherwise (so == with an unrelated object falls back to identity).
+template <typename TT, typename TS>
+py::object compare_operator(const Variable& self, const py::handle& other, TT tensor_op, TS scalar_op) {
+  if (py::isinstance<Variable>(other)) return py::cast(tensor_op(self, other.cast<const Variable&>()));
   double v;
   if (as_scalar(other, v)) return py::cast(scalar_op(self, v));
+  if (py::isinstance<py::array>(other) || py::isinstance<py::list>(other) || py::isinstance<py::tuple>(other))
+    return py::cast(tensor_op(self, to_variable(other, self.dtype())));
   return py::reinterpret_borrow<py::object>(Py_NotImplemented);
 }
 
@@ -173,19 +178,23 @@ void bind_tensor(py::module_& m) {
       .def("__mul__", [](const Variable& a, py::handle b) { return binary_operator(a, b, mul2, mul_scalar); })
       .def("__rmul__", [](const Variable& a, py::handle b) { return reflected_operator(a, b, mul2, mul_scalar); })
       .def("__truediv__", [](const Variable& a, py::handle b) {
-        return binary_operator(a, b, div2, [](const Variable& x, double v) { return mul_scalar(x, 1.0 / v); });
+        return binary_operator(a, b, div2, [](const Variable& x, double v) { return x / v; });
       })
       .def("__rtruediv__", [](const Variable& a, py::handle b) { return reflected_operator(a, b, div2, r_div_scalar); })
       .def("__pow__", [](const Variable& a, py::handle b) { return binary_operator(a, b, pow2, pow_scalar); })
       .def("__rpow__", [](const Variable& a, py::handle b) { return reflected_operator(a, b, pow2, r_pow_scalar); })
-      .def("__neg__", [](const Variable& a) { return mul_scalar(a, -1.0); })
+      .def("__neg__", [](const Variable& a) { return -a; })
       .def("__pos__", [](const Variable& a) { return a; })
       .def("__abs__", [](const Variable& a) { return abs(a); })
-      // Comparisons with a scalar (tensor-tensor comparisons come with the logical ops).
-      .def("__gt__", [](const Variable& a, py::handle b) { return compare_operator(a, b, greater_scalar); })
-      .def("__ge__", [](const Variable& a, py::handle b) { return compare_operator(a, b, greater_equal_scalar); })
-      .def("__lt__", [](const Variable& a, py::handle b) { return compare_operator(a, b, less_scalar); })
-      .def("__le__", [](const Variable& a, py::handle b) { return compare_operator(a, b, less_equal_scalar); });
+      // Comparisons call the comparison ops (0/1 in the float dtype, no gradient), as NumPy and torch;
+      // a tensor stays hashable by identity (nthgrad/_tensor.py).
+      .def("__gt__", [](const Variable& a, py::handle b) { return compare_operator(a, b, greater, greater_scalar); })
+      .def("__ge__",
+           [](const Variable& a, py::handle b) { return compare_operator(a, b, greater_equal, greater_equal_scalar); })
+      .def("__lt__", [](const Variable& a, py::handle b) { return compare_operator(a, b, less, less_scalar); })
+      .def("__le__", [](const Variable& a, py::handle b) { return compare_operator(a, b, less_equal, less_equal_scalar); })
+      .def("__eq__", [](const Variable& a, py::handle b) { return compare_operator(a, b, equal, equal_scalar); })
+      .def("__ne__", [](const Variable& a, py::handle b) { return compare_operator(a, b, not_equal, not_equal_scalar); });
 
   m.def(
       "_from_numpy",

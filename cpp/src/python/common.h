@@ -13,7 +13,13 @@ namespace py = pybind11;
 
 void bind_tensor(py::module_& m);
 void bind_autograd(py::module_& m);
-void bind_ops(py::module_& m);
+void bind_ops(py::module_& m);         // arithmetic, math, logical
+void bind_activation(py::module_& m);
+void bind_reduction(py::module_& m);   // reduction, array, linalg
+
+// An axis argument as nnabla and NumPy take it: None (all axes), an int or a
+// sequence of ints.
+Axes axes_arg(const py::handle& axis);
 
 // A NumPy array (any layout, one of our dtypes) as a tensor; copies unless
 // `share` and the array is C-contiguous.

@@ -21,4 +21,6 @@ PYBIND11_MODULE(_C, m) {
   nthgrad::python::bind_tensor(m);
   nthgrad::python::bind_autograd(m);
   nthgrad::python::bind_ops(m);
+  nthgrad::python::bind_activation(m);
+  nthgrad::python::bind_reduction(m);
 }

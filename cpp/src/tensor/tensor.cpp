@@ -10,6 +10,7 @@ namespace nthgrad {
 
 namespace {
 std::atomic<int64_t> g_live_storages{0};
+std::atomic<int64_t> g_live_bytes{0};
 constexpr std::size_t kAlignment = 64;
 }  // namespace
 
@@ -43,19 +44,23 @@ Storage::Storage(std::size_t nbytes) : nbytes_(nbytes) {
   data_ = std::aligned_alloc(kAlignment, padded ? padded : kAlignment);
   if (!data_) throw RuntimeError(detail::cat("out of memory allocating ", nbytes, " bytes"));
   ++g_live_storages;
+  g_live_bytes += static_cast<int64_t>(nbytes_);
 }
 
 Storage::Storage(void* data, std::size_t nbytes, std::shared_ptr<void> owner)
     : data_(data), nbytes_(nbytes), owner_(std::move(owner)) {
   ++g_live_storages;
+  g_live_bytes += static_cast<int64_t>(nbytes_);
 }
 
 Storage::~Storage() {
   if (!owner_) std::free(data_);
   --g_live_storages;
+  g_live_bytes -= static_cast<int64_t>(nbytes_);
 }
 
 int64_t Storage::live_count() { return g_live_storages.load(); }
+int64_t Storage::live_bytes() { return g_live_bytes.load(); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   if (device.type != DeviceType::CPU) throw RuntimeError("nthgrad was built without CUDA");

@@ -1,6 +1,8 @@
-// Elementwise kernels of two inputs (NumPy broadcasting) and of one input
-// with a scalar.
+// Elementwise kernels of two inputs (NumPy broadcasting), of one input with a
+// scalar, and where (three inputs).
 #include <cmath>
+#include <limits>
+#include <type_traits>
 
 #include "kernels/cpu/eigen.h"
 #include "kernels/cpu/strided.h"
@@ -10,31 +12,11 @@ namespace nthgrad::kernels {
 
 namespace {
 
-template <typename T>
-struct AddOp {
-  T operator()(T a, T b) const { return a + b; }
-};
-template <typename T>
-struct SubOp {
-  T operator()(T a, T b) const { return a - b; }
-};
-template <typename T>
-struct MulOp {
-  T operator()(T a, T b) const { return a * b; }
-};
-template <typename T>
-struct DivOp {
-  T operator()(T a, T b) const { return a / b; }
-};
-template <typename T>
-struct PowOp {
-  T operator()(T a, T b) const { return std::pow(a, b); }
-};
-
 // The inner loops are written per stride pattern (both contiguous, one
-// broadcast) so that the compiler vectorizes them.
-template <typename T, typename Op>
-void binary_row(const T* a, int64_t sa, const T* b, int64_t sb, T* y, int64_t n, Op op) {
+// broadcast) so that the compiler vectorizes them. T is the input type, O
+// the output type (they differ for comparisons).
+template <typename T, typename O, typename Op>
+void binary_row(const T* a, int64_t sa, const T* b, int64_t sb, O* y, int64_t n, Op op) {
   if (sa == 1 && sb == 1) {
     for (int64_t i = 0; i < n; ++i) y[i] = op(a[i], b[i]);
   } else if (sa == 1 && sb == 0) {
@@ -48,13 +30,13 @@ void binary_row(const T* a, int64_t sa, const T* b, int64_t sb, T* y, int64_t n,
   }
 }
 
-template <typename T, typename Op>
-Tensor binary_impl(const Tensor& a, const Tensor& b, Op op) {
+template <typename T, typename O, typename Op>
+Tensor binary_impl(const Tensor& a, const Tensor& b, DType out, Op op) {
   Shape out_shape = broadcast_shapes("binary kernel", "a", a.shape(), "b", b.shape());
-  Tensor y = Tensor::empty(out_shape, a.dtype());
+  Tensor y = Tensor::empty(out_shape, out);
   const T* pa = a.data<T>();
   const T* pb = b.data<T>();
-  T* py = y.data<T>();
+  O* py = y.data<O>();
   if (y.numel() == 0) return y;
   if (a.shape() == b.shape()) {  // the common case: one flat loop
     cpu::parallel_for(0, y.numel(), cpu::kGrainSize,
@@ -81,19 +63,95 @@ Tensor map_scalar(const Tensor& x, F f) {
   return y;
 }
 
+// max/min that propagate NaN (as NumPy's maximum/minimum).
+template <typename T>
+T nan_max(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>)
+    if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
+  return a > b ? a : b;
+}
+template <typename T>
+T nan_min(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>)
+    if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
+  return a < b ? a : b;
+}
+
+// Python's %: the result takes the sign of b. Integer b = 0 gives 0 here (no
+// exception may leave a parallel region); the op rejects it before.
+template <typename T>
+T floor_mod(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    if (b == 0) return 0;
+    T r = a % b;
+    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+  } else {
+    T r = std::fmod(a, b);
+    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+  }
+}
+template <typename T>
+T trunc_mod(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    if (b == 0) return 0;
+    return a % b;
+  } else {
+    return std::fmod(a, b);
+  }
+}
+
 }  // namespace
 
 Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
-  return cpu::dispatch_floating(a.dtype(), "binary kernel", [&](auto tag) -> Tensor {
+  auto run = [&](auto tag) -> Tensor {
     using T = decltype(tag);
+    const DType d = a.dtype();
     switch (op) {
-      case Binary::Add: return binary_impl<T>(a, b, AddOp<T>());
-      case Binary::Sub: return binary_impl<T>(a, b, SubOp<T>());
-      case Binary::Mul: return binary_impl<T>(a, b, MulOp<T>());
-      case Binary::Div: return binary_impl<T>(a, b, DivOp<T>());
-      case Binary::Pow: return binary_impl<T>(a, b, PowOp<T>());
+      case Binary::Add: return binary_impl<T, T>(a, b, d, [](T u, T v) { return u + v; });
+      case Binary::Sub: return binary_impl<T, T>(a, b, d, [](T u, T v) { return u - v; });
+      case Binary::Mul: return binary_impl<T, T>(a, b, d, [](T u, T v) { return u * v; });
+      case Binary::Maximum: return binary_impl<T, T>(a, b, d, nan_max<T>);
+      case Binary::Minimum: return binary_impl<T, T>(a, b, d, nan_min<T>);
+      case Binary::Fmod: return binary_impl<T, T>(a, b, d, trunc_mod<T>);
+      case Binary::FloorMod: return binary_impl<T, T>(a, b, d, floor_mod<T>);
+      default: break;
     }
-    return Tensor();
+    if constexpr (std::is_floating_point_v<T>) {
+      switch (op) {
+        case Binary::Div: return binary_impl<T, T>(a, b, d, [](T u, T v) { return u / v; });
+        case Binary::Pow: return binary_impl<T, T>(a, b, d, [](T u, T v) { return std::pow(u, v); });
+        case Binary::Atan2: return binary_impl<T, T>(a, b, d, [](T u, T v) { return std::atan2(u, v); });
+        default: break;
+      }
+    }
+    throw RuntimeError("binary kernel: unsupported op for this dtype (internal error)");
+  };
+  switch (a.dtype()) {
+    case DType::Float32: return run(float{});
+    case DType::Float64: return run(double{});
+    case DType::Int64: return run(int64_t{});
+    default: throw TypeError(detail::cat("binary kernel: unsupported dtype ", dtype_name(a.dtype())));
+  }
+}
+
+Tensor compare(Binary op, const Tensor& a, const Tensor& b, DType out) {
+  return cpu::dispatch_all(a.dtype(), [&](auto tag) -> Tensor {
+    using T = decltype(tag);
+    return cpu::dispatch_floating(out, "compare kernel", [&](auto otag) -> Tensor {
+      using O = decltype(otag);
+      switch (op) {
+        case Binary::Equal: return binary_impl<T, O>(a, b, out, [](T u, T v) { return O(u == v); });
+        case Binary::NotEqual: return binary_impl<T, O>(a, b, out, [](T u, T v) { return O(u != v); });
+        case Binary::Greater: return binary_impl<T, O>(a, b, out, [](T u, T v) { return O(u > v); });
+        case Binary::GreaterEqual: return binary_impl<T, O>(a, b, out, [](T u, T v) { return O(u >= v); });
+        case Binary::Less: return binary_impl<T, O>(a, b, out, [](T u, T v) { return O(u < v); });
+        case Binary::LessEqual: return binary_impl<T, O>(a, b, out, [](T u, T v) { return O(u <= v); });
+        case Binary::LogicalAnd: return binary_impl<T, O>(a, b, out, [](T u, T v) { return O(u != 0 && v != 0); });
+        case Binary::LogicalOr: return binary_impl<T, O>(a, b, out, [](T u, T v) { return O(u != 0 || v != 0); });
+        case Binary::LogicalXor: return binary_impl<T, O>(a, b, out, [](T u, T v) { return O((u != 0) != (v != 0)); });
+        default: throw RuntimeError("compare kernel: not a comparison (internal error)");
+      }
+    });
   });
 }
 
@@ -101,25 +159,62 @@ Tensor with_scalar(WithScalar op, const Tensor& x, double val) {
   return cpu::dispatch_floating(x.dtype(), "scalar kernel", [&](auto tag) -> Tensor {
     using T = decltype(tag);
     const T v = static_cast<T>(val);
+    const bool bv = val != 0;
     switch (op) {
       case WithScalar::Add: return map_scalar<T>(x, [v](T a) { return a + v; });
       case WithScalar::Mul: return map_scalar<T>(x, [v](T a) { return a * v; });
+      case WithScalar::Div: return map_scalar<T>(x, [v](T a) { return a / v; });
       case WithScalar::Pow:
         if (val == 2.0) return map_scalar<T>(x, [](T a) { return a * a; });
         if (val == 1.0) return map_scalar<T>(x, [](T a) { return a; });
+        if (val == 0.0) return map_scalar<T>(x, [](T) { return T(1); });  // as std::pow: NaN^0 = 1
+        if (val == 0.5) return map_scalar<T>(x, [](T a) { return std::sqrt(a); });
         return map_scalar<T>(x, [v](T a) { return std::pow(a, v); });
       case WithScalar::RSub: return map_scalar<T>(x, [v](T a) { return v - a; });
       case WithScalar::RDiv: return map_scalar<T>(x, [v](T a) { return v / a; });
       case WithScalar::RPow: return map_scalar<T>(x, [v](T a) { return std::pow(v, a); });
+      case WithScalar::Maximum: return map_scalar<T>(x, [v](T a) { return nan_max(a, v); });
+      case WithScalar::Minimum: return map_scalar<T>(x, [v](T a) { return nan_min(a, v); });
       case WithScalar::Greater: return map_scalar<T>(x, [v](T a) { return T(a > v); });
       case WithScalar::GreaterEqual: return map_scalar<T>(x, [v](T a) { return T(a >= v); });
       case WithScalar::Less: return map_scalar<T>(x, [v](T a) { return T(a < v); });
       case WithScalar::LessEqual: return map_scalar<T>(x, [v](T a) { return T(a <= v); });
       case WithScalar::Equal: return map_scalar<T>(x, [v](T a) { return T(a == v); });
       case WithScalar::NotEqual: return map_scalar<T>(x, [v](T a) { return T(a != v); });
+      case WithScalar::LogicalAnd: return map_scalar<T>(x, [bv](T a) { return T(a != 0 && bv); });
+      case WithScalar::LogicalOr: return map_scalar<T>(x, [bv](T a) { return T(a != 0 || bv); });
+      case WithScalar::LogicalXor: return map_scalar<T>(x, [bv](T a) { return T((a != 0) != bv); });
     }
     return Tensor();
   });
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  Shape shape = broadcast_shapes("where kernel", "a", a.shape(), "b", b.shape());
+  shape = broadcast_shapes("where kernel", "condition", cond.shape(), "x", shape);
+  Tensor y = Tensor::empty(shape, a.dtype());
+  if (y.numel() == 0) return y;
+  auto plan = cpu::make_plan<3>(shape, {cpu::broadcast_strides(cond.shape(), shape),
+                                        cpu::broadcast_strides(a.shape(), shape),
+                                        cpu::broadcast_strides(b.shape(), shape)});
+  const int64_t sc = plan.strides[0].back(), sa = plan.strides[1].back(), sb = plan.strides[2].back();
+  cpu::dispatch_all(cond.dtype(), [&](auto ctag) {
+    using C = decltype(ctag);
+    cpu::dispatch_all(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const C* pc = cond.data<C>();
+      const T* pa = a.data<T>();
+      const T* pb = b.data<T>();
+      T* py = y.data<T>();
+      cpu::for_each_row(plan, [&](int64_t o, const std::array<int64_t, 3>& in, int64_t n) {
+        const C* c = pc + in[0];
+        const T* u = pa + in[1];
+        const T* v = pb + in[2];
+        for (int64_t i = 0; i < n; ++i) py[o + i] = c[i * sc] != 0 ? u[i * sa] : v[i * sb];
+      });
+    });
+  });
+  return y;
 }
 
 }  // namespace nthgrad::kernels
