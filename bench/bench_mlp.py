@@ -32,15 +32,15 @@ TOLERANCES.update({f"grad {n}": (1e-3, 1e-4) for n in NAMES})
 TOLERANCES.update({f"new {n}": (1e-4, 1e-5) for n in NAMES})
 
 
-def init(seed=0):
+def init(seed=0, batch=BATCH):
     """Weights (in, out) He-initialized, biases small, input, target: float32 NumPy."""
     rng = np.random.default_rng(seed)
     params = []
     for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
         params.append((rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)).astype(np.float32))
         params.append((0.1 * rng.standard_normal(fan_out)).astype(np.float32))
-    x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
-    target = rng.standard_normal((BATCH, SIZES[-1])).astype(np.float32)
+    x = rng.standard_normal((batch, SIZES[0])).astype(np.float32)
+    target = rng.standard_normal((batch, SIZES[-1])).astype(np.float32)
     return params, x, target
 
 

@@ -133,10 +133,14 @@ def measure(row, lib, fn, **kwargs):
 
 
 class Row:
-    """One timed case: seconds per call for each library, reported as
-    seconds / `per` in `unit` (e.g. per=1000 and unit "us/op")."""
+    """One measured case, for each library; lower is better in every row.
 
-    UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+    A time row holds seconds per call in `times`, reported as seconds / `per`
+    in `unit` (e.g. per=1000 and unit "us/op"). A memory row (unit "MB")
+    holds bytes in `times`, reported in MB (10^6 bytes); it has no `busy`."""
+
+    UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9,  # times[lib] in seconds
+             "MB": 1e-6}                                  # times[lib] in bytes (memory rows)
 
     def __init__(self, case, unit="ms", per=1, times=None, busy=None):
         self.case = case
@@ -144,6 +148,9 @@ class Row:
         self.per = per
         self.times = dict(times or {})
         self.busy = dict(busy or {})  # lib -> fraction of the cores other processes used meanwhile
+
+    def is_memory(self):
+        return self.unit.split("/")[0] == "MB"
 
     def noise(self):
         vals = [b for b in self.busy.values() if b is not None]
@@ -371,8 +378,9 @@ def _ratio(rows_or_row, lib_a="nthgrad", lib_b="torch"):
 
 def table(rows, separate=None, markdown=False):
     """The table as text: case, unit, nthgrad, torch, ratio nthgrad/torch
-    (< 1: nthgrad is faster). With `separate` (rows of the same cases timed
-    with each library in its own process), three more columns."""
+    (< 1: nthgrad is faster, or in an MB row uses less memory). With
+    `separate` (rows of the same cases measured with each library in its own
+    process), three more columns."""
     head = ["case", "unit", "nthgrad", "torch", "nthgrad/torch"]
     if separate is not None:
         head += ["nthgrad (own proc)", "torch (own proc)", "ratio (own procs)"]
@@ -410,6 +418,8 @@ def table(rows, separate=None, markdown=False):
 
 def print_table(rows, separate=None, markdown=False):
     print(table(rows, separate, markdown))
+    if any(r.is_memory() for r in rows):
+        print("(MB rows: peak memory, lower is better like the times; nthgrad/torch < 1 means nthgrad uses less)")
     print("(others' CPU: the largest share of all cores that other processes used while a number of the row "
           "was measured; above ~10% that number is disturbed)")
 

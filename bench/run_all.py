@@ -8,7 +8,9 @@ Two measurements of each case:
   2. each library in its own fresh process (`bench_<case>.py --lib LIB`),
      so that neither one's threads, allocator state or OpenMP runtime can
      affect the other; the check arrays of the two processes are compared too.
-Ratios are nthgrad / torch: below 1, nthgrad is faster.
+Ratios are nthgrad / torch: below 1, nthgrad is faster (or, in the MB rows
+of bench_memory, uses less memory; that case measures each library in a
+fresh process of its own in both blocks).
 """
 import argparse
 import os
@@ -21,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CASES = ("bench_per_op", "bench_mlp", "bench_hvp", "bench_nth_derivative")
+CASES = ("bench_per_op", "bench_mlp", "bench_hvp", "bench_nth_derivative", "bench_tanh_sigmoid", "bench_memory")
 
 
 def run_in_process(names, libs, scale):
@@ -91,7 +93,8 @@ def main(argv=None):
         print("\n== the same cases, each library in its own process")
         separate, ok = run_separately(names, libs, args.scale)
 
-    print(f"\n== results (median times; ratio = nthgrad / torch, < 1 means nthgrad is faster)")
+    print(f"\n== results (median times, and peak memory in MB rows; ratio = nthgrad / torch, "
+          f"< 1 means nthgrad is faster or uses less memory)")
     print(f"date {info['date']}, commit {info['commit']}, load average at start {info['load average']}, "
           f"at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}; total {time.perf_counter() - start:.0f} s")
     print()
