@@ -75,14 +75,6 @@ def ones(shape, dtype=DType.float32, requires_grad=False):
     return full(shape, 1, dtype, requires_grad)
 
 
-def _axes_arg(axis):
-    if axis is None:
-        return []
-    if isinstance(axis, (int, np.integer)):
-        return [int(axis)]
-    return [int(a) for a in axis]
-
-
 def _shape_arg(shape):
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = tuple(shape[0])
@@ -133,6 +125,15 @@ def _bool(self):
     if self.size != 1:
         raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
     return bool(self.item())
+
+
+def _method(op):
+    """op as a Tensor method (a compiled function does not bind self by itself)."""
+    def method(self, *args, **kwargs):
+        return op(self, *args, **kwargs)
+    method.__name__ = op.__name__
+    method.__doc__ = op.__doc__
+    return method
 
 
 def _cumulative(op):
@@ -220,7 +221,7 @@ def _install_methods():
     Tensor.broadcast_to = lambda self, shape: F.broadcast(self, shape)
     for name in ("exp", "log", "sin", "cos", "tan", "sinh", "cosh", "tanh", "sigmoid", "relu", "abs", "round",
                  "ceil", "floor", "sign", "softmax", "log_softmax"):
-        setattr(Tensor, name, getattr(F, name))
+        setattr(Tensor, name, _method(getattr(F, name)))
     Tensor.float = lambda self: _C.cast(self, DType.float32)
     Tensor.double = lambda self: _C.cast(self, DType.float64)
     Tensor.to = lambda self, dtype: _C.cast(self, _resolve_dtype(dtype))

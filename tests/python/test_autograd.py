@@ -187,3 +187,42 @@ def test_create_graph_backward_into_a_leaf_makes_no_cycle():
     np.testing.assert_allclose(h.numpy(), 2 * (1 - t ** 2) - 2 * xs * t * (1 - t ** 2), rtol=1e-12)
     del x, h
     assert _live() == before
+
+
+def test_a_pending_graph_keeps_only_what_its_rules_read():
+    """exp saves its output and sin its input (a leaf); sin(x) itself is not kept."""
+    n = 100_000
+    x = leaf(np.linspace(-1, 1, n))
+    before = _live()
+    y = F.exp(F.sin(x)).sum()
+    pending = _live()
+    kept = pending["bytes"] - before["bytes"]
+    assert 8 * n <= kept < 8 * n + 1024, f"the graph keeps {kept} bytes; exp's output alone is {8 * n}"
+    (g,) = ng.grad(y, [x])
+    np.testing.assert_allclose(g.numpy(), np.cos(x.numpy()) * np.exp(np.sin(x.numpy())), rtol=1e-14)
+    del y
+    after = _live()
+    assert after["bytes"] - before["bytes"] == 8 * n  # g alone
+    del g
+    assert _live() == before
+
+
+def test_ops_with_constant_operands_keep_only_the_operand_their_rule_reads():
+    n = 100_000
+    x = leaf(np.ones(n))
+    mask = ng.tensor(np.ones(n))
+    before = _live()
+    # sin keeps x (alive anyway); mul2 keeps mask, not sin(x): only mask's gradient would read it
+    y = (F.sin(x) * mask).sum()
+    kept = _live()["bytes"] - before["bytes"]
+    assert kept < 1024, kept
+    del y
+    assert _live() == before
+
+
+def test_live_counts_report_bytes():
+    before = _live()
+    t = ng.zeros((1000,), ng.float64)
+    assert _live()["bytes"] - before["bytes"] == 8000
+    del t
+    assert _live() == before

@@ -37,8 +37,9 @@ Variable log_sigmoid_second(const Variable& x, double, double) { return neg(sigm
 Variable softplus_second(const Variable& x, double beta, double) {  // beta s(1-s), s = sigma(beta x)
   return mul_scalar(sigmoid_slope(sigmoid(mul_scalar(x, beta))), beta);
 }
-Variable softsign_second(const Variable& x, double, double) {  // -2 sign(x) / (1 + |x|)^3
-  return mul_scalar(div2(sign(x, 0.0, false), pow_scalar(add_scalar(abs(x), 1.0), 3.0)), -2.0);
+Variable softsign_second(const Variable& x, double, double) {  // -2 s / (1 + s x)^3, s = sign(x) a constant
+  Variable s = sign(x, 0.0, false);
+  return mul_scalar(div2(s, pow_scalar(add_scalar(mul2(s, x), 1.0), 3.0)), -2.0);
 }
 constexpr double kGeluC = 0.7978845608028654;  // sqrt(2 / pi)
 constexpr double kGeluK = 0.044715;

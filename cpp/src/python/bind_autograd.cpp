@@ -6,6 +6,13 @@ namespace nthgrad::python {
 void bind_autograd(py::module_& m) {
   py::class_<Node, std::shared_ptr<Node>>(m, "Node")
       .def_property_readonly("name", [](const Node& n) { return std::string(n.name()); })
+      // The nodes the gradient flows to, one per input (None where the input needs no gradient).
+      .def_property_readonly("next_functions",
+                             [](const Node& n) {
+                               py::list out;
+                               for (const Edge& e : n.next()) out.append(e.node ? py::cast(e.node) : py::none());
+                               return out;
+                             })
       .def("__repr__", [](const Node& n) { return std::string("<") + n.name() + " node>"; });
 
   m.def(

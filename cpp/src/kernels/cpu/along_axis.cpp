@@ -112,9 +112,9 @@ Tensor softmax(const Tensor& x, int64_t axis, bool log) {
         if (!log) py[i] = e;
         total += e;
       }
-      if (log) {
-        const T lse = m + static_cast<T>(std::log(total));
-        for (int64_t t = 0; t < n; ++t) py[s + t * stride] = px[s + t * stride] - lse;
+      if (log) {  // (x - m) - log(total): adding m to the log first would round it at m's scale
+        const T log_total = static_cast<T>(std::log(total));
+        for (int64_t t = 0; t < n; ++t) py[s + t * stride] = (px[s + t * stride] - m) - log_total;
       } else {
         const T inv = static_cast<T>(A(1) / total);
         for (int64_t t = 0; t < n; ++t) py[s + t * stride] *= inv;

@@ -157,11 +157,14 @@ void sum_impl(const Tensor& x, const Axes& axes, Tensor& y, double scale) {
       }
       A acc = A(0);
       const int64_t inner_stride = reduced_plan.strides[0].back();
-      // Sequential walk (we are already inside a parallel region).
-      cpu::for_each_row(reduced_plan, [&](int64_t, const std::array<int64_t, 1>& in, int64_t n) {
-        const T* p = px + base + in[0];
-        for (int64_t i = 0; i < n; ++i) acc += p[i * inner_stride];
-      });
+      // A sequential walk: every row adds into the one accumulator.
+      cpu::for_each_row(
+          reduced_plan,
+          [&](int64_t, const std::array<int64_t, 1>& in, int64_t n) {
+            const T* p = px + base + in[0];
+            for (int64_t i = 0; i < n; ++i) acc += p[i * inner_stride];
+          },
+          /*parallel=*/false);
       py[o] = static_cast<T>(acc * s);
     }
   });

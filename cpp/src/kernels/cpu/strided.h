@@ -55,14 +55,15 @@ StridedPlan<N> make_plan(const Shape& shape, const std::array<std::vector<int64_
 }
 
 // Calls row(out_offset, in_offsets, inner) for each run of the innermost
-// axis, rows split across threads when there is enough work.
+// axis, rows split across threads when there is enough work and `parallel`
+// (pass false when `row` accumulates into shared state).
 template <std::size_t N, typename F>
-void for_each_row(const StridedPlan<N>& p, const F& row) {
+void for_each_row(const StridedPlan<N>& p, const F& row, bool parallel = true) {
   const int64_t nd = static_cast<int64_t>(p.shape.size());
   const int64_t inner = p.shape[nd - 1];
   int64_t rows = 1;
   for (int64_t d = 0; d + 1 < nd; ++d) rows *= p.shape[d];
-  const int64_t grain = std::max<int64_t>(1, kGrainSize / std::max<int64_t>(inner, 1));
+  const int64_t grain = parallel ? std::max<int64_t>(1, kGrainSize / std::max<int64_t>(inner, 1)) : rows;
   parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
     std::vector<int64_t> idx(nd > 1 ? nd - 1 : 1, 0);
     std::array<int64_t, N> off{};

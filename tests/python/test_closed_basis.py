@@ -1,0 +1,77 @@
+"""The closed basis (STYLE.md section 2): the second-order graph of every op
+in the table is built from a small, deliberate set of ops, plus the op itself
+and its own helpers ("<op>_backward"). An op whose rule reaches outside the
+basis fails here until the basis is extended on purpose."""
+import numpy as np
+import pytest
+
+import nthgrad as ng
+from gradcheck import to_tensors
+from op_db import OPS
+
+BASIS = {
+    # arithmetic
+    "add2", "sub2", "mul2", "div2", "pow2", "add_scalar", "mul_scalar", "pow_scalar", "r_sub_scalar",
+    "r_div_scalar", "r_pow_scalar", "add_n", "mul_n",
+    # elementwise transcendental building blocks (with their fused "<name>_backward")
+    "exp", "log", "sin", "cos", "tanh", "sigmoid", "softplus",
+    # selection by a constant mask
+    "where", "minimum_scalar", "maximum_scalar",
+    # shape: reductions and their adjoints, slicing and its adjoint
+    "sum", "mean", "broadcast", "reshape", "transpose", "slice", "slice_backward", "concatenate", "cast",
+    "identity",
+    # products and scans
+    "matmul", "batch_matmul", "cumsum", "cumprod", "linear_recurrence",
+    "AccumulateGrad",
+}
+
+
+# Ops defined as compositions of other table ops (their graphs are those ops').
+COMPOSED_OF = {"celu": {"elu"}}
+
+
+def allowed(op):
+    names = BASIS | {op, f"{op}_backward"} | COMPOSED_OF.get(op, set())
+    return names | {f"{n}_backward" for n in names}
+
+
+def node_names(tensors):
+    seen, names, stack = set(), set(), [t.grad_fn for t in tensors if t is not None]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        names.add(node.name)
+        stack.extend(node.next_functions)
+    return names
+
+
+def _cases():
+    for i, spec in enumerate(OPS):
+        if not spec.differentiable or spec.order < 2:
+            continue
+        sample = next((s for s in spec.samples if s and not any(0 in shape for shape in s)), None)
+        if sample is not None:
+            yield pytest.param(spec, sample, id=f"{spec.name}-{i}")
+
+
+@pytest.mark.parametrize("spec, sample", list(_cases()))
+def test_second_order_graphs_stay_in_the_basis(spec, sample):
+    rng = np.random.default_rng(0)
+    xs = to_tensors(spec.arrays(sample), dtype=ng.float64)
+    diff = [x for x in xs if x.requires_grad]
+    y = spec.fn(*xs)
+    w = ng.tensor(rng.uniform(0.5, 1.5, y.shape), dtype=ng.float64)
+    gs = ng.grad((y * w).sum(), diff, create_graph=True, allow_unused=True)
+    terms = [(g * ng.tensor(rng.standard_normal(g.shape), dtype=ng.float64)).sum() for g in gs
+             if g is not None and g.requires_grad]
+    if not terms:
+        pytest.skip(f"{spec.name}: the first derivative does not depend on the inputs")
+    s = terms[0]
+    for term in terms[1:]:
+        s = s + term
+    hs = ng.grad(s, diff, create_graph=True, allow_unused=True)
+    names = node_names([y, *gs, *hs])
+    outside = sorted(names - allowed(spec.name))
+    assert not outside, f"{spec.name}: its second-order graph uses {outside}, outside the basis"
