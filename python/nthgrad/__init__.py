@@ -6,7 +6,7 @@ that have none.
     (g,) = ng.grad(ng.functional.sin(x).sum(), [x], create_graph=True)
 """
 from . import _C
-from ._C import Tensor, DType
+from ._C import Tensor, DType, from_dlpack
 from ._tensor import tensor, from_numpy, zeros, ones, full, where, maximum, minimum
 from .autograd import grad, backward, no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from . import functional
@@ -27,5 +27,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "DType", "tensor", "from_numpy", "zeros", "ones", "full", "grad", "backward", "no_grad",
     "enable_grad", "set_grad_enabled", "is_grad_enabled", "functional", "autograd", "float32", "float64",
-    "int64", "bool_", "live_counts", "where", "maximum", "minimum",
+    "int64", "bool_", "live_counts", "from_dlpack", "where", "maximum", "minimum",
 ]

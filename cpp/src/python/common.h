@@ -12,6 +12,7 @@ namespace nthgrad::python {
 namespace py = pybind11;
 
 void bind_tensor(py::module_& m);
+void bind_dlpack(py::module_& m);  // after bind_tensor: adds methods to Tensor
 void bind_autograd(py::module_& m);
 void bind_ops(py::module_& m);         // arithmetic, math, logical
 void bind_activation(py::module_& m);

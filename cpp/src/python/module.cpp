@@ -19,6 +19,7 @@ PYBIND11_MODULE(_C, m) {
     }
   });
   nthgrad::python::bind_tensor(m);
+  nthgrad::python::bind_dlpack(m);
   nthgrad::python::bind_autograd(m);
   nthgrad::python::bind_ops(m);
   nthgrad::python::bind_activation(m);
