@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 #include <random>
+#include <vector>
 
 #include <nthgrad/nthgrad.h>
 
@@ -73,6 +74,24 @@ TEST(gradients_by_finite_differences) {
   gradcheck([&](const Variable& x) { return exp(matmul(x, x, false, true)); }, random({3, 2}, gen), gen);
   gradcheck([](const Variable& x) { return pow_scalar(sum(x * x, {1}), 1.5); }, random({2, 3}, gen), gen);
   gradcheck([](const Variable& x) { return div2(x, add_scalar(x * x, 1.0)); }, random({4}, gen), gen);
+  // the families of note sections 4, 6, 8 and 9 through the C++ API
+  gradcheck([](const Variable& x) { return softmax(x, 1) * log_softmax(x, 0); }, random({3, 4}, gen), gen);
+  gradcheck([](const Variable& x) { return gelu(x) + mish(x) + swish(x) + softplus(x, 2.0); }, random({5}, gen), gen);
+  gradcheck([](const Variable& x) { return prod(x, {1}) * sum(max(x, {0})); }, random({3, 4}, gen), gen);
+  gradcheck([](const Variable& x) { return cumprod(x, 1, true, true) + cumsum(x, 0); }, random({3, 4}, gen), gen);
+  gradcheck([](const Variable& x) { return where(greater_scalar(x, 0.0), atan(x), erf(x)); }, random({6}, gen), gen);
+  gradcheck([](const Variable& x) { return elu(x) * sum(concatenate({x, sinh(x)}, 0)); }, random({4}, gen), gen);
+}
+
+TEST(prod_is_exact_with_a_zero) {
+  // d prod / dx_i for [2, 0, 3]: [0, 6, 0]; d2 / dx0 dx1 = 3
+  Tensor v = Tensor::from_data(std::vector<double>{2.0, 0.0, 3.0}.data(), {3}, DType::Float64);
+  Variable x(v, true);
+  Variable g = grad({prod(x)}, {x}, {}, std::nullopt, true)[0];
+  CHECK(g.value().at(0) == 0.0 && g.value().at(1) == 6.0 && g.value().at(2) == 0.0);
+  Tensor e0 = Tensor::from_data(std::vector<double>{1.0, 0.0, 0.0}.data(), {3}, DType::Float64);
+  Variable h = grad({sum(mul2(g, Variable(e0)))}, {x})[0];
+  CHECK(h.value().at(0) == 0.0 && h.value().at(1) == 3.0 && h.value().at(2) == 0.0);
 }
 
 TEST(bad_input_throws) {
@@ -84,4 +103,8 @@ TEST(bad_input_throws) {
   CHECK_THROWS(exp(Variable(Tensor::ones({2}, DType::Int64))), TypeError);
   CHECK_THROWS(transpose(a, {0, 0}), ValueError);
   CHECK_THROWS(affine(a, Variable(Tensor::ones({2, 2}, DType::Float32))), ValueError);
+  CHECK_THROWS(softmax(a, 2), IndexError);
+  CHECK_THROWS(max(Variable(Tensor::ones({0}, DType::Float32))), ValueError);
+  CHECK_THROWS(where(a, a, b), ValueError);
+  CHECK_THROWS(concatenate({a, b}, 0), ValueError);
 }
