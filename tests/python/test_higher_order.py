@@ -125,3 +125,65 @@ def test_mlp_higher_orders_by_finite_differences(order):
     b2 = ng.tensor(rng.standard_normal(3) * 0.1, dtype=ng.float64)
     check_gradients(lambda w1, b1: F.sigmoid(F.affine(F.tanh(F.affine(x, w1, b1)), w2, b2)),
                     [rng.standard_normal((5, 8)) * 0.5, rng.standard_normal(8) * 0.1], order=order)
+
+
+def _poly_derivatives(p0, chain, order):
+    """[P_1, ..., P_order] where P_0 = p0 and P_{k+1} = P_k' * chain, as numpy Polynomials in the
+    function's own value (d/dx P(u(x)) = P'(u) u'(x) with u' = chain(u))."""
+    out, p = [], p0
+    for _ in range(order):
+        p = p.deriv() * chain
+        out.append(p)
+    return out
+
+
+def test_sinh_and_cosh_cycle_to_order_8():
+    for f, even, odd in ((F.sinh, np.sinh, np.cosh), (F.cosh, np.cosh, np.sinh)):
+        for k, d in enumerate(derivatives(f, X, 8), start=1):
+            np.testing.assert_allclose(d, (odd if k % 2 else even)(X), rtol=1e-12, err_msg=f"{f.__name__} order {k}")
+
+
+def test_sigmoid_log_sigmoid_and_softplus_to_order_6():
+    from numpy.polynomial import Polynomial as P
+    s = 1 / (1 + np.exp(-X))
+    # sigma' = s(1 - s): every derivative is a polynomial in s
+    polys = _poly_derivatives(P([0, 1]), P([0, 1, -1]), 6)
+    for k, (d, p) in enumerate(zip(derivatives(F.sigmoid, X, 6), polys), start=1):
+        np.testing.assert_allclose(d, p(s), rtol=1e-10, atol=1e-13, err_msg=f"sigmoid order {k}")
+    # softplus' = sigma and log_sigmoid' = 1 - sigma: shifted by one order
+    for k, d in enumerate(derivatives(F.softplus, X, 6), start=1):
+        want = s if k == 1 else polys[k - 2](s)
+        np.testing.assert_allclose(d, want, rtol=1e-10, atol=1e-13, err_msg=f"softplus order {k}")
+    for k, d in enumerate(derivatives(F.log_sigmoid, X, 6), start=1):
+        want = 1 - s if k == 1 else -polys[k - 2](s)
+        np.testing.assert_allclose(d, want, rtol=1e-10, atol=1e-13, err_msg=f"log_sigmoid order {k}")
+
+
+def test_tan_and_erf_to_order_6():
+    from numpy.polynomial import Polynomial as P
+    from numpy.polynomial.hermite import Hermite
+    x = np.linspace(-1.1, 1.2, 7)
+    t = np.tan(x)
+    for k, (d, p) in enumerate(zip(derivatives(F.tan, x, 6), _poly_derivatives(P([0, 1]), P([1, 0, 1]), 6)), start=1):
+        np.testing.assert_allclose(d, p(t), rtol=1e-11, err_msg=f"tan order {k}")
+    # erf^(k) = 2/sqrt(pi) (-1)^(k-1) H_{k-1}(x) e^(-x^2), H the physicists' Hermite polynomials
+    for k, d in enumerate(derivatives(F.erf, x, 6), start=1):
+        h = Hermite([0] * (k - 1) + [1])(x)
+        np.testing.assert_allclose(d, 2 / np.sqrt(np.pi) * (-1) ** (k - 1) * h * np.exp(-x * x), rtol=1e-11,
+                                   atol=1e-14, err_msg=f"erf order {k}")
+
+
+def test_softmax_hessian_is_diag_minus_outer():
+    x0 = np.array([0.3, -1.2, 2.0, 0.1])
+    x = ng.tensor(x0, dtype=ng.float64, requires_grad=True)
+    e = np.exp(x0 - x0.max())
+    y0 = e / e.sum()
+    for i in range(4):  # row i of the Jacobian of softmax, then its derivative along each axis
+        (g,) = ng.grad((F.softmax(x) * ng.tensor(np.eye(4)[i])).sum(),
+                       [x], create_graph=True)
+        np.testing.assert_allclose(g.numpy(), y0[i] * (np.eye(4)[i] - y0), rtol=1e-13, atol=1e-15)
+        for j in range(4):
+            (h,) = ng.grad((g * ng.tensor(np.eye(4)[j])).sum(), [x], retain_graph=True)
+            # d2 y_i / dx_j dx_k = y_i (d_ij - y_j)(d_ik - y_k) - y_i y_j (d_jk - y_k)
+            want = y0[i] * ((i == j) - y0[j]) * (np.eye(4)[i] - y0) - y0[i] * y0[j] * (np.eye(4)[j] - y0)
+            np.testing.assert_allclose(h.numpy(), want, rtol=1e-12, atol=1e-15)
