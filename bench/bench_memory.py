@@ -164,13 +164,14 @@ def child(lib, alloc, n, path):
     the results and check arrays to PATH (.npz)."""
     if alloc == PINNED:
         _pin_mmap_threshold()
+    __import__(lib)
+    gc.collect()
+    gc.freeze()  # the library's own objects: later collections skip them (torch has ~10^5)
     out = {}
     for name in CASES:
         mem, checks = measure_one(lib, name, int(n))
         out.update(checks)
         out[f"{name}::"] = np.array(mem)
-        gc.collect()
-        _malloc_trim()
     np.savez(path, **out)
     return 0
 
