@@ -4,6 +4,7 @@
 // chunks split across threads.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/cpu/eigen.h"
 #include "kernels/cpu/parallel.h"
@@ -32,6 +33,36 @@ constexpr double kTwoOverSqrtPi = 1.1283791670955126;
 template <typename T>
 constexpr T sinc_series_cut() {
   return std::is_same_v<T, float> ? T(0.5) : T(0.05);
+}
+
+// tanh for double, vectorized (Eigen's double tanh calls std::tanh element by
+// element, ~25 ns each): |x| < 0.3 from the Taylor series
+// x + x * x^2 * (c1 + c2 x^2 + ...), whose 13 terms leave < 1e-17 there;
+// above, (e - 1) / (e + 1) with e = exp(2|x|) (Eigen's exp is vectorized);
+// 1 beyond 20. Within 1 ulp of the exact value (checked against mpmath).
+void tanh_double(const double* px, double* py, int64_t n) {
+  static constexpr double c[13] = {
+      -0.33333333333333331,    0.13333333333333333,     -0.053968253968253971,  0.021869488536155203,
+      -0.0088632355299021973,  0.0035921280365724811,   -0.0014558343870513183, 0.00059002744094558595,
+      -0.00023912911424355248, 9.6915379569294509e-05,  -3.9278323883316833e-05, 1.5918905069328964e-05,
+      -6.4516892156554306e-06};
+  // Blocks of 256: Eigen's vectorized exp into a stack buffer, then one loop the compiler
+  // vectorizes (both branches computed, then blended).
+  constexpr int64_t kBlock = 256;
+  double e[kBlock];
+  for (int64_t i = 0; i < n; i += kBlock) {
+    const int64_t m = std::min(kBlock, n - i);
+    const double* xi = px + i;
+    cpu::ArrayMap<double>(e, m) = (2 * cpu::ConstArrayMap<double>(xi, m).abs()).exp();
+    for (int64_t j = 0; j < m; ++j) {
+      const double a = std::abs(xi[j]), q = a * a;
+      double p = c[12];
+      for (int k = 11; k >= 0; --k) p = p * q + c[k];
+      const double series = a + a * (q * p);
+      const double t = a < 0.3 ? series : a > 20 ? 1.0 : (e[j] - 1) / (e[j] + 1);
+      py[i + j] = xi[j] < 0 ? -t : t;
+    }
+  }
 }
 
 template <typename T, typename F>
@@ -66,7 +97,13 @@ void unary_chunk(Unary op, const T* px, T* py, int64_t n, T a, T b) {
     case Unary::Floor: return each(px, py, n, [](T v) { return std::floor(v); });
     case Unary::Sign:
       return each(px, py, n, [a](T v) { return v > 0 ? T(1) : v < 0 ? T(-1) : v == 0 ? a : v; });
-    case Unary::Tanh: y = x.tanh(); return;
+    case Unary::Tanh:
+      if constexpr (std::is_same_v<T, double>) {
+        tanh_double(px, py, n);
+      } else {
+        y = x.tanh();  // Eigen vectorizes float tanh
+      }
+      return;
     case Unary::Sigmoid: y = T(1) / (T(1) + (-x).exp()); return;
     case Unary::Relu: y = x.max(T(0)); return;
     case Unary::Swish: return each(px, py, n, [](T v) { return v * sigmoid_of(v); });
