@@ -2,8 +2,8 @@
 MSE loss, SGD lr 0.01; bench_mlp's own model-building code, weights and data):
 
   step b128      N training steps (forward, loss, backward, SGD) at batch
-                 128, exactly bench_mlp's step (nthgrad: new leaves
-                 p - lr * p.grad; torch: in place p.sub_(p.grad, alpha=lr));
+                 128, exactly bench_mlp's step (both in place:
+                 p.sub_(p.grad, alpha=lr) under no_grad, then p.grad = None);
   fwd+bwd b1024  N forward+backward passes at batch 1024 (gradients set to
                  None before each), where the values the graph saves for the
                  backward (activations, 2 MB per 1024x512 tensor) dominate.

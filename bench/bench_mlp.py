@@ -4,8 +4,8 @@ forward: affine, relu, affine, relu, affine; loss: mean squared error
 ((y - target)**2).mean() (nthgrad has no log_softmax / cross-entropy yet, so
 both libraries use MSE); backward; plain SGD update.
 
-  nthgrad: F.affine with weight (in, out); update = new leaves
-           (w - lr * w.grad) made under no_grad.
+  nthgrad: F.affine with weight (in, out); update = in place
+           p.sub_(p.grad, alpha=lr) under no_grad, then p.grad = None.
   torch:   torch.nn.functional.linear with weight (out, in) (nn.Linear's
            layout, holding the same numbers transposed); update = in-place
            p.sub_(p.grad, alpha=lr) under torch.no_grad, then p.grad = None.
@@ -63,10 +63,10 @@ def ng_loss(params, x, target):
 def ng_sgd(params, lr):
     import nthgrad as ng
     with ng.no_grad():
-        new = [p - lr * p.grad for p in params]
-    for p in new:
-        p.requires_grad = True
-    return new
+        for p in params:
+            p.sub_(p.grad, alpha=lr)  # in place: the graph that saved p was freed by backward
+            p.grad = None
+    return params
 
 
 # ---- torch ----------------------------------------------------------------

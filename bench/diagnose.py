@@ -142,10 +142,8 @@ def sgd():
 
     def ng_update():
         with ng.no_grad():
-            new = [p - 0.01 * g for p, g in zip(ps, gs)]
-        for p in new:
-            p.requires_grad = True
-        return new
+            for p, g in zip(ps, gs):
+                p.sub_(g, alpha=0.0)
 
     def torch_update():
         with torch.no_grad():
@@ -153,7 +151,7 @@ def sgd():
                 p.sub_(g, alpha=0.0)
 
     print("SGD update of the MLP's 6 parameters (669,706 floats)")
-    _row("update (ng: new leaves; torch: sub_)", {"nthgrad": ng_update, "torch": torch_update})
+    _row("update (both: sub_ in place)", {"nthgrad": ng_update, "torch": torch_update})
 
 
 def graph():

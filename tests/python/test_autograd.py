@@ -226,3 +226,33 @@ def test_live_counts_report_bytes():
     assert _live()["bytes"] - before["bytes"] == 8000
     del t
     assert _live() == before
+
+
+def test_in_place_update_of_a_leaf_is_safe_or_refused():
+    p = leaf([1.0, 2.0])
+    (p * p).sum().backward()
+    with ng.no_grad():
+        p.sub_(p.grad, alpha=0.5)  # the graph was freed by backward: nothing else holds p's memory
+    np.testing.assert_array_equal(p.numpy(), [0.0, 0.0])
+    assert p.requires_grad and p.is_leaf
+    with pytest.raises(RuntimeError, match="no_grad"):
+        p.add_(p.grad)
+    y = F.sin(p).sum()  # sin saves p: an update now would change what backward reads
+    with ng.no_grad(), pytest.raises(RuntimeError, match="held elsewhere"):
+        p.add_(p.grad)
+    p.grad = None
+    y.backward()  # cos(0) = 1
+    with ng.no_grad():
+        p.add_(p.grad, alpha=2.0)
+    np.testing.assert_array_equal(p.numpy(), [2.0, 2.0])
+    alias = p.detach()
+    with ng.no_grad(), pytest.raises(RuntimeError, match="held elsewhere"):
+        p.add_(alias)
+    del alias
+    with pytest.raises(RuntimeError, match="leaves"):
+        (p * 2.0).add_(p)
+    shared = ng.from_numpy(np.ones(2))
+    with pytest.raises(RuntimeError, match="NumPy"):
+        shared.add_(shared)
+    with ng.no_grad(), pytest.raises(ValueError, match=r"\(3,\)"):
+        p.add_(ng.ones((3,), ng.float64))

@@ -23,6 +23,8 @@ class Storage {
 
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
+  // False when the memory belongs to someone else (a NumPy array, a DLPack producer).
+  bool owns_data() const { return !owner_; }
   static int64_t live_count();
   static int64_t live_bytes();  // bytes held by live storages
 

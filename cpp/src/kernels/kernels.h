@@ -58,6 +58,10 @@ enum class WithScalar {
 };
 Tensor with_scalar(WithScalar op, const Tensor& x, double val);
 
+// y += alpha * x in place (same shape and dtype): the one kernel that writes
+// into an existing tensor, for in-place updates of leaves (ops: add_).
+void add_into(Tensor& y, const Tensor& x, double alpha);
+
 // cond ? a : b with NumPy broadcasting of all three (cond: any dtype, read as
 // != 0; a and b of one dtype).
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);

@@ -178,6 +178,30 @@ Variable mul_n(const VariableList& inputs) {
   });
 }
 
+// add_: x += alpha * other in place. Safe because nothing else can see x's
+// memory change: a live graph that saved x, a reshape/detach sharing it, or a
+// DLPack export would hold a second reference to its storage.
+void add_(Variable& x, const Variable& other, double alpha) {
+  check::floating("add_", "x", x);
+  check::floating("add_", "other", other);
+  if (!x.is_leaf())
+    throw RuntimeError(detail::cat("add_: x of shape ", shape_str(x.shape()),
+                                   " is the result of an op; only leaves can be updated in place"));
+  if (x.requires_grad() && is_grad_enabled())
+    throw RuntimeError("add_: x requires grad and recording is on; update it inside `with nthgrad.no_grad():`");
+  check::same_shape("add_", "x", x, "other", other);
+  const std::shared_ptr<Storage>& storage = x.value().storage();
+  if (!storage->owns_data())
+    throw RuntimeError("add_: x shares memory owned by NumPy or a DLPack producer; copy it with nthgrad.tensor first");
+  if (storage.use_count() > 1)
+    throw RuntimeError(detail::cat("add_: the memory of x (shape ", shape_str(x.shape()),
+                                   ") is also held elsewhere (a graph that saved x and was not freed by backward, "
+                                   "a reshape or detach of x, or a DLPack export), which would see the change"));
+  Tensor y = x.value();
+  Tensor o = other.dtype() == x.dtype() ? other.value() : kernels::cast(other.value(), x.dtype());
+  kernels::add_into(y, o, alpha);
+}
+
 Variable operator+(const Variable& a, const Variable& b) { return add2(a, b); }
 Variable operator-(const Variable& a, const Variable& b) { return sub2(a, b); }
 Variable operator*(const Variable& a, const Variable& b) { return mul2(a, b); }

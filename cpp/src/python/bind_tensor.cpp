@@ -160,6 +160,22 @@ void bind_tensor(py::module_& m) {
           "grad", [](const Variable& v) -> py::object { return v.grad().defined() ? py::cast(v.grad()) : py::none(); },
           [](Variable& v, std::optional<Variable> g) { v.set_grad(g ? *g : Variable()); })
       .def("detach", &Variable::detach)
+      .def(
+          "add_",
+          [](Variable& self, const Variable& other, double alpha) {
+            add_(self, other, alpha);
+            return self;
+          },
+          py::arg("other"), py::arg("alpha") = 1.0,
+          "self += alpha * other in place (optimizer updates): self must be a leaf that nothing else shares, "
+          "updated under no_grad if it requires grad.")
+      .def(
+          "sub_",
+          [](Variable& self, const Variable& other, double alpha) {
+            add_(self, other, -alpha);
+            return self;
+          },
+          py::arg("other"), py::arg("alpha") = 1.0, "self -= alpha * other in place; see add_.")
       .def("item", &Variable::item)
       .def("_same", &Variable::same)
       .def("__len__",

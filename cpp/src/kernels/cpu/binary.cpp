@@ -189,6 +189,18 @@ Tensor with_scalar(WithScalar op, const Tensor& x, double val) {
   });
 }
 
+void add_into(Tensor& y, const Tensor& x, double alpha) {
+  cpu::dispatch_floating(y.dtype(), "add_into kernel", [&](auto tag) {
+    using T = decltype(tag);
+    T* py = y.data<T>();
+    const T* px = x.data<T>();
+    const T a = static_cast<T>(alpha);
+    cpu::parallel_for(0, y.numel(), cpu::kGrainSize, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) py[i] += a * px[i];
+    });
+  });
+}
+
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes("where kernel", "a", a.shape(), "b", b.shape());
   shape = broadcast_shapes("where kernel", "condition", cond.shape(), "x", shape);
