@@ -47,7 +47,7 @@ Variable mean(const Variable& x, const Axes& axis, bool keepdims) {
   check::floating("mean", "x", x);
   Axes a = resolve("mean", x, axis);
   int64_t n = 1;
-  for (int64_t i : a) n *= x.shape()[i];
+  for (int64_t i : a) n = checked_mul(n, x.shape()[i], "mean", x.shape());
   const double scale = 1.0 / static_cast<double>(n);  // inf for an empty reduction: mean is NaN, as NumPy
   Tensor y = kernels::with_scalar(kernels::WithScalar::Mul, kernels::sum(x.value(), a, keepdims), scale);
   return record("mean", {x}, y, [a, scale](const Ctx& c) { return grads(spread_back(c.gy(), c.in(0), a, scale)); });
