@@ -5,7 +5,46 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "autograd/node.h"
 #include "nthgrad/nthgrad.h"
+
+namespace pybind11::detail {
+// Python can make an instance of a bound class without running a constructor
+// (`Tensor.__new__(Tensor)`, `pybind11_object.__new__(Node)`). Its C++ object
+// never exists, and pybind11 would hand the bindings raw, unconstructed
+// memory in its place: every method would crash. This caster refuses such
+// an instance wherever any binding receives one (self, arguments, lists,
+// optionals and the buffer protocol all load through it), so no binding
+// needs a check of its own. It must be visible wherever the class is bound,
+// hence here in the one header every binding file includes.
+template <typename T>
+class constructed_caster : public type_caster_base<T> {
+ public:
+  bool load(handle src, bool convert) { return this->template load_impl<constructed_caster<T>>(src, convert); }
+  // Called by load_impl with the instance's value and holder, before any use.
+  // Our bindings return these classes by value or by holder, so an instance
+  // that pybind11 made always has its holder constructed.
+  void load_value(value_and_holder&& v_h) {
+    if (!v_h.holder_constructed())
+      throw nthgrad::RuntimeError(nthgrad::detail::cat(
+          "the ", what(), " is undefined (created without a constructor, e.g. by ", type_name(),
+          ".__new__); ", hint()));
+    type_caster_base<T>::load_value(std::move(v_h));
+  }
+
+ private:
+  static const char* what() { return std::is_same_v<T, nthgrad::Node> ? "graph node" : "tensor"; }
+  static const char* type_name() { return std::is_same_v<T, nthgrad::Node> ? "Node" : "Tensor"; }
+  static const char* hint() {
+    return std::is_same_v<T, nthgrad::Node> ? "nodes come only from an op's result (tensor.grad_fn)"
+                                            : "make tensors with nthgrad.tensor, zeros, ones, full or from_numpy";
+  }
+};
+template <>
+class type_caster<nthgrad::Variable> : public constructed_caster<nthgrad::Variable> {};
+template <>
+class type_caster<nthgrad::Node> : public constructed_caster<nthgrad::Node> {};
+}  // namespace pybind11::detail
 
 namespace nthgrad::python {
 
@@ -15,11 +54,14 @@ void bind_tensor(py::module_& m);
 void bind_autograd(py::module_& m);
 void bind_ops(py::module_& m);
 
-// A NumPy array (any layout, one of our dtypes) as a tensor; copies unless
-// `share` and the array is C-contiguous.
-Tensor tensor_from_array(const py::array& array, bool share);
-// A Python number, NumPy scalar/array or list as a tensor of dtype `like`.
-Variable to_variable(const py::handle& obj, DType like);
+// A NumPy array of one of our dtypes as a tensor. With `share` the tensor
+// wraps the array's memory, which must be C-contiguous, aligned and in native
+// byte order (ValueError otherwise); without, it copies any layout. `fn`
+// names the user's function in errors.
+Tensor tensor_from_array(const char* fn, py::array array, bool share);
+// A NumPy array or list operand of operator `op` as a tensor of dtype `like`;
+// non-numeric data (None, objects) is a TypeError.
+Variable to_variable(const py::handle& obj, DType like, const char* op);
 // True and sets `value` when `obj` is a Python or NumPy real scalar.
 bool as_scalar(const py::handle& obj, double& value);
 
