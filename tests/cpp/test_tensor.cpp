@@ -97,7 +97,8 @@ TEST(checked_size_arithmetic) {
   try {
     checked_mul(int64_t(1) << 62, 4, "reshape", {int64_t(1) << 62, 4});
   } catch (const ValueError& e) {
-    CHECK(std::string(e.what()) == "reshape: shape (4611686018427387904, 4) is too large: its sizes overflow 64-bit integers");
+    CHECK(std::string(e.what()) ==
+          "reshape: shape (4611686018427387904, 4) is too large: its sizes overflow 64-bit integers");
   }
   // NumPy's rule: zero dimensions do not hide an overflowing product of the others
   CHECK_THROWS(numel({0, int64_t(1) << 62, int64_t(1) << 62}), ValueError);
@@ -117,7 +118,8 @@ TEST(storage_sizes_are_bounded) {
     Tensor::empty({int64_t(1) << 50}, DType::Float64);
     CHECK(false);
   } catch (const MemoryError& e) {
-    CHECK(std::string(e.what()).find("for a tensor of shape (1125899906842624,) and dtype float64") != std::string::npos);
+    const std::string msg = e.what();
+    CHECK(msg.find("for a tensor of shape (1125899906842624,) and dtype float64") != std::string::npos);
   }
 }
 

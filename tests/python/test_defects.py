@@ -292,7 +292,8 @@ def test_hvp_checks_v():
 
 def test_assigned_grad_must_match_dtype_and_shape():
     t = ng.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(TypeError, match=r"grad: assigned gradient is float64 but the tensor is float32 \(shape \(2,\)\)"):
+    with pytest.raises(TypeError, match=r"grad: assigned gradient is float64 but the tensor is float32 "
+                                        r"\(shape \(2,\)\)"):
         t.grad = ng.tensor([1.0, 1.0], dtype=ng.float64)
     with pytest.raises(ValueError, match=r"grad: assigned gradient has shape \(3,\) but the tensor has shape \(2,\)"):
         t.grad = ng.ones((3,))

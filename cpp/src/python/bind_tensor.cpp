@@ -19,8 +19,9 @@ const char* buffer_format(DType d) {
 }
 
 // The nthgrad dtype of an array's elements (byte order and layout are checked
-// by the caller). `fn` names the user's function in messages.
-DType dtype_of_array(const char* fn, const py::array& a) {
+// by the caller). `fn` names the user's function in messages; `share` says
+// whether it was from_numpy, which can take no other dtype.
+DType dtype_of_array(const char* fn, const py::array& a, bool share) {
   const char kind = a.dtype().kind();
   const auto size = a.dtype().itemsize();
   if (kind == 'f' && size == 4) return DType::Float32;
@@ -29,13 +30,14 @@ DType dtype_of_array(const char* fn, const py::array& a) {
   if (kind == 'b') return DType::Bool;
   throw TypeError(detail::cat(fn, ": unsupported NumPy dtype ", std::string(py::str(a.dtype())),
                               "; nthgrad has float32, float64, int64 and bool",
-                              std::string(fn) == "from_numpy" ? " (nthgrad.tensor converts other numeric dtypes)" : ""));
+                              share ? " (nthgrad.tensor converts other numeric dtypes)" : ""));
 }
 
 // A bool argument: pybind11's own conversion would take None, or any object,
 // as a truth value without a word.
 bool require_bool(const char* fn, const char* arg, const py::handle& value) {
-  static const auto* np_bool = new py::object(py::module_::import("numpy").attr("bool_"));  // leaked: see as_scalar
+  // Leaked on purpose, as in as_scalar.
+  static const auto* np_bool = new py::object(py::module_::import("numpy").attr("bool_"));
   if (PyBool_Check(value.ptr()) || py::isinstance(value, *np_bool)) return PyObject_IsTrue(value.ptr()) == 1;
   throw TypeError(detail::cat(fn, ": ", arg, " must be a bool, got ", std::string(py::str(py::repr(value))), " (",
                               Py_TYPE(value.ptr())->tp_name, ")"));
@@ -53,7 +55,8 @@ py::object numpy_dtype(DType d) {
 // A binary operator: Tensor (op) Tensor, or Tensor (op) scalar, or
 // Tensor (op) array-like; NotImplemented otherwise so Python tries the other side.
 template <typename TT, typename TS>
-py::object binary_operator(const char* name, const Variable& self, const py::handle& other, TT tensor_op, TS scalar_op) {
+py::object binary_operator(const char* name, const Variable& self, const py::handle& other, TT tensor_op,
+                           TS scalar_op) {
   if (py::isinstance<Variable>(other)) return py::cast(tensor_op(self, other.cast<const Variable&>()));
   double v;
   if (as_scalar(other, v)) return py::cast(scalar_op(self, v));
@@ -64,7 +67,8 @@ py::object binary_operator(const char* name, const Variable& self, const py::han
 
 // The same with the tensor on the right: other (op) self.
 template <typename TT, typename TS>
-py::object reflected_operator(const char* name, const Variable& self, const py::handle& other, TT tensor_op, TS scalar_op) {
+py::object reflected_operator(const char* name, const Variable& self, const py::handle& other, TT tensor_op,
+                              TS scalar_op) {
   double v;
   if (as_scalar(other, v)) return py::cast(scalar_op(self, v));
   if (py::isinstance<py::array>(other) || py::isinstance<py::list>(other) || py::isinstance<py::tuple>(other))
@@ -107,7 +111,7 @@ bool as_scalar(const py::handle& obj, double& value) {
 }
 
 Tensor tensor_from_array(const char* fn, py::array array, bool share) {
-  DType dtype = dtype_of_array(fn, array);
+  DType dtype = dtype_of_array(fn, array, share);
   Shape shape(array.shape(), array.shape() + array.ndim());
   const bool native = array.dtype().attr("isnative").cast<bool>();
   if (share) {
@@ -160,6 +164,8 @@ void bind_tensor(py::module_& m) {
       .def_property_readonly("is_floating_point", [](DType d) { return is_floating(d); })
       ;
 
+  using V = const Variable&;
+  using H = py::handle;
   py::class_<Variable>(m, "Tensor", py::buffer_protocol(), py::dynamic_attr())
       .def_buffer([](const Variable& v) {
         const Tensor& t = v.value();
@@ -212,23 +218,23 @@ void bind_tensor(py::module_& m) {
            })
       .def("astype", [](const Variable& v, DType d) { return cast(v, d); }, py::arg("dtype"))
       // operators
-      .def("__add__", [](const Variable& a, py::handle b) { return binary_operator("__add__", a, b, add2, add_scalar); })
-      .def("__radd__", [](const Variable& a, py::handle b) { return reflected_operator("__radd__", a, b, add2, add_scalar); })
-      .def("__sub__", [](const Variable& a, py::handle b) {
-        return binary_operator("__sub__", a, b, sub2, [](const Variable& x, double v) { return add_scalar(x, -v); });
+      .def("__add__", [](V a, H b) { return binary_operator("__add__", a, b, add2, add_scalar); })
+      .def("__radd__", [](V a, H b) { return reflected_operator("__radd__", a, b, add2, add_scalar); })
+      .def("__sub__", [](V a, H b) {
+        return binary_operator("__sub__", a, b, sub2, [](V x, double v) { return add_scalar(x, -v); });
       })
-      .def("__rsub__", [](const Variable& a, py::handle b) { return reflected_operator("__rsub__", a, b, sub2, r_sub_scalar); })
-      .def("__mul__", [](const Variable& a, py::handle b) { return binary_operator("__mul__", a, b, mul2, mul_scalar); })
-      .def("__rmul__", [](const Variable& a, py::handle b) { return reflected_operator("__rmul__", a, b, mul2, mul_scalar); })
-      .def("__truediv__", [](const Variable& a, py::handle b) {
-        return binary_operator("__truediv__", a, b, div2, [](const Variable& x, double v) { return mul_scalar(x, 1.0 / v); });
+      .def("__rsub__", [](V a, H b) { return reflected_operator("__rsub__", a, b, sub2, r_sub_scalar); })
+      .def("__mul__", [](V a, H b) { return binary_operator("__mul__", a, b, mul2, mul_scalar); })
+      .def("__rmul__", [](V a, H b) { return reflected_operator("__rmul__", a, b, mul2, mul_scalar); })
+      .def("__truediv__", [](V a, H b) {
+        return binary_operator("__truediv__", a, b, div2, [](V x, double v) { return mul_scalar(x, 1.0 / v); });
       })
-      .def("__rtruediv__", [](const Variable& a, py::handle b) { return reflected_operator("__rtruediv__", a, b, div2, r_div_scalar); })
-      .def("__pow__", [](const Variable& a, py::handle b) { return binary_operator("__pow__", a, b, pow2, pow_scalar); })
-      .def("__rpow__", [](const Variable& a, py::handle b) { return reflected_operator("__rpow__", a, b, pow2, r_pow_scalar); })
-      .def("__neg__", [](const Variable& a) { return mul_scalar(a, -1.0); })
-      .def("__pos__", [](const Variable& a) { return a; })
-      .def("__abs__", [](const Variable& a) { return abs(a); })
+      .def("__rtruediv__", [](V a, H b) { return reflected_operator("__rtruediv__", a, b, div2, r_div_scalar); })
+      .def("__pow__", [](V a, H b) { return binary_operator("__pow__", a, b, pow2, pow_scalar); })
+      .def("__rpow__", [](V a, H b) { return reflected_operator("__rpow__", a, b, pow2, r_pow_scalar); })
+      .def("__neg__", [](V a) { return mul_scalar(a, -1.0); })
+      .def("__pos__", [](V a) { return a; })
+      .def("__abs__", [](V a) { return abs(a); })
       // Comparisons with a scalar (tensor-tensor comparisons come with the logical ops).
       .def("__gt__", [](const Variable& a, py::handle b) { return compare_operator(a, b, greater_scalar); })
       .def("__ge__", [](const Variable& a, py::handle b) { return compare_operator(a, b, greater_equal_scalar); })

@@ -21,7 +21,8 @@ int64_t numel(const Shape& shape) {
 int64_t checked_mul(int64_t a, int64_t b, const char* op, const Shape& shape) {
   int64_t r;
   if (__builtin_mul_overflow(a, b, &r))
-    throw ValueError(detail::cat(op, ": shape ", shape_str(shape), " is too large: its sizes overflow 64-bit integers"));
+    throw ValueError(
+        detail::cat(op, ": shape ", shape_str(shape), " is too large: its sizes overflow 64-bit integers"));
   return r;
 }
 

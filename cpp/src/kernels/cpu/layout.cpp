@@ -86,7 +86,8 @@ Tensor cast(const Tensor& x, DType dtype) {
       using To = decltype(to_tag);
       const From* px = x.data<From>();
       To* py = y.data<To>();
-      if constexpr (std::is_floating_point_v<From> && std::is_same_v<To, int64_t>) check_fits_int64(px, x.numel(), x.shape());
+      if constexpr (std::is_floating_point_v<From> && std::is_same_v<To, int64_t>)
+        check_fits_int64(px, x.numel(), x.shape());
       cpu::parallel_for(0, x.numel(), cpu::kGrainSize, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) py[i] = static_cast<To>(px[i]);
       });
