@@ -94,6 +94,12 @@ probe("copy.copy", lambda: copy.copy(other).shape)
 N = ng._C.Node
 probe("node name", lambda: N.__new__(N).name)
 probe("node repr", lambda: repr(N.__new__(N)))
+D = ng.DType
+probe("dtype itemsize", lambda: D.__new__(D).itemsize)
+probe("dtype repr", lambda: repr(D.__new__(D)))
+probe("dtype int", lambda: int(D.__new__(D)))
+probe("dtype as argument", lambda: other.astype(D.__new__(D)))
+probe("dtype to cast", lambda: ng._C.cast(other, D.__new__(D)))
 print(json.dumps(results))
 '''
 
@@ -116,7 +122,8 @@ def test_instances_made_without_a_constructor_raise_instead_of_crashing():
         # memoryview raises BufferError, whose cause is the RuntimeError
         assert outcome.startswith(("RuntimeError:", "BufferError:")), (name, outcome)
         assert "RuntimeError: the tensor is undefined (created without a constructor" in outcome or (
-            "RuntimeError: the graph node is undefined (created without a constructor" in outcome), (name, outcome)
+            "RuntimeError: the graph node is undefined (created without a constructor" in outcome) or (
+            "RuntimeError: the dtype is undefined (created without a constructor" in outcome), (name, outcome)
 
 
 # 2. Odd NumPy inputs ----------------------------------------------------------

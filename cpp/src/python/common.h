@@ -12,11 +12,11 @@ namespace pybind11::detail {
 // Python can make an instance of a bound class without running a constructor
 // (`Tensor.__new__(Tensor)`, `pybind11_object.__new__(Node)`). Its C++ object
 // never exists, and pybind11 would hand the bindings raw, unconstructed
-// memory in its place: every method would crash. This caster refuses such
-// an instance wherever any binding receives one (self, arguments, lists,
-// optionals and the buffer protocol all load through it), so no binding
-// needs a check of its own. It must be visible wherever the class is bound,
-// hence here in the one header every binding file includes.
+// memory in its place: every method would crash or read garbage. This caster
+// refuses such an instance wherever any binding receives it (self,
+// arguments, lists, optionals and the buffer protocol all load through it),
+// so no binding needs a check of its own. It must be visible wherever the
+// class is bound, hence here in the one header every binding file includes.
 template <typename T>
 class constructed_caster : public type_caster_base<T> {
  public:
@@ -25,25 +25,34 @@ class constructed_caster : public type_caster_base<T> {
   // Our bindings return these classes by value or by holder, so an instance
   // that pybind11 made always has its holder constructed.
   void load_value(value_and_holder&& v_h) {
-    if (!v_h.holder_constructed())
-      throw nthgrad::RuntimeError(nthgrad::detail::cat(
-          "the ", what(), " is undefined (created without a constructor, e.g. by ", type_name(),
-          ".__new__); ", hint()));
+    if (!v_h.holder_constructed()) throw nthgrad::RuntimeError(undefined_message());
     type_caster_base<T>::load_value(std::move(v_h));
   }
 
  private:
-  static const char* what() { return std::is_same_v<T, nthgrad::Node> ? "graph node" : "tensor"; }
-  static const char* type_name() { return std::is_same_v<T, nthgrad::Node> ? "Node" : "Tensor"; }
-  static const char* hint() {
-    return std::is_same_v<T, nthgrad::Node> ? "nodes come only from an op's result (tensor.grad_fn)"
-                                            : "make tensors with nthgrad.tensor, zeros, ones, full or from_numpy";
-  }
+  static const char* undefined_message();
 };
+template <>
+inline const char* constructed_caster<nthgrad::Variable>::undefined_message() {
+  return "the tensor is undefined (created without a constructor, e.g. by Tensor.__new__); make tensors with "
+         "nthgrad.tensor, zeros, ones, full or from_numpy";
+}
+template <>
+inline const char* constructed_caster<nthgrad::Node>::undefined_message() {
+  return "the graph node is undefined (created without a constructor, e.g. by Node.__new__); nodes come only from "
+         "an op's result (tensor.grad_fn)";
+}
+template <>
+inline const char* constructed_caster<nthgrad::DType>::undefined_message() {
+  return "the dtype is undefined (created without a constructor, e.g. by DType.__new__); use nthgrad.float32, "
+         "float64, int64 or bool_";
+}
 template <>
 class type_caster<nthgrad::Variable> : public constructed_caster<nthgrad::Variable> {};
 template <>
 class type_caster<nthgrad::Node> : public constructed_caster<nthgrad::Node> {};
+template <>
+class type_caster<nthgrad::DType> : public constructed_caster<nthgrad::DType> {};
 }  // namespace pybind11::detail
 
 namespace nthgrad::python {
