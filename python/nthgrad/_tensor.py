@@ -29,42 +29,95 @@ def _default_dtype(array, from_numpy_array):
     if kind in "iu":
         return DType.int64
     if kind == "f":
-        # NumPy arrays keep float64; Python floats become float32 (as torch.tensor).
-        return DType.float64 if (from_numpy_array and array.dtype == np.float64) else DType.float32
+        # NumPy arrays keep float64 (of either byte order); Python floats become
+        # float32 (as torch.tensor).
+        return DType.float64 if (from_numpy_array and array.dtype.itemsize == 8) else DType.float32
     raise TypeError(f"tensor: cannot make a tensor from data of dtype {array.dtype}")
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _first(array, bad):
+    return array[bad].flat[0]
+
+
+def _object_array(array, dtype, fn):
+    """NumPy makes an object array of non-numeric data (None, strings, ...) and
+    of Python ints beyond 64 bits: refuse the first, check the second."""
+    values = array.ravel()
+    for v in values:
+        if not isinstance(v, (int, float, np.bool_, np.integer, np.floating)):
+            raise TypeError(f"{fn}: data must be numeric, got {v!r} ({type(v).__name__})")
+    if dtype is None:
+        dtype = DType.float32 if any(isinstance(v, (float, np.floating)) for v in values) else DType.int64
+    if dtype == DType.int64:
+        for v in values:
+            if isinstance(v, int) and not _INT64_MIN <= v <= _INT64_MAX:
+                raise OverflowError(f"{fn}: the integer {v} is out of the int64 range [-2**63, 2**63 - 1]")
+    return array.astype(np.float64 if dtype.is_floating_point else _NUMPY_OF[dtype]), dtype
+
+
+def _as_array(data, dtype, fn):
+    """`data` as a C-contiguous, native-order NumPy array of `dtype` (None: the
+    default for the data), and that dtype. Conversions that NumPy would make
+    silently wrong raise instead: non-numeric data (TypeError), integers
+    beyond int64 (OverflowError), and NaN, infinite or out-of-range floats to
+    int64 (ValueError, as the cast op)."""
+    from_numpy_array = isinstance(data, (np.ndarray, np.generic))
+    array = np.asarray(data)
+    if array.dtype == object:
+        array, dtype = _object_array(array, dtype, fn)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{fn}: cannot make a tensor from data of dtype {array.dtype}; "
+                        "nthgrad takes bool, integer and float data")
+    if dtype is None:
+        dtype = _default_dtype(array, from_numpy_array)
+    if dtype == DType.int64 and array.size:
+        if array.dtype.kind == "u":
+            too_big = array > _INT64_MAX
+            if too_big.any():
+                raise OverflowError(f"{fn}: the integer {_first(array, too_big)} is out of the int64 range "
+                                    "[-2**63, 2**63 - 1]")
+        elif array.dtype.kind == "f":
+            bad = ~((array >= -(2.0**63)) & (array < 2.0**63))  # NaN compares false
+            if bad.any():
+                raise ValueError(f"{fn}: cannot convert {_first(array, bad)} to int64: NaN, infinite, "
+                                 "or outside [-2**63, 2**63)")
+    # astype also converts to native byte order (ascontiguousarray would make 0-d arrays 1-d).
+    return array.astype(_NUMPY_OF[dtype], order="C", copy=False), dtype
 
 
 def tensor(data, dtype=None, requires_grad=False):
     """A new tensor holding a copy of `data` (array, list, scalar or Tensor).
 
     Python floats give float32, ints int64, bools bool; a NumPy array keeps a
-    float64 dtype. `dtype` overrides (ng.float32, "float64", np.int64, ...)."""
+    float64 dtype, other integer dtypes become int64 and float16 float32.
+    `dtype` overrides (ng.float32, "float64", np.int64, ...)."""
     dtype = _resolve_dtype(dtype)
     if isinstance(data, Tensor):
         data = np.asarray(data)
-    from_numpy_array = isinstance(data, (np.ndarray, np.generic))
-    array = np.asarray(data)
-    if array.dtype == object:
-        raise TypeError("tensor: data must be numeric (got ragged or non-numeric input)")
-    if dtype is None:
-        dtype = _default_dtype(array, from_numpy_array)
-    array = array.astype(_NUMPY_OF[dtype], order="C", copy=False)  # (ascontiguousarray would make 0-d arrays 1-d)
-    return _C._from_numpy(array, requires_grad, False)
+    array, _ = _as_array(data, dtype, "tensor")
+    return _C._from_numpy(array, requires_grad, False, "tensor")
 
 
 def from_numpy(array, requires_grad=False):
-    """A tensor sharing memory with a C-contiguous NumPy array (no copy).
+    """A tensor sharing memory with a NumPy array (no copy).
 
-    Later writes into `array` show through the tensor, as with torch.from_numpy;
-    do not write into it while a graph that saved the tensor is alive."""
+    The array must be C-contiguous, aligned, in native byte order and of
+    dtype float32, float64, int64 or bool (ValueError or TypeError otherwise;
+    nthgrad.tensor copies any array). Later writes into `array` show through
+    the tensor, as with torch.from_numpy; do not write into it while a graph
+    that saved the tensor is alive."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    return _C._from_numpy(array, requires_grad, True)
+    return _C._from_numpy(array, requires_grad, True, "from_numpy")
 
 
 def full(shape, value, dtype=DType.float32, requires_grad=False):
     dtype = _resolve_dtype(dtype)
-    return _C._from_numpy(np.full(shape, value, dtype=_NUMPY_OF[dtype]), requires_grad, True)
+    value, _ = _as_array(value, dtype, "full")
+    return _C._from_numpy(np.full(shape, value, dtype=_NUMPY_OF[dtype]), requires_grad, True, "full")
 
 
 def zeros(shape, dtype=DType.float32, requires_grad=False):
@@ -81,19 +134,35 @@ def _shape_arg(shape):
     return [int(s) for s in shape]
 
 
+# The most dimensions NumPy allows (NPY_MAXDIMS).
+_NUMPY_MAXDIMS = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
+
+
 def _numpy(self):
     """The values as a read-only NumPy array sharing the tensor's memory
     (nthgrad never writes into a tensor; np.array(t) makes a writable copy)."""
     return np.asarray(self)
 
 
+def _array(self, dtype=None, copy=None):
+    """NumPy takes a tensor through the buffer protocol and calls this only
+    when that failed (otherwise it would make an object array silently):
+    raise why. Called directly, it converts as np.array would."""
+    if self.ndim > _NUMPY_MAXDIMS:
+        raise ValueError(f"numpy: cannot convert a tensor of shape {self.shape} ({self.ndim} dimensions) "
+                         f"to a NumPy array, which has at most {_NUMPY_MAXDIMS}")
+    return np.array(memoryview(self), dtype=dtype, copy=copy)
+
+
 def _repr(self):
-    body = np.array2string(np.asarray(self), separator=", ", prefix="tensor(")
     extras = [f"dtype={self.dtype!r}"]
     if self.grad_fn is not None:
         extras.append(f"grad_fn=<{self.grad_fn.name}>")
     elif self.requires_grad:
         extras.append("requires_grad=True")
+    if self.ndim > _NUMPY_MAXDIMS:  # NumPy cannot print it: a summary (a repr must not raise)
+        return f"tensor(<{self.ndim}-d, shape={self.shape}>, {', '.join(extras)})"
+    body = np.array2string(np.asarray(self), separator=", ", prefix="tensor(")
     return f"tensor({body}, {', '.join(extras)})"
 
 
@@ -117,8 +186,29 @@ def _transpose(self, *axes):
     return _C.transpose(self, _shape_arg(axes))
 
 
+def _one_value(self, what):
+    """The single element as a Python number, for float(), int(), bool() and index use."""
+    if self.size != 1:
+        raise ValueError(f"{what}: only a tensor with one element can be converted; this one has shape {self.shape}")
+    return self.item()
+
+
 def _float(self):
-    return float(self.item())
+    return float(_one_value(self, "float()"))
+
+
+def _int(self):
+    v = _one_value(self, "int()")
+    if isinstance(v, float) and not np.isfinite(v):
+        raise ValueError(f"int(): cannot convert {v} to an integer")
+    return int(v)  # floats truncate toward zero, as torch and NumPy
+
+
+def _index(self):
+    if self.dtype != DType.int64:
+        raise TypeError(f"only an int64 tensor with one element can be used as an index; this one is "
+                        f"{self.dtype} of shape {self.shape}")
+    return _one_value(self, "index")
 
 
 def _bool(self):
@@ -147,6 +237,8 @@ def _cumulative(op):
 
 def _clip(x, min, max):
     from . import functional as F
+    if min is None and max is None:
+        raise ValueError("clip: one of min or max must be given")
     if min is not None:
         x = F.maximum_scalar(x, min) if not isinstance(min, Tensor) else F.maximum2(x, min)
     if max is not None:
@@ -203,6 +295,9 @@ def _install_methods():
     Tensor.__matmul__ = _matmul
     Tensor.__rmatmul__ = _rmatmul
     Tensor.__float__ = _float
+    Tensor.__int__ = _int
+    Tensor.__index__ = _index
+    Tensor.__array__ = _array
     Tensor.__bool__ = _bool
     Tensor.__array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
     Tensor.sum = lambda self, axis=None, keepdims=False: F.sum(self, axis, keepdims)

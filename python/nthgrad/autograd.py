@@ -1,5 +1,5 @@
 """Differentiation: grad and backward (as their PyTorch namesakes), grad-mode
-scopes, and transforms built on grad (hvp, jacobian, hessian)."""
+scopes, and the Hessian-vector product built on grad (hvp)."""
 import contextlib
 
 from . import _C
@@ -91,6 +91,18 @@ def hvp(f, inputs, v):
     (f(inputs), H·v) with the same structure as `inputs`."""
     xs, single = _as_list(inputs, "hvp: inputs")
     vs, _ = _as_list(v, "hvp: v")
+    if not xs:
+        raise ValueError("hvp: inputs is empty")
+    if len(vs) != len(xs):
+        raise ValueError(f"hvp: v has {len(vs)} tensors but inputs has {len(xs)}; they must pair up")
+    for i, (x, vi) in enumerate(zip(xs, vs)):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"hvp: inputs[{i}] is a {type(x).__name__}, not a Tensor")
+        if not isinstance(vi, Tensor):
+            raise TypeError(f"hvp: v[{i}] is a {type(vi).__name__}, not a Tensor")
+        if vi.shape != x.shape:  # mul2 would broadcast it silently
+            raise ValueError(f"hvp: v[{i}] has shape {vi.shape} but inputs[{i}] has shape {x.shape}; "
+                             "they must be equal")
     xs = [x.detach() for x in xs]
     for x in xs:
         x.requires_grad = True

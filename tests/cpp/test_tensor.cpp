@@ -1,6 +1,10 @@
 // The tensor layer: shapes, dtypes, storage sharing, errors.
 #include <nthgrad/nthgrad.h>
 
+#include <climits>
+#include <cstdint>
+#include <limits>
+
 #include "check.h"
 
 using namespace nthgrad;
@@ -84,4 +88,47 @@ TEST(storage_counter_returns_to_baseline) {
     CHECK(Storage::live_count() == before + 1);
   }
   CHECK(Storage::live_count() == before);
+}
+
+TEST(checked_size_arithmetic) {
+  CHECK(checked_mul(int64_t(1) << 31, int64_t(1) << 31, "op", {}) == int64_t(1) << 62);
+  CHECK(checked_mul(-3, 4, "op", {}) == -12);
+  CHECK_THROWS(checked_mul(int64_t(1) << 62, 4, "reshape", {int64_t(1) << 62, 4}), ValueError);
+  try {
+    checked_mul(int64_t(1) << 62, 4, "reshape", {int64_t(1) << 62, 4});
+  } catch (const ValueError& e) {
+    CHECK(std::string(e.what()) ==
+          "reshape: shape (4611686018427387904, 4) is too large: its sizes overflow 64-bit integers");
+  }
+  // NumPy's rule: zero dimensions do not hide an overflowing product of the others
+  CHECK_THROWS(numel({0, int64_t(1) << 62, int64_t(1) << 62}), ValueError);
+  CHECK(numel({0, int64_t(1) << 31, int64_t(1) << 31}) == 0);
+}
+
+TEST(storage_sizes_are_bounded) {
+  // 8 * (2^61 - 1) bytes padded to 64 once wrapped to a 64-byte allocation
+  CHECK_THROWS(Tensor::empty({(int64_t(1) << 61) - 1}, DType::Float64), ValueError);
+  CHECK_THROWS(Tensor::empty({INT64_MAX}, DType::Bool), ValueError);
+  CHECK_THROWS(Tensor::empty({0, int64_t(1) << 61, 2}, DType::Float32), ValueError);  // byte strides would overflow
+  CHECK_THROWS(Storage(SIZE_MAX - 8), ValueError);
+  CHECK_THROWS(Tensor::zeros({0}, DType::Float32).reshape({0, int64_t(1) << 61, 4}), ValueError);
+  CHECK(Tensor::zeros({0}, DType::Float32).reshape({0, int64_t(1) << 30, int64_t(1) << 30}).numel() == 0);
+  // 2^50 doubles: 8 PiB; the allocation fails with a MemoryError naming the shape
+  try {
+    Tensor::empty({int64_t(1) << 50}, DType::Float64);
+    CHECK(false);
+  } catch (const MemoryError& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("for a tensor of shape (1125899906842624,) and dtype float64") != std::string::npos);
+  }
+}
+
+TEST(full_refuses_floats_that_do_not_fit_int64) {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  for (double bad : {nan, inf, -inf, 1e300, 9223372036854775808.0, -1e19})
+    CHECK_THROWS(Tensor::full({2}, bad, DType::Int64), ValueError);
+  CHECK(Tensor::full({1}, -9223372036854775808.0, DType::Int64).data<int64_t>()[0] == INT64_MIN);
+  CHECK(Tensor::full({1}, -2.7, DType::Int64).data<int64_t>()[0] == -2);  // truncation toward zero
+  CHECK(Tensor::full({1}, nan, DType::Bool).data<bool>()[0]);             // x != 0
+  CHECK(fits_int64(9223372036854774784.0) && !fits_int64(9223372036854775808.0) && !fits_int64(nan));
 }

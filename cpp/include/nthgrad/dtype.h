@@ -10,6 +10,11 @@ const char* dtype_name(DType dtype);
 std::size_t itemsize(DType dtype);
 inline bool is_floating(DType dtype) { return dtype == DType::Float32 || dtype == DType::Float64; }
 
+// True when the float `v` converts to int64 by truncation toward zero. C++
+// leaves the conversion of NaN, +-inf and values outside [-2^63, 2^63)
+// undefined, so every float-to-int64 conversion checks this first.
+inline bool fits_int64(double v) { return v >= -9223372036854775808.0 && v < 9223372036854775808.0; }
+
 template <typename T>
 struct dtype_of;
 template <>

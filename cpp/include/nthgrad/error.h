@@ -29,6 +29,11 @@ class RuntimeError : public Error {
  public:
   using Error::Error;
 };
+// An allocation failed (Python's MemoryError).
+class MemoryError : public Error {
+ public:
+  using Error::Error;
+};
 
 namespace detail {
 // cat("add2: ", shape, " vs ", other): builds a message from streamable parts.

@@ -72,6 +72,9 @@ void Variable::set_grad(const Variable& grad) {
   if (grad.defined() && grad.shape() != impl.value.shape())
     throw ValueError(detail::cat("grad: assigned gradient has shape ", shape_str(grad.shape()),
                                  " but the tensor has shape ", shape_str(impl.value.shape())));
+  if (grad.defined() && grad.dtype() != impl.value.dtype())
+    throw TypeError(detail::cat("grad: assigned gradient is ", dtype_name(grad.dtype()), " but the tensor is ",
+                                dtype_name(impl.value.dtype()), " (shape ", shape_str(impl.value.shape()), ")"));
   impl.grad = grad;
 }
 

@@ -66,7 +66,7 @@ Variable reshape(const Variable& x, const Shape& shape) {
     } else if (target[i] < 0) {
       throw ValueError(detail::cat("reshape: negative dimension in shape ", shape_str(shape)));
     } else {
-      known *= target[i];
+      known = checked_mul(known, target[i], "reshape", shape);
     }
   }
   if (infer >= 0) {

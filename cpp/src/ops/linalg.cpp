@@ -76,7 +76,10 @@ Variable affine(const Variable& x, const Variable& weight, const Variable& bias,
                                  shape_str(x.shape())));
   const Shape& xs = x.shape();
   int64_t m = 1, d = 1;
-  for (int64_t i = 0; i < x.ndim(); ++i) (i < base_axis ? m : d) *= xs[i];
+  for (int64_t i = 0; i < x.ndim(); ++i) {
+    int64_t& n = i < base_axis ? m : d;
+    n = checked_mul(n, xs[i], "affine", xs);
+  }
   if (weight.ndim() < 1 || weight.shape()[0] != d)
     throw ValueError(detail::cat("affine: weight of shape ", shape_str(weight.shape()), " does not fit x of shape ",
                                  shape_str(xs), " with base_axis=", base_axis, " (weight.shape[0] must be ", d, ")"));

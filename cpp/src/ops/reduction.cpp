@@ -73,7 +73,7 @@ Variable mean(const Variable& x, const Axes& axis, bool keepdims) {
   check::floating("mean", "x", x);
   Axes a = resolve("mean", x, axis);
   int64_t n = 1;
-  for (int64_t i : a) n *= x.shape()[i];
+  for (int64_t i : a) n = checked_mul(n, x.shape()[i], "mean", x.shape());
   const double scale = 1.0 / static_cast<double>(n);  // inf for an empty reduction: mean is NaN, as NumPy
   return record("mean", {x}, kernels::mean(x.value(), a, keepdims), kSavesNothing,
                 [a, scale](const Ctx& c) { return grads(spread_back(c.gy(), c.in_shape(0), a, scale)); });

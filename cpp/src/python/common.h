@@ -5,7 +5,55 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "autograd/node.h"
 #include "nthgrad/nthgrad.h"
+
+namespace pybind11::detail {
+// Python can make an instance of a bound class without running a constructor
+// (`Tensor.__new__(Tensor)`, `pybind11_object.__new__(Node)`). Its C++ object
+// never exists, and pybind11 would hand the bindings raw, unconstructed
+// memory in its place: every method would crash or read garbage. This caster
+// refuses such an instance wherever any binding receives it (self,
+// arguments, lists, optionals and the buffer protocol all load through it),
+// so no binding needs a check of its own. It must be visible wherever the
+// class is bound, hence here in the one header every binding file includes.
+template <typename T>
+class constructed_caster : public type_caster_base<T> {
+ public:
+  bool load(handle src, bool convert) { return this->template load_impl<constructed_caster<T>>(src, convert); }
+  // Called by load_impl with the instance's value and holder, before any use.
+  // Our bindings return these classes by value or by holder, so an instance
+  // that pybind11 made always has its holder constructed.
+  void load_value(value_and_holder&& v_h) {
+    if (!v_h.holder_constructed()) throw nthgrad::RuntimeError(undefined_message());
+    type_caster_base<T>::load_value(std::move(v_h));
+  }
+
+ private:
+  static const char* undefined_message();
+};
+template <>
+inline const char* constructed_caster<nthgrad::Variable>::undefined_message() {
+  return "the tensor is undefined (created without a constructor, e.g. by Tensor.__new__); make tensors with "
+         "nthgrad.tensor, zeros, ones, full or from_numpy";
+}
+template <>
+inline const char* constructed_caster<nthgrad::Node>::undefined_message() {
+  return "the graph node is undefined (created without a constructor, e.g. by Node.__new__); nodes come only from "
+         "an op's result (tensor.grad_fn)";
+}
+template <>
+inline const char* constructed_caster<nthgrad::DType>::undefined_message() {
+  return "the dtype is undefined (created without a constructor, e.g. by DType.__new__); use nthgrad.float32, "
+         "float64, int64 or bool_";
+}
+template <>
+class type_caster<nthgrad::Variable> : public constructed_caster<nthgrad::Variable> {};
+template <>
+class type_caster<nthgrad::Node> : public constructed_caster<nthgrad::Node> {};
+template <>
+class type_caster<nthgrad::DType> : public constructed_caster<nthgrad::DType> {};
+}  // namespace pybind11::detail
 
 namespace nthgrad::python {
 
@@ -22,11 +70,14 @@ void bind_reduction(py::module_& m);   // reduction, array, linalg
 // sequence of ints.
 Axes axes_arg(const py::handle& axis);
 
-// A NumPy array (any layout, one of our dtypes) as a tensor; copies unless
-// `share` and the array is C-contiguous.
-Tensor tensor_from_array(const py::array& array, bool share);
-// A Python number, NumPy scalar/array or list as a tensor of dtype `like`.
-Variable to_variable(const py::handle& obj, DType like);
+// A NumPy array of one of our dtypes as a tensor. With `share` the tensor
+// wraps the array's memory, which must be C-contiguous, aligned and in native
+// byte order (ValueError otherwise); without, it copies any layout. `fn`
+// names the user's function in errors.
+Tensor tensor_from_array(const char* fn, py::array array, bool share);
+// A NumPy array or list operand of operator `op` as a tensor of dtype `like`;
+// non-numeric data (None, objects) is a TypeError.
+Variable to_variable(const py::handle& obj, DType like, const char* op);
 // True and sets `value` when `obj` is a Python or NumPy real scalar.
 bool as_scalar(const py::handle& obj, double& value);
 

@@ -14,6 +14,8 @@ PYBIND11_MODULE(_C, m) {
       PyErr_SetString(PyExc_TypeError, e.what());
     } catch (const nthgrad::IndexError& e) {
       PyErr_SetString(PyExc_IndexError, e.what());
+    } catch (const nthgrad::MemoryError& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
     } catch (const nthgrad::Error& e) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
     }

@@ -6,14 +6,24 @@
 namespace nthgrad {
 
 int64_t numel(const Shape& shape) {
-  int64_t n = 1;
+  int64_t extent = 1;  // product of the non-zero dimensions
+  bool empty = false;
   for (int64_t d : shape) {
-    // A wrapped product would size a buffer smaller than the loops over `shape`.
     if (d < 0) throw ValueError("negative dimension in shape " + shape_str(shape));
-    if (__builtin_mul_overflow(n, d, &n))
+    if (d == 0)
+      empty = true;
+    else if (__builtin_mul_overflow(extent, d, &extent))
       throw ValueError("shape " + shape_str(shape) + " has more elements than fit in 64 bits");
   }
-  return n;
+  return empty ? 0 : extent;
+}
+
+int64_t checked_mul(int64_t a, int64_t b, const char* op, const Shape& shape) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r))
+    throw ValueError(
+        detail::cat(op, ": shape ", shape_str(shape), " is too large: its sizes overflow 64-bit integers"));
+  return r;
 }
 
 static std::string join(const std::vector<int64_t>& v, const char* open, const char* close, bool tuple) {

@@ -39,10 +39,13 @@ std::string Device::str() const {
 }
 
 Storage::Storage(std::size_t nbytes) : nbytes_(nbytes) {
+  // Padding a size this close to SIZE_MAX would wrap to a tiny buffer.
+  if (nbytes > static_cast<std::size_t>(PTRDIFF_MAX) - kAlignment)
+    throw ValueError(detail::cat("cannot allocate ", nbytes, " bytes: more than any buffer can hold"));
   // aligned_alloc needs a size that is a multiple of the alignment; never 0.
   std::size_t padded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
   data_ = std::aligned_alloc(kAlignment, padded ? padded : kAlignment);
-  if (!data_) throw RuntimeError(detail::cat("out of memory allocating ", nbytes, " bytes"));
+  if (!data_) throw MemoryError(detail::cat("out of memory allocating ", nbytes, " bytes"));
   ++g_live_storages;
   g_live_bytes += static_cast<int64_t>(nbytes_);
 }
@@ -62,18 +65,36 @@ Storage::~Storage() {
 int64_t Storage::live_count() { return g_live_storages.load(); }
 int64_t Storage::live_bytes() { return g_live_bytes.load(); }
 
+namespace {
+// The element count of a tensor of `shape` and `dtype`, after checking that
+// its byte extent (zero dimensions counted as 1, NumPy's rule) stays below
+// PTRDIFF_MAX less the alignment: then every byte size, offset and stride of
+// any tensor fits in ptrdiff_t, and padding its allocation cannot wrap.
+int64_t checked_numel(const Shape& shape, DType dtype) {
+  const int64_t n = nthgrad::numel(shape);  // negative dimensions, element count
+  int64_t extent = static_cast<int64_t>(itemsize(dtype));
+  for (int64_t d : shape)
+    if (d > 0) extent = checked_mul(extent, d, "tensor", shape);
+  if (extent > PTRDIFF_MAX - static_cast<int64_t>(kAlignment))
+    throw ValueError(detail::cat("tensor: shape ", shape_str(shape), " of ", dtype_name(dtype), " is too large: ",
+                                 extent, " bytes is more than any buffer can hold"));
+  return n;
+}
+}  // namespace
+
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   if (device.type != DeviceType::CPU) throw RuntimeError("nthgrad was built without CUDA");
-  for (int64_t d : shape)
-    if (d < 0) throw ValueError(detail::cat("negative dimension in shape ", shape_str(shape)));
   Tensor t;
   t.shape_ = shape;
-  t.numel_ = nthgrad::numel(shape);
-  if (t.numel_ > static_cast<int64_t>(SIZE_MAX / 8))
-    throw ValueError(detail::cat("a tensor of shape ", shape_str(shape), " is too large to allocate"));
+  t.numel_ = checked_numel(shape, dtype);
   t.dtype_ = dtype;
   t.device_ = device;
-  t.storage_ = std::make_shared<Storage>(t.nbytes());
+  try {
+    t.storage_ = std::make_shared<Storage>(t.nbytes());
+  } catch (const MemoryError&) {
+    throw MemoryError(detail::cat("out of memory allocating ", t.nbytes(), " bytes for a tensor of shape ",
+                                  shape_str(shape), " and dtype ", dtype_name(dtype)));
+  }
   return t;
 }
 
@@ -85,6 +106,11 @@ void fill_as(const Tensor& t, double value) {
 }  // namespace
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
+  // Converting NaN, inf or an out-of-range float to an integer is undefined
+  // behaviour in C++; nthgrad refuses it (architecture.md section 6).
+  if (dtype == DType::Int64 && !fits_int64(value))
+    throw ValueError(detail::cat("full: cannot fill an int64 tensor with ", value,
+                                 " (NaN, infinite, or outside [-2^63, 2^63))"));
   Tensor t = empty(shape, dtype);
   switch (dtype) {
     case DType::Float32: fill_as<float>(t, value); break;
@@ -104,14 +130,14 @@ Tensor Tensor::from_data(const void* src, const Shape& shape, DType dtype) {
 Tensor Tensor::wrap(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> owner) {
   Tensor t;
   t.shape_ = shape;
-  t.numel_ = nthgrad::numel(shape);
+  t.numel_ = checked_numel(shape, dtype);
   t.dtype_ = dtype;
   t.storage_ = std::make_shared<Storage>(data, t.nbytes(), std::move(owner));
   return t;
 }
 
 Tensor Tensor::reshape(const Shape& shape) const {
-  if (nthgrad::numel(shape) != numel_)
+  if (checked_numel(shape, dtype_) != numel_)
     throw ValueError(detail::cat("reshape: cannot reshape a tensor of shape ", shape_str(shape_), " (", numel_,
                                  " elements) to ", shape_str(shape)));
   Tensor t = *this;

@@ -1,9 +1,12 @@
 // Kernels that move or convert elements: broadcast, transpose, cast.
+#include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/eigen.h"
 #include "kernels/cpu/strided.h"
 #include "kernels/kernels.h"
+#include "nthgrad/error.h"
 
 namespace nthgrad::kernels {
 
@@ -42,7 +45,7 @@ Tensor transpose(const Tensor& x, const Axes& perm) {
   int64_t s = 1;
   for (int64_t d = static_cast<int64_t>(in.size()) - 1; d >= 0; --d) {
     in_strides[d] = s;
-    s *= in[d];
+    s = checked_mul(s, in[d], "transpose", in);
   }
   Shape out_shape(perm.size());
   std::vector<int64_t> strides(perm.size());
@@ -59,6 +62,22 @@ Tensor transpose(const Tensor& x, const Axes& perm) {
   return y;
 }
 
+namespace {
+// Float to int64 is undefined behaviour in C++ for NaN, +-inf and values
+// outside [-2^63, 2^63): refuse those, naming the first (a check before the
+// parallel loop, which must not throw). The other casts are defined: to bool
+// is x != 0 (NaN gives true); float64 to float32 rounds, overflowing to
+// +-inf (IEEE 754); int64 to float rounds to nearest.
+template <typename From>
+void check_fits_int64(const From* px, int64_t n, const Shape& shape) {
+  const From* bad = std::find_if(px, px + n, [](From v) { return !fits_int64(static_cast<double>(v)); });
+  if (bad != px + n)
+    throw ValueError(detail::cat("cast: cannot convert ", static_cast<double>(*bad), " (element ", bad - px,
+                                 " of a tensor of shape ", shape_str(shape),
+                                 ") to int64: NaN, infinite, or outside [-2^63, 2^63)"));
+}
+}  // namespace
+
 Tensor cast(const Tensor& x, DType dtype) {
   Tensor y = Tensor::empty(x.shape(), dtype);
   cpu::dispatch_all(x.dtype(), [&](auto from_tag) {
@@ -67,6 +86,8 @@ Tensor cast(const Tensor& x, DType dtype) {
       using To = decltype(to_tag);
       const From* px = x.data<From>();
       To* py = y.data<To>();
+      if constexpr (std::is_floating_point_v<From> && std::is_same_v<To, int64_t>)
+        check_fits_int64(px, x.numel(), x.shape());
       cpu::parallel_for(0, x.numel(), cpu::kGrainSize, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) py[i] = static_cast<To>(px[i]);
       });

@@ -25,7 +25,7 @@ inline std::vector<int64_t> broadcast_strides(const Shape& in_shape, const Shape
   for (int64_t i = static_cast<int64_t>(in_shape.size()) - 1; i >= 0; --i) {
     int64_t o = i + static_cast<int64_t>(out_shape.size() - in_shape.size());
     st[o] = in_shape[i] == 1 ? 0 : s;
-    s *= in_shape[i];
+    s = checked_mul(s, in_shape[i], "broadcast", in_shape);
   }
   return st;
 }
@@ -38,9 +38,9 @@ StridedPlan<N> make_plan(const Shape& shape, const std::array<std::vector<int64_
     if (shape[d] == 1) continue;
     bool merge = !p.shape.empty();
     for (std::size_t k = 0; k < N && merge; ++k)
-      merge = p.strides[k].back() == strides[k][d] * shape[d];
+      merge = p.strides[k].back() == checked_mul(strides[k][d], shape[d], "strided kernel", shape);
     if (merge) {
-      p.shape.back() *= shape[d];
+      p.shape.back() = checked_mul(p.shape.back(), shape[d], "strided kernel", shape);
       for (std::size_t k = 0; k < N; ++k) p.strides[k].back() = strides[k][d];
     } else {
       p.shape.push_back(shape[d]);
@@ -62,7 +62,7 @@ void for_each_row(const StridedPlan<N>& p, const F& row, bool parallel = true) {
   const int64_t nd = static_cast<int64_t>(p.shape.size());
   const int64_t inner = p.shape[nd - 1];
   int64_t rows = 1;
-  for (int64_t d = 0; d + 1 < nd; ++d) rows *= p.shape[d];
+  for (int64_t d = 0; d + 1 < nd; ++d) rows = checked_mul(rows, p.shape[d], "strided kernel", p.shape);
   const int64_t grain = parallel ? std::max<int64_t>(1, kGrainSize / std::max<int64_t>(inner, 1)) : rows;
   parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
     std::vector<int64_t> idx(nd > 1 ? nd - 1 : 1, 0);
