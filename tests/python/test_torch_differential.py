@@ -622,8 +622,23 @@ def build_where(plan):
     return Step(f"where(const mask{mask.shape}, {args})", s_ng, s_th, [(f"w{i}", leaf)])
 
 
+_COMPARE = {  # nthgrad returns 0/1 in x's dtype, torch a bool tensor
+    "greater_scalar": (F.greater_scalar, lambda x, t: x > t),
+    "greater_equal_scalar": (F.greater_equal_scalar, lambda x, t: x >= t),
+    "less_scalar": (F.less_scalar, lambda x, t: x < t),
+    "less_equal_scalar": (F.less_equal_scalar, lambda x, t: x <= t),
+}
+_LOGICAL = {
+    "": (lambda m: m, lambda m: m),
+    "logical_not": (F.logical_not, torch.logical_not),
+    "logical_xor_scalar(True)": (lambda m: F.logical_xor_scalar(m, True), torch.logical_not),
+    "logical_and_scalar(True)": (lambda m: F.logical_and_scalar(m, True), lambda m: m),
+}
+
+
 def build_where_compare(plan):
-    """where(greater_scalar(x, t), x, leaf): the mask comes from a comparison op."""
+    """where(mask, x, leaf) with the mask computed from x by a comparison op (no gradient),
+    maybe passed through a logical op; the threshold sits in a gap between x's values."""
     v = np.sort(plan.v.ravel())
     if v.size < 2:
         return None
@@ -632,11 +647,19 @@ def build_where_compare(plan):
     if gaps[k] < 2 * KINK_MARGIN:
         return None
     t = float(f"{(v[k] + v[k + 1]) / 2:.4g}")
-    leaf = _sample(plan.rng, "any", plan.shape)
+    rng = plan.rng
+    cname = sorted(_COMPARE)[int(rng.integers(0, len(_COMPARE)))]
+    lname = sorted(_LOGICAL)[int(rng.integers(0, len(_LOGICAL)))]
+    c_ng, c_th = _COMPARE[cname]
+    l_ng, l_th = _LOGICAL[lname]
+    leaf = _sample(rng, "any", plan.shape)
     i = plan.leaf_index(0)
-    return Step(f"where(greater_scalar(x, {t:g}), x, w{i})",
-                lambda x, L: F.where(F.greater_scalar(x, t), x, L[i]),
-                lambda x, L: torch.where(x > t, x, L[i]), [(f"w{i}", leaf)])
+    mask = f"{cname}(x, {t:g})"
+    if lname:
+        mask = f"{lname.split('(')[0]}({mask}{', True' if '(' in lname else ''})"
+    return Step(f"where({mask}, x, w{i})",
+                lambda x, L: F.where(l_ng(c_ng(x, t)), x, L[i]),
+                lambda x, L: torch.where(l_th(c_th(x, t)), x, L[i]), [(f"w{i}", leaf)])
 
 
 def nary_builder(name):
@@ -1196,10 +1219,10 @@ FULL_CASES = [
     ("softmax-axis0", lambda x: F.softmax(x, axis=0), lambda x: torch.softmax(x, 0), _X223, 2, None),
     ("softmax-axis1", lambda x: F.softmax(x, axis=1), lambda x: torch.softmax(x, 1), _X223, 2, None),
     ("softmax-axis2", lambda x: F.softmax(x, axis=2), lambda x: torch.softmax(x, 2), _X223, 2, None),
-    ("softmax-default", F.softmax, lambda x: torch.softmax(x, -1), _X34[:2, :3], 3, None),
+    ("softmax-default", F.softmax, lambda x: torch.softmax(x, -1), _X34[:1], 3, None),
     ("log_softmax-axis0", lambda x: F.log_softmax(x, axis=0), lambda x: torch.log_softmax(x, 0), _X223, 2, None),
     ("log_softmax-axis-1", lambda x: F.log_softmax(x, axis=-1), lambda x: torch.log_softmax(x, -1),
-     _X34[1:, 1:], 3, None),
+     _X34[1:2], 3, None),
     ("max-axis1", lambda x: F.max(x, axis=1), lambda x: torch.max(x, 1).values, _X223, 2, None),
     ("min-all", F.min, torch.min, _X34, 2, None),
     ("cumsum-reverse-exclusive", lambda x: F.cumsum(x, axis=1, exclusive=True, reverse=True),
@@ -1210,7 +1233,7 @@ FULL_CASES = [
     ("prod-two-zeros", _prod_ng(None), torch.prod, np.array([0.0, 1.5, 0.0, -2.0, 0.7]), 3, _np_prod(None)),
     ("prod-three-zeros", _prod_ng(None), torch.prod, np.array([0.0, 1.5, 0.0, 0.0, 0.7]), 3, _np_prod(None)),
     ("prod-axis1-zeros", _prod_ng(1), lambda x: torch.prod(x, 1),
-     np.array([[2.0, 0.0, 3.0], [0.0, 0.0, 1.5], [0.5, -1.0, 2.0]]), 3, _np_prod(1)),
+     np.array([[2.0, 0.0, 3.0], [0.0, 0.0, 1.5]]), 3, _np_prod(1)),
     ("prod-axes02-keepdims-zeros", _prod_ng((0, 2), True), lambda x: torch.prod(torch.prod(x, 2, True), 0, True),
      np.array([[[1.5, 0.0], [2.0, -1.0]], [[0.0, 0.5], [1.2, 0.8]]]), 3, _np_prod((0, 2), True)),
     ("cumprod-zero", lambda x: F.cumprod(x, axis=0), lambda x: torch.cumprod(x, 0),
