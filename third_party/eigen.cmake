@@ -17,5 +17,6 @@ if(Python_EXECUTABLE)
     list(APPEND CMAKE_PREFIX_PATH "${_nthgrad_cmeel_prefix}")
   endif()
 endif()
-find_package(Eigen3 3.3 REQUIRED CONFIG)
+# 3.4: kernels/cpu/gemm.cpp calls the blocked GEMM kernel of the 3.4 series (general_matrix_matrix_product).
+find_package(Eigen3 3.4 REQUIRED CONFIG)
 message(STATUS "nthgrad: Eigen ${Eigen3_VERSION} from ${Eigen3_DIR}")
