@@ -16,7 +16,8 @@ In it, for each of the two cases in turn:
   1. build the parameters and the data, run one warm-up training step (it is
      also the check: loss and gradients), drop everything but the model and
      the data (gradients None), gc.collect();
-  2. malloc_trim(0), then baseline = VmRSS;
+  2. malloc_trim(0) (for nthgrad after empty_cache(): its freed buffers
+     kept for reuse count as memory in use from then on), then baseline = VmRSS;
   3. reset the kernel's high-water mark (write "5" to /proc/self/clear_refs);
   4. run N iterations as a training loop would, `loss = step()`, so the
      previous iteration's loss (and whatever it keeps alive) is held while
@@ -43,23 +44,27 @@ measured under two settings, each in its own process:
   mmapped         mallopt(M_MMAP_THRESHOLD, 128 KiB) first thing in the
                   process: glibc's initial threshold, no longer allowed to
                   rise, so every block of >= 128 KiB (every tensor here but
-                  the biases) is mmapped and unmapped on free. The peak is
-                  then the largest amount of tensor memory alive at one
-                  moment (plus < 0.3 MB of small-object heap): what the
-                  library keeps alive, e.g. how many intermediates the graph
-                  saves. Stable from run to run and independent of N.
-  default malloc  glibc as configured: the peak adds malloc's retention and
-                  fragmentation, as a user's process sees it (1.5-4x the
-                  mmapped figure). Noisy: it creeps up over the iterations
+                  the biases) is mmapped and unmapped on free; nthgrad's own
+                  cache of freed buffers is switched off too
+                  (NTHGRAD_CACHE_BYTES=0). The peak is then the largest
+                  amount of tensor memory alive at one moment (plus < 0.3 MB
+                  of small-object heap): what the library keeps alive, e.g.
+                  how many intermediates the graph saves. Stable from run to
+                  run and independent of N.
+  default malloc  both libraries as a user runs them: the peak adds malloc's
+                  retention and fragmentation and, for nthgrad, the freed
+                  buffers it keeps for reuse (1.5-4x the mmapped figure for
+                  torch). Noisy: it creeps up over the iterations
                   (so it depends on N) and, with 2 threads, varies from
                   process to process with the threads' timing (torch fwd+bwd
                   b1024: 14-29 MB; with OMP_NUM_THREADS=1 it repeats exactly).
 
 (The threshold must be pinned before the work: glibc serves a request from
 free heap chunks before it considers mmap, so pinning it later changes
-little.) Neither library has a caching allocator on the CPU (torch:
-posix_memalign/free; nthgrad: aligned_alloc/free); one would keep its cache
-in the baseline and make the increase understate.
+little.) torch has no caching allocator on the CPU (posix_memalign/free);
+nthgrad keeps freed buffers of >= 256 KiB for reuse (tensor.cpp), emptied
+with nthgrad.empty_cache() before the baseline so that they count in the
+peak rather than hide in the baseline.
 
 Checks (before measuring, from the warm-up): losses and the gradients of the
 last layer and the biases; after measuring, the loss reached after the steps.
@@ -119,7 +124,12 @@ def _libc():
         return None
 
 
-def _malloc_trim():
+def _malloc_trim(lib):
+    """Returns freed memory to the OS: glibc's (malloc_trim) and, for nthgrad,
+    the freed buffers it keeps for reuse (nthgrad.empty_cache)."""
+    if lib == "nthgrad":
+        import nthgrad
+        nthgrad.empty_cache()
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
@@ -144,7 +154,7 @@ def measure_one(lib, name, n):
     checks = {f"{name}: {c}": warm[c] for c in CHECKED}
     del warm
     gc.collect()
-    _malloc_trim()
+    _malloc_trim(lib)
     base = _status_bytes("VmRSS")
     _reset_peak()
     loss = None
@@ -153,7 +163,7 @@ def measure_one(lib, name, n):
     peak = _status_bytes("VmHWM")
     del loss
     gc.collect()
-    _malloc_trim()
+    _malloc_trim(lib)
     kept = _status_bytes("VmRSS")  # what stays alive (fwd+bwd: the gradients)
     checks[f"{name}: loss after the steps"] = common.to_numpy(forward())
     return (peak - base, kept - base, base), checks
@@ -187,8 +197,10 @@ def run(libs, scale=1.0):
         for lib in libs:
             for alloc in ALLOCATORS:
                 path = os.path.join(tmp, f"{lib}.{ALLOCATORS.index(alloc)}.npz")
+                # Pinned: every allocator cache off, nthgrad's too (its freed buffers kept for reuse).
+                env = dict(os.environ, NTHGRAD_CACHE_BYTES="0") if alloc == PINNED else None
                 proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", lib, alloc, str(n),
-                                       path], capture_output=True, text=True)
+                                       path], capture_output=True, text=True, env=env)
                 if proc.returncode != 0 or not os.path.exists(path):
                     print(f"!!! memory child for {lib} ({alloc}) failed (exit {proc.returncode}):\n"
                           f"{proc.stdout}{proc.stderr}")

@@ -18,6 +18,12 @@ int64 = DType.int64
 bool_ = DType.bool
 
 
+def empty_cache():
+    """Frees the buffers nthgrad keeps for reuse: freed tensors of 256 KiB and
+    more, up to NTHGRAD_CACHE_BYTES bytes in all (default 256 MiB)."""
+    _C.empty_cache()
+
+
 def live_counts():
     """Live tensors, graph nodes and storages, for leak checks."""
     return _C.live_counts()
@@ -27,5 +33,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "DType", "tensor", "from_numpy", "zeros", "ones", "full", "grad", "backward", "no_grad",
     "enable_grad", "set_grad_enabled", "is_grad_enabled", "functional", "autograd", "float32", "float64",
-    "int64", "bool_", "live_counts", "from_dlpack", "where", "maximum", "minimum",
+    "int64", "bool_", "live_counts", "empty_cache", "from_dlpack", "where", "maximum", "minimum",
 ]

@@ -256,3 +256,31 @@ def test_in_place_update_of_a_leaf_is_safe_or_refused():
         shared.add_(shared)
     with ng.no_grad(), pytest.raises(ValueError, match=r"\(3,\)"):
         p.add_(ng.ones((3,), ng.float64))
+
+
+def test_freed_buffers_are_reused_and_can_be_released():
+    ng.empty_cache()
+    assert ng._C.cached_bytes() == 0
+    a = ng.tensor(np.zeros(1 << 16))  # 512 KiB of nthgrad's own memory: cached when freed
+    del a
+    gc.collect()
+    assert ng._C.cached_bytes() == 8 << 16
+    b = ng.tensor(np.ones(1 << 16))  # reuses it
+    assert ng._C.cached_bytes() == 0
+    np.testing.assert_array_equal(b.numpy()[:3], [1.0, 1.0, 1.0])
+    small = ng.tensor(np.zeros(100))  # below 256 KiB: never cached
+    del small, b
+    gc.collect()
+    assert ng._C.cached_bytes() == 8 << 16
+    ng.empty_cache()
+    assert ng._C.cached_bytes() == 0
+
+
+def test_the_buffer_cache_can_be_switched_off():
+    import subprocess
+    import sys
+    code = ("import nthgrad as ng, numpy as np, gc; a = ng.tensor(np.zeros(1 << 16)); del a; gc.collect(); "
+            "print(ng._C.cached_bytes())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**__import__("os").environ, "NTHGRAD_CACHE_BYTES": "0"})
+    assert out.returncode == 0 and out.stdout.strip() == "0", out.stderr

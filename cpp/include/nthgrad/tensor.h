@@ -27,6 +27,9 @@ class Storage {
   bool owns_data() const { return !owner_; }
   static int64_t live_count();
   static int64_t live_bytes();  // bytes held by live storages
+  // Freed buffers kept for reuse (see tensor.cpp), and giving them back.
+  static std::size_t cached_bytes();
+  static void empty_cache();
 
  private:
   void* data_ = nullptr;

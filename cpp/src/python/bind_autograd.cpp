@@ -39,6 +39,10 @@ void bind_autograd(py::module_& m) {
       py::arg("outputs"), py::arg("grad_outputs"), py::arg("retain_graph"), py::arg("create_graph"));
   m.def("is_grad_enabled", &is_grad_enabled);
   m.def("set_grad_enabled", &set_grad_enabled, py::arg("enabled"));
+  m.def("empty_cache", &Storage::empty_cache,
+        "Frees the buffers nthgrad keeps for reuse (freed tensors of 256 KiB and more, up to "
+        "NTHGRAD_CACHE_BYTES, default 256 MiB).");
+  m.def("cached_bytes", &Storage::cached_bytes, "Bytes of freed buffers kept for reuse.");
   m.def("live_counts", [] {
     LiveCounts c = live_counts();
     py::dict d;

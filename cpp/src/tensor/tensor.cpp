@@ -2,6 +2,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 
 #include "nthgrad/error.h"
 #include "nthgrad/tensor.h"
@@ -12,7 +15,74 @@ namespace {
 std::atomic<int64_t> g_live_storages{0};
 std::atomic<int64_t> g_live_bytes{0};
 constexpr std::size_t kAlignment = 64;
+
+// Freed buffers of kCacheMin bytes and more are kept for reuse, by exact
+// size, up to a cap (NTHGRAD_CACHE_BYTES, default 256 MiB) in all. A backward
+// pass frees and allocates tensors of the same few sizes over and over, and a
+// buffer fresh from malloc costs a page fault per 4 KiB (the kernel zeroes
+// each page on first touch): measured as a fifth of the time of the 6th
+// derivative of tanh on 10^5 points. nthgrad.empty_cache() returns them.
+class BlockCache {
+ public:
+  static constexpr std::size_t kCacheMin = 256 * 1024;
+
+  // A cached buffer of exactly `bytes`, or nullptr.
+  void* take(std::size_t bytes) {
+    if (bytes < kCacheMin) return nullptr;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = free_.find(bytes);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    void* p = it->second.back();
+    it->second.pop_back();
+    cached_ -= bytes;
+    return p;
+  }
+  // Keeps the buffer if it fits under the cap; false: the caller frees it.
+  bool give(void* p, std::size_t bytes) {
+    if (bytes < kCacheMin) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cached_ + bytes > cap_) return false;
+    free_[bytes].push_back(p);
+    cached_ += bytes;
+    return true;
+  }
+  void clear() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [bytes, blocks] : free_)
+      for (void* p : blocks) std::free(p);
+    free_.clear();
+    cached_ = 0;
+  }
+  std::size_t cached() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cached_;
+  }
+
+ private:
+  std::size_t cap_ = [] {
+    const char* env = std::getenv("NTHGRAD_CACHE_BYTES");
+    return env ? static_cast<std::size_t>(std::strtoull(env, nullptr, 10)) : std::size_t{256} << 20;
+  }();
+  std::mutex mu_;
+  std::unordered_map<std::size_t, std::vector<void*>> free_;
+  std::size_t cached_ = 0;
+};
+
+// Never destroyed: storages may still die during static destruction.
+BlockCache& block_cache() {
+  static auto* cache = new BlockCache();
+  return *cache;
+}
+
+std::size_t padded_size(std::size_t nbytes) {
+  // aligned_alloc needs a size that is a multiple of the alignment; never 0.
+  std::size_t padded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
+  return padded ? padded : kAlignment;
+}
 }  // namespace
+
+void Storage::empty_cache() { block_cache().clear(); }
+std::size_t Storage::cached_bytes() { return block_cache().cached(); }
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
@@ -42,9 +112,13 @@ Storage::Storage(std::size_t nbytes) : nbytes_(nbytes) {
   // Padding a size this close to SIZE_MAX would wrap to a tiny buffer.
   if (nbytes > static_cast<std::size_t>(PTRDIFF_MAX) - kAlignment)
     throw ValueError(detail::cat("cannot allocate ", nbytes, " bytes: more than any buffer can hold"));
-  // aligned_alloc needs a size that is a multiple of the alignment; never 0.
-  std::size_t padded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
-  data_ = std::aligned_alloc(kAlignment, padded ? padded : kAlignment);
+  const std::size_t padded = padded_size(nbytes);
+  data_ = block_cache().take(padded);
+  if (!data_) data_ = std::aligned_alloc(kAlignment, padded);
+  if (!data_) {  // give the cached buffers back and try once more
+    block_cache().clear();
+    data_ = std::aligned_alloc(kAlignment, padded);
+  }
   if (!data_) throw MemoryError(detail::cat("out of memory allocating ", nbytes, " bytes"));
   ++g_live_storages;
   g_live_bytes += static_cast<int64_t>(nbytes_);
@@ -57,7 +131,7 @@ Storage::Storage(void* data, std::size_t nbytes, std::shared_ptr<void> owner)
 }
 
 Storage::~Storage() {
-  if (!owner_) std::free(data_);
+  if (!owner_ && !block_cache().give(data_, padded_size(nbytes_))) std::free(data_);
   --g_live_storages;
   g_live_bytes -= static_cast<int64_t>(nbytes_);
 }
