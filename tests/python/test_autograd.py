@@ -258,6 +258,7 @@ def test_in_place_update_of_a_leaf_is_safe_or_refused():
         p.add_(ng.ones((3,), ng.float64))
 
 
+@pytest.mark.skipif(__import__("os").environ.get("NTHGRAD_CACHE_BYTES") == "0", reason="the buffer cache is off")
 def test_freed_buffers_are_reused_and_can_be_released():
     ng.empty_cache()
     assert ng._C.cached_bytes() == 0
