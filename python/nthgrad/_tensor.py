@@ -263,24 +263,25 @@ def where(condition, x, y):
     return _C.where(condition, _as_operand(x, like), _as_operand(y, like))
 
 
+def _extremum(x0, x1, scalar_op, tensor_op):
+    """maximum / minimum: a number on either side uses the _scalar op."""
+    if isinstance(x1, (int, float, np.number)) and isinstance(x0, Tensor):
+        return scalar_op(x0, float(x1))
+    if isinstance(x0, (int, float, np.number)) and isinstance(x1, Tensor):
+        return scalar_op(x1, float(x0))
+    return tensor_op(_as_operand(x0, x1), _as_operand(x1, x0))
+
+
 def maximum(x0, x1):
     """Elementwise maximum, broadcast; a number on either side uses maximum_scalar. On ties x1 gets the
     gradient (nnabla)."""
-    if isinstance(x1, (int, float, np.number)) and isinstance(x0, Tensor):
-        return _C.maximum_scalar(x0, float(x1))
-    if isinstance(x0, (int, float, np.number)) and isinstance(x1, Tensor):
-        return _C.maximum_scalar(x1, float(x0))
-    return _C.maximum2(_as_operand(x0, x1), _as_operand(x1, x0))
+    return _extremum(x0, x1, _C.maximum_scalar, _C.maximum2)
 
 
 def minimum(x0, x1):
     """Elementwise minimum, broadcast; a number on either side uses minimum_scalar. On ties x1 gets the
     gradient (nnabla)."""
-    if isinstance(x1, (int, float, np.number)) and isinstance(x0, Tensor):
-        return _C.minimum_scalar(x0, float(x1))
-    if isinstance(x0, (int, float, np.number)) and isinstance(x1, Tensor):
-        return _C.minimum_scalar(x1, float(x0))
-    return _C.minimum2(_as_operand(x0, x1), _as_operand(x1, x0))
+    return _extremum(x0, x1, _C.minimum_scalar, _C.minimum2)
 
 
 def _install_methods():

@@ -71,24 +71,28 @@ Variable sign(const Variable& x, double alpha, bool ste) {
   return record("sign", {x}, y, kSavesNothing, [](const Ctx& c) { return grads(c.gy()); });
 }
 
-// maximum2: y = max(x0, x1); gx0 = gy [x0 > x1], gx1 = gy [x0 <= x1]   (ties -> x1, nnabla)
-Variable maximum2(const Variable& x0, const Variable& x1) {
-  return detail::binary("maximum2", x0, x1, Binary::Maximum, kSavesInputs, [](const Ctx& c) {
+namespace {
+// maximum2 / minimum2: gx0 = gy [x0 wins], gx1 = gy [x1 wins or ties]   (ties -> x1, nnabla)
+Variable extremum2(const char* name, const Variable& x0, const Variable& x1, kernels::Binary kernel,
+                   Variable (*x0_wins)(const Variable&, const Variable&),
+                   Variable (*x1_wins)(const Variable&, const Variable&)) {
+  return detail::binary(name, x0, x1, kernel, kSavesInputs, [x0_wins, x1_wins](const Ctx& c) {
     Variable ga, gb;
-    if (c.needs(0)) ga = sum_to(mul2(c.gy(), greater(c.in(0), c.in(1))), c.in_shape(0));
-    if (c.needs(1)) gb = sum_to(mul2(c.gy(), less_equal(c.in(0), c.in(1))), c.in_shape(1));
+    if (c.needs(0)) ga = sum_to(mul2(c.gy(), x0_wins(c.in(0), c.in(1))), c.in_shape(0));
+    if (c.needs(1)) gb = sum_to(mul2(c.gy(), x1_wins(c.in(0), c.in(1))), c.in_shape(1));
     return grads(ga, gb);
   });
 }
+}  // namespace
 
-// minimum2: y = min(x0, x1); gx0 = gy [x0 < x1], gx1 = gy [x0 >= x1]   (ties -> x1, nnabla)
+// maximum2: y = max(x0, x1); gx0 = gy [x0 > x1], gx1 = gy [x0 <= x1]
+Variable maximum2(const Variable& x0, const Variable& x1) {
+  return extremum2("maximum2", x0, x1, Binary::Maximum, greater, less_equal);
+}
+
+// minimum2: y = min(x0, x1); gx0 = gy [x0 < x1], gx1 = gy [x0 >= x1]
 Variable minimum2(const Variable& x0, const Variable& x1) {
-  return detail::binary("minimum2", x0, x1, Binary::Minimum, kSavesInputs, [](const Ctx& c) {
-    Variable ga, gb;
-    if (c.needs(0)) ga = sum_to(mul2(c.gy(), less(c.in(0), c.in(1))), c.in_shape(0));
-    if (c.needs(1)) gb = sum_to(mul2(c.gy(), greater_equal(c.in(0), c.in(1))), c.in_shape(1));
-    return grads(ga, gb);
-  });
+  return extremum2("minimum2", x0, x1, Binary::Minimum, less, greater_equal);
 }
 
 // maximum_scalar: y = max(x, val); gx = gy [x > val]   (0 at the tie, nnabla)
