@@ -117,7 +117,8 @@ def from_numpy(array, requires_grad=False):
 def full(shape, value, dtype=DType.float32, requires_grad=False):
     dtype = _resolve_dtype(dtype)
     value, _ = _as_array(value, dtype, "full")
-    return _C._from_numpy(np.full(shape, value, dtype=_NUMPY_OF[dtype]), requires_grad, True, "full")
+    # A copy into nthgrad's own memory (not a view of the NumPy array): such a tensor can be updated in place.
+    return _C._from_numpy(np.full(shape, value, dtype=_NUMPY_OF[dtype]), requires_grad, False, "full")
 
 
 def zeros(shape, dtype=DType.float32, requires_grad=False):
@@ -142,16 +143,6 @@ def _numpy(self):
     """The values as a read-only NumPy array sharing the tensor's memory
     (nthgrad never writes into a tensor; np.array(t) makes a writable copy)."""
     return np.asarray(self)
-
-
-def _array(self, dtype=None, copy=None):
-    """NumPy takes a tensor through the buffer protocol and calls this only
-    when that failed (otherwise it would make an object array silently):
-    raise why. Called directly, it converts as np.array would."""
-    if self.ndim > _NUMPY_MAXDIMS:
-        raise ValueError(f"numpy: cannot convert a tensor of shape {self.shape} ({self.ndim} dimensions) "
-                         f"to a NumPy array, which has at most {_NUMPY_MAXDIMS}")
-    return np.array(memoryview(self), dtype=dtype, copy=copy)
 
 
 def _repr(self):
@@ -248,10 +239,13 @@ def _clip(x, min, max):
 
 def _as_operand(v, like):
     """A tensor operand for ng.where / maximum / minimum: tensors as they are, numbers and arrays as tensors
-    of the other operand's dtype."""
+    of their own kind (a float stays a float beside an integer tensor; the op then promotes), a float
+    number taking the other operand's float dtype."""
     if isinstance(v, Tensor):
         return v
-    return tensor(v, dtype=like.dtype if isinstance(like, Tensor) else None)
+    if isinstance(like, Tensor) and like.dtype.is_floating_point and isinstance(v, (float, np.floating)):
+        return tensor(v, dtype=like.dtype)
+    return tensor(v)
 
 
 def where(condition, x, y):
@@ -298,7 +292,6 @@ def _install_methods():
     Tensor.__float__ = _float
     Tensor.__int__ = _int
     Tensor.__index__ = _index
-    Tensor.__array__ = _array
     Tensor.__bool__ = _bool
     Tensor.__array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
     Tensor.sum = lambda self, axis=None, keepdims=False: F.sum(self, axis, keepdims)

@@ -112,7 +112,7 @@ def hvp(f, inputs, v):
     for g, vi in zip(gs, vs):
         if g is None:  # f does not depend on this input
             continue
-        term = _C.sum(_C.mul2(g, vi), [], False)
+        term = _C.sum(_C.mul2(g, vi), None, False)
         dot = term if dot is None else _C.add2(dot, term)
     if dot is None or not dot.requires_grad:  # f is at most linear: H = 0
         hv = [None] * len(xs)

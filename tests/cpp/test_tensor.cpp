@@ -80,6 +80,20 @@ TEST(wrap_keeps_owner_alive) {
   CHECK(watch.expired());
 }
 
+TEST(wrapped_memory_is_never_freed_or_cached_by_nthgrad) {
+  // Memory nthgrad did not allocate belongs to its owner, even when the owner handle is empty
+  // (freeing or caching it would hand it out as another tensor's buffer).
+  static double buffer[1 << 16];  // 512 KiB: a size the cache of freed buffers would keep
+  const std::size_t cached_before = Storage::cached_bytes();
+  {
+    Tensor t = Tensor::wrap(buffer, {1 << 16}, DType::Float64, nullptr);
+    CHECK(!t.storage()->owns_data());
+  }
+  CHECK(Storage::cached_bytes() == cached_before);
+  Tensor own = Tensor::zeros({4}, DType::Float64);
+  CHECK(own.storage()->owns_data());
+}
+
 TEST(storage_counter_returns_to_baseline) {
   int64_t before = Storage::live_count();
   {

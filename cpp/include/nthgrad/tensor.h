@@ -24,7 +24,7 @@ class Storage {
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
   // False when the memory belongs to someone else (a NumPy array, a DLPack producer).
-  bool owns_data() const { return !owner_; }
+  bool owns_data() const { return owned_; }
   static int64_t live_count();
   static int64_t live_bytes();  // bytes held by live storages
   // Freed buffers kept for reuse (see tensor.cpp), and giving them back.
@@ -34,7 +34,8 @@ class Storage {
  private:
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
-  std::shared_ptr<void> owner_;  // null when this storage owns data_
+  std::shared_ptr<void> owner_;  // keeps memory owned elsewhere alive (wrap)
+  bool owned_ = false;           // data_ was allocated here, and is freed (or cached) here
 };
 
 class Tensor {

@@ -190,13 +190,20 @@ void add_(Variable& x, const Variable& other, double alpha) {
   if (x.requires_grad() && is_grad_enabled())
     throw RuntimeError("add_: x requires grad and recording is on; update it inside `with nthgrad.no_grad():`");
   check::same_shape("add_", "x", x, "other", other);
+  // Another variable sharing x itself (results of grad that alias, a .grad that is a caller's grad_outputs,
+  // several Python handles of one gradient) would change too.
+  if (x.impl_ptr().use_count() > 1)
+    throw RuntimeError(detail::cat("add_: x (shape ", shape_str(x.shape()),
+                                   ") is also held as another tensor object (e.g. a gradient that aliases another "
+                                   "result or the grad_outputs you passed); update a copy instead"));
   const std::shared_ptr<Storage>& storage = x.value().storage();
   if (!storage->owns_data())
     throw RuntimeError("add_: x shares memory owned by NumPy or a DLPack producer; copy it with nthgrad.tensor first");
   if (storage.use_count() > 1)
     throw RuntimeError(detail::cat("add_: the memory of x (shape ", shape_str(x.shape()),
                                    ") is also held elsewhere (a graph that saved x and was not freed by backward, "
-                                   "a reshape or detach of x, or a DLPack export), which would see the change"));
+                                   "a reshape or detach of x, a NumPy view or a DLPack export), which would see the "
+                                   "change"));
   Tensor y = x.value();
   Tensor o = other.dtype() == x.dtype() ? other.value() : kernels::cast(other.value(), x.dtype());
   kernels::add_into(y, o, alpha);

@@ -156,7 +156,10 @@ Variable slice(const Variable& x, const SliceIndex& start, const SliceIndex& sto
     };
     const int64_t b = resolve(pick(start), s > 0 ? 0 : n - 1);
     const int64_t e = resolve(pick(stop), s > 0 ? n : -1);
-    const int64_t count = s > 0 ? (e > b ? (e - b + s - 1) / s : 0) : (b > e ? (b - e - s - 1) / -s : 0);
+    // (written so that no step, not even -2^63, overflows)
+    const uint64_t magnitude = s > 0 ? static_cast<uint64_t>(s) : 0 - static_cast<uint64_t>(s);
+    const int64_t span = s > 0 ? e - b : b - e;
+    const int64_t count = span > 0 ? static_cast<int64_t>(1 + static_cast<uint64_t>(span - 1) / magnitude) : 0;
     first[d] = count > 0 ? b : 0;
     stride[d] = s;
     out[d] = count;

@@ -192,7 +192,14 @@ Variable arange(double start, double stop, double step, DType dtype) {
                                  ", stop=", stop, ", step=", step));
   const double count = std::ceil((stop - start) / step);
   if (count > 1e15) throw ValueError(detail::cat("arange: too many values (", count, ")"));
-  return record_nondiff(kernels::arange(start, step, count > 0 ? static_cast<int64_t>(count) : 0, dtype));
+  const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
+  if (dtype == DType::Int64 && n > 0) {  // every value must fit, as in cast
+    const double last = start + static_cast<double>(n - 1) * step;
+    for (double v : {start, last})
+      if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
+        throw ValueError(detail::cat("arange: the value ", v, " does not fit in int64"));
+  }
+  return record_nondiff(kernels::arange(start, step, n, dtype));
 }
 
 Variable linspace(double start, double stop, int64_t num, DType dtype) {
@@ -209,14 +216,15 @@ Variable clip_by_value(const Variable& x, const Variable& min, const Variable& m
   return minimum2(maximum2(x, min), max);
 }
 
-// clip_by_norm: x c / max(||x||, c) = x c / sqrt(max(sum x^2, c^2)); max(sum x^2, c^2)
-// sends no gradient into sum x^2 below c^2, so a zero x gets gradient 1, not NaN.
+// clip_by_norm: x c / max(||x||, c) = x / sqrt(max(||x / c||^2, 1)). Scaled by c first, so that
+// c^2 never over- or underflows the dtype; max(., 1) sends no gradient into the sum of squares
+// below 1, so a zero x gets gradient 1, not 0 * inf = NaN through the square root.
 Variable clip_by_norm(const Variable& x, double clip_norm, const Axes& axes) {
   check::floating("clip_by_norm", "x", x);
-  if (!(clip_norm > 0)) throw ValueError(detail::cat("clip_by_norm: clip_norm must be positive, got ", clip_norm));
-  Variable sq = sum(pow_scalar(x, 2.0), axes, true);
-  Variable norm = pow_scalar(maximum_scalar(sq, clip_norm * clip_norm), 0.5);
-  return mul2(x, r_div_scalar(norm, clip_norm));
+  if (!(clip_norm > 0) || !std::isfinite(clip_norm))
+    throw ValueError(detail::cat("clip_by_norm: clip_norm must be positive and finite, got ", clip_norm));
+  Variable sq = sum(pow_scalar(div2(x, constant(clip_norm, {}, x.dtype())), 2.0), axes, true);
+  return div2(x, pow_scalar(maximum_scalar(sq, 1.0), 0.5));
 }
 
 Variable unlink(const Variable& x) {

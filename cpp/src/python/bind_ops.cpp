@@ -58,7 +58,14 @@ void bind_ops(py::module_& m) {
   m.def("linspace", &linspace, py::arg("start"), py::arg("stop"), py::arg("num"), py::arg("dtype"));
   m.def("clip_by_value", py::overload_cast<V, double, double>(&clip_by_value), x, py::arg("min"), py::arg("max"));
   m.def("clip_by_value", py::overload_cast<V, V, V>(&clip_by_value), x, py::arg("min"), py::arg("max"));
-  m.def("clip_by_norm", [](V v, double c, const py::object& axis) { return clip_by_norm(v, c, axes_arg(axis)); }, x,
+  m.def(
+      "clip_by_norm",
+      [](V v, double c, const py::object& axis) {
+        if (!axis.is_none() && py::isinstance<py::sequence>(axis) && py::len(axis) == 0)
+          throw ValueError("clip_by_norm: axis=() names no axis; pass None for all axes");
+        return clip_by_norm(v, c, axes_arg(axis));
+      },
+      x,
         py::arg("clip_norm"), py::arg("axis") = py::none(),
         "x * clip_norm / max(||x||_2 over axis, clip_norm) (axis None: all axes).");
   m.def("unlink", &unlink, x, "The value of x cut from the graph: identity forward, no gradient.");

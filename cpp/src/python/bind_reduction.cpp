@@ -5,10 +5,12 @@
 namespace nthgrad::python {
 
 namespace {
+bool no_axes(const py::object& axis);
 // max / min with nnabla's with_index / only_index switches.
 template <typename F>
 py::object extreme(F f, const Variable& x, const py::object& axis, bool keepdims, bool with_index, bool only_index) {
-  auto [values, index] = f(x, axes_arg(axis), keepdims);
+  auto [values, index] = no_axes(axis) ? std::pair(identity(x), Variable(Tensor::zeros(x.shape(), DType::Int64)))
+                                       : f(x, axes_arg(axis), keepdims);
   if (only_index) return py::cast(index);
   if (with_index) return py::make_tuple(values, index);
   return py::cast(values);
@@ -23,21 +25,42 @@ SliceIndex slice_arg(const py::handle& obj) {
 }  // namespace
 
 Axes axes_arg(const py::handle& axis) {
+  auto one = [](const py::handle& a) -> int64_t {
+    // bools are ints to Python; an axis of True is a mistake, not axis 1
+    if (PyBool_Check(a.ptr()) || !PyIndex_Check(a.ptr()))
+      throw TypeError(detail::cat("axis must be None, an int or a sequence of ints, got ",
+                                  std::string(py::str(py::repr(a)))));
+    return a.cast<int64_t>();
+  };
   if (axis.is_none()) return {};
-  if (py::isinstance<py::int_>(axis) || py::hasattr(axis, "__index__")) return {axis.cast<int64_t>()};
+  if (PyIndex_Check(axis.ptr()) && !py::isinstance<py::array>(axis)) return {one(axis)};
+  if (!py::isinstance<py::sequence>(axis) || py::isinstance<py::str>(axis))
+    throw TypeError(detail::cat("axis must be None, an int or a sequence of ints, got ",
+                                std::string(py::str(py::repr(axis)))));
   Axes out;
-  for (const py::handle& a : axis) out.push_back(a.cast<int64_t>());
+  for (const py::handle& a : axis) out.push_back(one(a));
   return out;
 }
+
+namespace {
+// An empty sequence of axes reduces nothing (as NumPy), while C++'s empty
+// Axes means every axis (as nnabla's None): tell them apart here.
+bool no_axes(const py::object& axis) {
+  return !axis.is_none() && py::isinstance<py::sequence>(axis) && !py::isinstance<py::str>(axis) &&
+         py::len(axis) == 0;
+}
+}  // namespace
 
 void bind_reduction(py::module_& m) {
   using V = const Variable&;
   const auto x = py::arg("x");
   const auto axis = py::arg("axis") = py::none();
   const auto keepdims = py::arg("keepdims") = false;
-  m.def("sum", [](V v, const py::object& a, bool k) { return sum(v, axes_arg(a), k); }, x, axis, keepdims,
+  m.def("sum", [](V v, const py::object& a, bool k) { return no_axes(a) ? identity(v) : sum(v, axes_arg(a), k); },
+        x, axis, keepdims,
         "Sum over axis (an int, a sequence, or None for all axes).");
-  m.def("mean", [](V v, const py::object& a, bool k) { return mean(v, axes_arg(a), k); }, x, axis, keepdims,
+  m.def("mean", [](V v, const py::object& a, bool k) { return no_axes(a) ? identity(v) : mean(v, axes_arg(a), k); },
+        x, axis, keepdims,
         "Arithmetic mean over axis (an int, a sequence, or None for all axes).");
   const char* extreme_doc =
       "Over axis (None: all); the gradient goes to the first extreme element. with_index also returns, "
@@ -50,7 +73,8 @@ void bind_reduction(py::module_& m) {
       "min",
       [](V v, const py::object& a, bool k, bool wi, bool oi) { return extreme(min_with_index, v, a, k, wi, oi); },
       x, axis, keepdims, py::arg("with_index") = false, py::arg("only_index") = false, extreme_doc);
-  m.def("prod", [](V v, const py::object& a, bool k) { return prod(v, axes_arg(a), k); }, x, axis, keepdims,
+  m.def("prod", [](V v, const py::object& a, bool k) { return no_axes(a) ? identity(v) : prod(v, axes_arg(a), k); },
+        x, axis, keepdims,
         "Product over axis; its gradient is exact with zeros (no division).");
   const auto axis0 = py::arg("axis") = py::none(), exclusive = py::arg("exclusive") = false,
              reverse = py::arg("reverse") = false;

@@ -172,25 +172,37 @@ void bind_tensor(py::module_& m) {
 
   using V = const Variable&;
   using H = py::handle;
-  py::class_<Variable>(m, "Tensor", py::buffer_protocol(), py::dynamic_attr())
-      .def_buffer([](const Variable& v) {
-        const Tensor& t = v.value();
-        if (t.ndim() > kMaxBufferDims)
-          throw ValueError(detail::cat("numpy: cannot export a tensor of shape ", shape_str(t.shape()), " (", t.ndim(),
-                                       " dimensions); the buffer protocol allows at most ", kMaxBufferDims));
-        std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
-        std::vector<py::ssize_t> strides(shape.size());
-        int64_t s = static_cast<int64_t>(itemsize(t.dtype()));
-        for (int64_t i = t.ndim() - 1; i >= 0; --i) {
-          strides[i] = s;
-          s = checked_mul(s, std::max<int64_t>(shape[i], 1), "numpy", t.shape());
-        }
-        // Always read-only (as JAX): nthgrad never writes into a tensor, and
-        // a write through NumPy could corrupt values saved for backward, or
-        // memory that from_numpy wrapped read-only. np.array(t) copies.
-        return py::buffer_info(t.raw_data(), static_cast<py::ssize_t>(itemsize(t.dtype())),
-                               buffer_format(t.dtype()), t.ndim(), shape, strides, /*readonly=*/true);
-      })
+  py::class_<Variable>(m, "Tensor", py::dynamic_attr())
+      // NumPy exchange through __array__ rather than the buffer protocol: the
+      // array's base holds a reference to the storage, so while a view lives
+      // add_ knows the memory is shared. Always read-only (as JAX): nthgrad
+      // never writes into a tensor, and a write through NumPy could corrupt
+      // values saved for backward, or memory that from_numpy wrapped
+      // read-only. copy=True (np.array(t)) gives a writable copy.
+      .def(
+          "__array__",
+          [](const Variable& v, const py::object& dtype, const py::object& copy) -> py::object {
+            const Tensor& t = v.value();
+            if (t.ndim() > kMaxBufferDims)
+              throw ValueError(detail::cat("numpy: cannot convert a tensor of shape ", shape_str(t.shape()), " (",
+                                           t.ndim(), " dimensions) to a NumPy array, which has at most ",
+                                           kMaxBufferDims));
+            std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
+            std::vector<py::ssize_t> strides(shape.size());
+            int64_t s = static_cast<int64_t>(itemsize(t.dtype()));
+            for (int64_t i = t.ndim() - 1; i >= 0; --i) {
+              strides[i] = s;
+              s = checked_mul(s, std::max<int64_t>(shape[i], 1), "numpy", t.shape());
+            }
+            py::capsule keep(new Tensor(t), [](void* p) { delete static_cast<Tensor*>(p); });
+            py::array view(numpy_dtype(t.dtype()), shape, strides, t.raw_data(), keep);
+            py::detail::array_proxy(view.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+            const bool want_copy = !copy.is_none() && copy.cast<bool>();
+            if (want_copy || !dtype.is_none())
+              return py::module_::import("numpy").attr("array")(view, dtype, py::arg("copy") = want_copy ? copy : py::none());
+            return std::move(view);
+          },
+          py::arg("dtype") = py::none(), py::arg("copy") = py::none())
       .def_property_readonly("shape", [](const Variable& v) { return py::tuple(py::cast(v.shape())); })
       .def_property_readonly("ndim", &Variable::ndim)
       .def_property_readonly("size", &Variable::numel, "number of elements (as numpy.ndarray.size)")
@@ -210,17 +222,19 @@ void bind_tensor(py::module_& m) {
       .def("detach", &Variable::detach)
       .def(
           "add_",
-          [](Variable& self, const Variable& other, double alpha) {
-            add_(self, other, alpha);
-            return self;
+          [](py::object self, const Variable& other, double alpha) {
+            Variable& x = self.cast<Variable&>();
+            add_(x, other, alpha);
+            return self;  // the same Python object: no second handle on x
           },
           py::arg("other"), py::arg("alpha") = 1.0,
           "self += alpha * other in place (optimizer updates): self must be a leaf that nothing else shares, "
           "updated under no_grad if it requires grad.")
       .def(
           "sub_",
-          [](Variable& self, const Variable& other, double alpha) {
-            add_(self, other, -alpha);
+          [](py::object self, const Variable& other, double alpha) {
+            Variable& x = self.cast<Variable&>();
+            add_(x, other, -alpha);
             return self;
           },
           py::arg("other"), py::arg("alpha") = 1.0, "self -= alpha * other in place; see add_.")

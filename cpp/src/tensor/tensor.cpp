@@ -31,20 +31,26 @@ class BlockCache {
     if (bytes < kCacheMin) return nullptr;
     std::lock_guard<std::mutex> lock(mu_);
     auto it = free_.find(bytes);
-    if (it == free_.end() || it->second.empty()) return nullptr;
+    if (it == free_.end()) return nullptr;
     void* p = it->second.back();
     it->second.pop_back();
+    if (it->second.empty()) free_.erase(it);  // no key outlives its buffers
     cached_ -= bytes;
     return p;
   }
   // Keeps the buffer if it fits under the cap; false: the caller frees it.
-  bool give(void* p, std::size_t bytes) {
+  // noexcept: it runs in ~Storage (a failure to grow the map just frees).
+  bool give(void* p, std::size_t bytes) noexcept {
     if (bytes < kCacheMin) return false;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (cached_ + bytes > cap_) return false;
-    free_[bytes].push_back(p);
-    cached_ += bytes;
-    return true;
+    try {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cached_ + bytes > cap_) return false;
+      free_[bytes].push_back(p);
+      cached_ += bytes;
+      return true;
+    } catch (...) {
+      return false;
+    }
   }
   void clear() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -113,6 +119,7 @@ Storage::Storage(std::size_t nbytes) : nbytes_(nbytes) {
   if (nbytes > static_cast<std::size_t>(PTRDIFF_MAX) - kAlignment)
     throw ValueError(detail::cat("cannot allocate ", nbytes, " bytes: more than any buffer can hold"));
   const std::size_t padded = padded_size(nbytes);
+  owned_ = true;
   data_ = block_cache().take(padded);
   if (!data_) data_ = std::aligned_alloc(kAlignment, padded);
   if (!data_) {  // give the cached buffers back and try once more
@@ -131,7 +138,7 @@ Storage::Storage(void* data, std::size_t nbytes, std::shared_ptr<void> owner)
 }
 
 Storage::~Storage() {
-  if (!owner_ && !block_cache().give(data_, padded_size(nbytes_))) std::free(data_);
+  if (owned_ && !block_cache().give(data_, padded_size(nbytes_))) std::free(data_);
   --g_live_storages;
   g_live_bytes -= static_cast<int64_t>(nbytes_);
 }

@@ -2,6 +2,7 @@
 // scalar, and where (three inputs).
 #include <cmath>
 #include <limits>
+#include <functional>
 #include <type_traits>
 
 #include "kernels/cpu/eigen.h"
@@ -77,12 +78,25 @@ T nan_min(T a, T b) {
   return a < b ? a : b;
 }
 
+// u op v; for integers in unsigned arithmetic, so that overflow wraps (as
+// NumPy) instead of being undefined behaviour.
+template <typename T, typename Op>
+T wrap(T u, T v, Op op) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(op(static_cast<U>(u), static_cast<U>(v))));
+  } else {
+    return op(u, v);
+  }
+}
+
 // Python's %: the result takes the sign of b. Integer b = 0 gives 0 here (no
-// exception may leave a parallel region); the op rejects it before.
+// exception may leave a parallel region; the op rejects it before), and so
+// does b = -1 (INT64_MIN % -1 traps on x86; the remainder is 0 anyway).
 template <typename T>
 T floor_mod(T a, T b) {
   if constexpr (std::is_integral_v<T>) {
-    if (b == 0) return 0;
+    if (b == 0 || b == -1) return 0;
     T r = a % b;
     return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
   } else {
@@ -93,7 +107,7 @@ T floor_mod(T a, T b) {
 template <typename T>
 T trunc_mod(T a, T b) {
   if constexpr (std::is_integral_v<T>) {
-    if (b == 0) return 0;
+    if (b == 0 || b == -1) return 0;
     return a % b;
   } else {
     return std::fmod(a, b);
@@ -107,9 +121,9 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
     using T = decltype(tag);
     const DType d = a.dtype();
     switch (op) {
-      case Binary::Add: return binary_impl<T, T>(a, b, d, [](T u, T v) { return u + v; });
-      case Binary::Sub: return binary_impl<T, T>(a, b, d, [](T u, T v) { return u - v; });
-      case Binary::Mul: return binary_impl<T, T>(a, b, d, [](T u, T v) { return u * v; });
+      case Binary::Add: return binary_impl<T, T>(a, b, d, [](T u, T v) { return wrap<T>(u, v, std::plus<>()); });
+      case Binary::Sub: return binary_impl<T, T>(a, b, d, [](T u, T v) { return wrap<T>(u, v, std::minus<>()); });
+      case Binary::Mul: return binary_impl<T, T>(a, b, d, [](T u, T v) { return wrap<T>(u, v, std::multiplies<>()); });
       case Binary::Maximum: return binary_impl<T, T>(a, b, d, nan_max<T>);
       case Binary::Minimum: return binary_impl<T, T>(a, b, d, nan_min<T>);
       case Binary::Fmod: return binary_impl<T, T>(a, b, d, trunc_mod<T>);

@@ -25,44 +25,63 @@ constexpr int64_t kParallelGemmWork = 64 * 64 * 64;
 // hundred KB for the MLP's products). Called through its expression API it
 // allocates them on the heap per product, which costs an allocation, page
 // faults and a free each time, and showed as +0.7 MB of peak memory in the
-// MLP training step. Here each thread keeps its pair and lends it to every
-// product (as MKL keeps its own): no allocation per product.
+// MLP training step. Here the calling thread keeps one pair of buffers per
+// worker and lends them to every product (as MKL keeps its own). They are
+// sized before the parallel region, where an allocation failure may throw.
 template <typename T>
-class ReusedBlocking : public Eigen::internal::level3_blocking<T, T> {
+class Packing {
  public:
-  // For a column-major product of rows x cols with inner dimension depth
-  // (a row-major result is its transpose: rows and cols swap).
-  ReusedBlocking(Index rows, Index cols, Index depth) {
-    this->m_kc = depth;
-    this->m_mc = rows;
-    this->m_nc = cols;
-    Eigen::internal::computeProductBlockingSizes<T, T>(this->m_kc, this->m_mc, this->m_nc, Index(1));
-    thread_local Buffer a, b;
-    this->m_blockA = a.get(this->m_kc * this->m_mc);
-    this->m_blockB = b.get(this->m_kc * this->m_nc);
-  }
+  // Eigen's blocking of a column-major product of rows x cols with inner
+  // dimension depth (a row-major result is its transpose: rows and cols swap).
+  struct Blocking : Eigen::internal::level3_blocking<T, T> {
+    Blocking(Index rows, Index cols, Index depth) {
+      this->m_kc = depth;
+      this->m_mc = rows;
+      this->m_nc = cols;
+      Eigen::internal::computeProductBlockingSizes<T, T>(this->m_kc, this->m_mc, this->m_nc, Index(1));
+    }
+    Index a_size() const { return this->m_kc * this->m_mc; }
+    Index b_size() const { return this->m_kc * this->m_nc; }
+    void lend(T* a, T* b) {
+      this->m_blockA = a;
+      this->m_blockB = b;
+    }
+  };
 
- private:
   struct Buffer {
     std::unique_ptr<T[], decltype(&Eigen::internal::aligned_free)> data{nullptr, &Eigen::internal::aligned_free};
     Index size = 0;
-    T* get(Index n) {
-      if (n > size) {
-        data.reset(static_cast<T*>(Eigen::internal::aligned_malloc(static_cast<std::size_t>(n) * sizeof(T))));
-        size = n;
-      }
-      return data.get();
+    void reserve(Index n) {
+      if (n <= size) return;
+      T* p = static_cast<T*>(Eigen::internal::aligned_malloc(static_cast<std::size_t>(n) * sizeof(T)));  // throws
+      data.reset(p);
+      size = n;
     }
   };
+  struct Buffers {
+    Buffer a, b;
+  };
+
+  // The calling thread's buffers, one pair per worker, sized for `blocking`
+  // (here, before any parallel region: an allocation failure throws).
+  static std::vector<Buffers>& reserve(int workers, const Blocking& blocking) {
+    thread_local std::vector<Buffers> pool;
+    if (static_cast<int>(pool.size()) < workers) pool.resize(workers);
+    for (int w = 0; w < workers; ++w) {
+      pool[w].a.reserve(blocking.a_size());
+      pool[w].b.reserve(blocking.b_size());
+    }
+    return pool;
+  }
 };
 
-// C (rows x cols, row-major, row stride ldc) = op(A) op(B), one thread.
-// op(A) is RowMajor (A itself, row stride lda) or ColMajor (A stored
-// transposed, column stride lda); likewise op(B).
+// C (rows x cols, row-major, row stride ldc) = op(A) op(B) on worker w's
+// buffers. op(A) is RowMajor (A itself, row stride lda) or ColMajor (A
+// stored transposed, column stride lda); likewise op(B).
 template <typename T, int AOrder, int BOrder>
-void gemm_block(Index rows, Index cols, Index depth, const T* a, Index lda, const T* b, Index ldb, T* c, Index ldc) {
+void gemm_block(typename Packing<T>::Blocking& blocking, Index rows, Index cols, Index depth, const T* a, Index lda,
+                const T* b, Index ldb, T* c, Index ldc) {
   for (Index i = 0; i < rows; ++i) std::fill_n(c + i * ldc, cols, T(0));  // the kernel accumulates into C
-  ReusedBlocking<T> blocking(cols, rows, depth);
   Eigen::internal::general_matrix_matrix_product<Index, T, AOrder, false, T, BOrder, false, Eigen::RowMajor, 1>::run(
       rows, cols, depth, a, lda, b, ldb, c, 1, ldc, T(1), blocking);
 }
@@ -73,29 +92,38 @@ void gemm_block(Index rows, Index cols, Index depth, const T* a, Index lda, cons
 // gradients); each block is a single-threaded product.
 template <typename T, int AOrder, int BOrder>
 void gemm_parallel(const T* a, const T* b, T* c, int64_t p, int64_t q, int64_t r) {
+  using Blocking = typename Packing<T>::Blocking;
   const Index lda = AOrder == Eigen::RowMajor ? q : p, ldb = BOrder == Eigen::RowMajor ? r : q;
   // where row i of op(A) and column j of op(B) start
   auto a_row = [&](int64_t i) { return a + (AOrder == Eigen::RowMajor ? i * q : i); };
   auto b_col = [&](int64_t j) { return b + (BOrder == Eigen::RowMajor ? j : j * q); };
-  if (p * q * r < kParallelGemmWork || omp_in_parallel() || omp_get_max_threads() == 1) {
-    gemm_block<T, AOrder, BOrder>(p, r, q, a, lda, b, ldb, c, r);
-    return;
-  }
+  const bool parallel = p * q * r >= kParallelGemmWork && !omp_in_parallel() && omp_get_max_threads() > 1;
+  const int threads = parallel ? omp_get_max_threads() : 1;
   const bool split_rows = p >= r;
   const int64_t n = split_rows ? p : r;
-#pragma omp parallel
-  {
-    const int64_t threads = omp_get_num_threads();
-    const int64_t chunk = ((n + threads - 1) / threads + 7) / 8 * 8;  // whole SIMD-friendly blocks
-    const int64_t s = std::min(n, chunk * omp_get_thread_num());
-    const int64_t e = std::min(n, s + chunk);
-    if (s < e) {
-      if (split_rows)
-        gemm_block<T, AOrder, BOrder>(e - s, r, q, a_row(s), lda, b, ldb, c + s * r, r);
-      else
-        gemm_block<T, AOrder, BOrder>(p, e - s, q, a, lda, b_col(s), ldb, c + s, r);
-    }
+  const int64_t chunk = ((n + threads - 1) / threads + 7) / 8 * 8;  // whole SIMD-friendly blocks
+  // Every block is at most chunk long: buffers sized for that serve them all.
+  Blocking blocking(split_rows ? r : std::min(chunk, r), split_rows ? std::min(chunk, p) : p, q);
+  auto& buffers = Packing<T>::reserve(threads, blocking);  // this thread's; the workers borrow them
+  if (!parallel) {
+    blocking.lend(buffers[0].a.data.get(), buffers[0].b.data.get());
+    gemm_block<T, AOrder, BOrder>(blocking, p, r, q, a, lda, b, ldb, c, r);
+    return;
   }
+  // One block per worker, as parallel_for does (which also carries exceptions out of the region).
+  cpu::parallel_for(0, threads, 1, [&](int64_t w0, int64_t w1) {
+    for (int64_t w = w0; w < w1; ++w) {
+      const int64_t s = std::min(n, chunk * w);
+      const int64_t e = std::min(n, s + chunk);
+      if (s >= e) continue;
+      Blocking mine = blocking;
+      mine.lend(buffers[w].a.data.get(), buffers[w].b.data.get());
+      if (split_rows)
+        gemm_block<T, AOrder, BOrder>(mine, e - s, r, q, a_row(s), lda, b, ldb, c + s * r, r);
+      else
+        gemm_block<T, AOrder, BOrder>(mine, p, e - s, q, a, lda, b_col(s), ldb, c + s, r);
+    }
+  });
 }
 
 template <typename T>

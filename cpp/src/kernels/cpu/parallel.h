@@ -2,6 +2,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <exception>
 #include <cstdint>
 
 namespace nthgrad::kernels::cpu {
@@ -19,14 +20,23 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
     f(begin, end);
     return;
   }
+  std::exception_ptr error;  // an exception must not leave an OpenMP thread: carried out, rethrown here
 #pragma omp parallel
   {
     const int64_t threads = omp_get_num_threads();
     const int64_t chunk = (n + threads - 1) / threads;
     const int64_t b = begin + chunk * omp_get_thread_num();
     const int64_t e = std::min(end, b + chunk);
-    if (b < e) f(b, e);
+    if (b < e) {
+      try {
+        f(b, e);
+      } catch (...) {
+#pragma omp critical(nthgrad_parallel_error)
+        if (!error) error = std::current_exception();
+      }
+    }
   }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace nthgrad::kernels::cpu
