@@ -61,7 +61,7 @@ void bind_ops(py::module_& m) {
   m.def(
       "clip_by_norm",
       [](V v, double c, const py::object& axis) {
-        if (!axis.is_none() && py::isinstance<py::sequence>(axis) && py::len(axis) == 0)
+        if (no_axes(axis))
           throw ValueError("clip_by_norm: axis=() names no axis; pass None for all axes");
         return clip_by_norm(v, c, axes_arg(axis));
       },

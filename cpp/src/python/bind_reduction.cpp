@@ -4,8 +4,12 @@
 
 namespace nthgrad::python {
 
+bool no_axes(const py::handle& axis) {
+  return !axis.is_none() && py::isinstance<py::sequence>(axis) && !py::isinstance<py::str>(axis) &&
+         py::len(axis) == 0;
+}
+
 namespace {
-bool no_axes(const py::object& axis);
 // max / min with nnabla's with_index / only_index switches.
 template <typename F>
 py::object extreme(F f, const Variable& x, const py::object& axis, bool keepdims, bool with_index, bool only_index) {
@@ -41,15 +45,6 @@ Axes axes_arg(const py::handle& axis) {
   for (const py::handle& a : axis) out.push_back(one(a));
   return out;
 }
-
-namespace {
-// An empty sequence of axes reduces nothing (as NumPy), while C++'s empty
-// Axes means every axis (as nnabla's None): tell them apart here.
-bool no_axes(const py::object& axis) {
-  return !axis.is_none() && py::isinstance<py::sequence>(axis) && !py::isinstance<py::str>(axis) &&
-         py::len(axis) == 0;
-}
-}  // namespace
 
 void bind_reduction(py::module_& m) {
   using V = const Variable&;

@@ -8,16 +8,6 @@ namespace nthgrad::python {
 
 namespace {
 
-const char* buffer_format(DType d) {
-  switch (d) {
-    case DType::Float32: return "f";
-    case DType::Float64: return "d";
-    case DType::Int64: return "q";
-    case DType::Bool: return "?";
-  }
-  return "f";
-}
-
 // The nthgrad dtype of an array's elements (byte order and layout are checked
 // by the caller). `fn` names the user's function in messages; `share` says
 // whether it was from_numpy, which can take no other dtype.
@@ -43,9 +33,8 @@ bool require_bool(const char* fn, const char* arg, const py::handle& value) {
                               Py_TYPE(value.ptr())->tp_name, ")"));
 }
 
-// The buffer protocol (and so memoryview and NumPy) allows at most this many
-// dimensions (PyBUF_MAX_NDIM).
-constexpr int64_t kMaxBufferDims = 64;
+// NumPy 2 allows at most this many dimensions.
+constexpr int64_t kMaxNumpyDims = 64;
 
 py::object numpy_dtype(DType d) {
   static const char* names[] = {"float32", "float64", "int64", "bool"};
@@ -183,10 +172,10 @@ void bind_tensor(py::module_& m) {
           "__array__",
           [](const Variable& v, const py::object& dtype, const py::object& copy) -> py::object {
             const Tensor& t = v.value();
-            if (t.ndim() > kMaxBufferDims)
+            if (t.ndim() > kMaxNumpyDims)
               throw ValueError(detail::cat("numpy: cannot convert a tensor of shape ", shape_str(t.shape()), " (",
                                            t.ndim(), " dimensions) to a NumPy array, which has at most ",
-                                           kMaxBufferDims));
+                                           kMaxNumpyDims));
             std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
             std::vector<py::ssize_t> strides(shape.size());
             int64_t s = static_cast<int64_t>(itemsize(t.dtype()));

@@ -14,7 +14,7 @@ namespace pybind11::detail {
 // never exists, and pybind11 would hand the bindings raw, unconstructed
 // memory in its place: every method would crash or read garbage. This caster
 // refuses such an instance wherever any binding receives it (self,
-// arguments, lists, optionals and the buffer protocol all load through it),
+// arguments, lists and optionals all load through it),
 // so no binding needs a check of its own. It must be visible wherever the
 // class is bound, hence here in the one header every binding file includes.
 template <typename T>
@@ -69,6 +69,9 @@ void bind_reduction(py::module_& m);   // reduction, array, linalg
 // An axis argument as nnabla and NumPy take it: None (all axes), an int or a
 // sequence of ints.
 Axes axes_arg(const py::handle& axis);
+// True for an empty sequence of axes, which reduces nothing (as NumPy), while
+// C++'s empty Axes means every axis (as nnabla's None).
+bool no_axes(const py::handle& axis);
 
 // A NumPy array of one of our dtypes as a tensor. With `share` the tensor
 // wraps the array's memory, which must be C-contiguous, aligned and in native

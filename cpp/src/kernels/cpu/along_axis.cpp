@@ -14,8 +14,7 @@ namespace nthgrad::kernels {
 
 namespace {
 
-template <typename T>
-using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+using cpu::Acc;
 
 struct Lines {
   int64_t outer = 1, n = 1, inner = 1;

@@ -90,9 +90,9 @@ T wrap(T u, T v, Op op) {
   }
 }
 
-// Python's %: the result takes the sign of b. Integer b = 0 gives 0 here (no
-// exception may leave a parallel region; the op rejects it before), and so
-// does b = -1 (INT64_MIN % -1 traps on x86; the remainder is 0 anyway).
+// Python's %: the result takes the sign of b. Integer b = 0 gives 0 here (the
+// op rejects it before), and so does b = -1 (INT64_MIN % -1 traps on x86; the
+// remainder is 0 anyway).
 template <typename T>
 T floor_mod(T a, T b) {
   if constexpr (std::is_integral_v<T>) {

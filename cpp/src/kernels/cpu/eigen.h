@@ -1,11 +1,17 @@
 #pragma once
 // Eigen vocabulary for the CPU kernels: maps over raw buffers.
 #include <Eigen/Core>
+#include <type_traits>
 
 #include "nthgrad/error.h"
 #include "nthgrad/tensor.h"
 
 namespace nthgrad::kernels::cpu {
+
+// The accumulator of sums and products: double for float, so that float32
+// reductions lose nothing to their length.
+template <typename T>
+using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
 
 template <typename T>
 using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;

@@ -23,9 +23,7 @@ namespace {
 
 constexpr int64_t kBlock = 4096;
 
-// The accumulator type: double for float.
-template <typename T>
-using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+using cpu::Acc;
 
 struct Block {
   int64_t size;

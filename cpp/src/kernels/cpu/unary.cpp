@@ -226,9 +226,6 @@ Tensor unary_grad(Unary op, const Tensor& gy, const Tensor& z, double a, double 
     const T* pg = gy.data<T>();
     const T* pz = z.data<T>();
     T* pgx = gx.data<T>();
-    // An empty call first, outside the parallel region, so that an op without
-    // a fused derivative throws here (an exception must not leave a thread).
-    unary_grad_chunk<T>(op, pg, pz, pgx, 0, T(0), T(0));
     cpu::parallel_for(0, z.numel(), cpu::kGrainSize, [&](int64_t s, int64_t e) {
       unary_grad_chunk<T>(op, pg + s, pz + s, pgx + s, e - s, static_cast<T>(a), static_cast<T>(b));
     });
