@@ -114,4 +114,20 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
 // (M, D) @ (D, L) + bias(L) with bias optional (undefined).
 Tensor affine(const Tensor& x, const Tensor& w, const Tensor& bias);
 
+// ---- array: gather / scatter / sort / pad / tile (issue 7) ----
+
+
+
+// ---- linalg: decompositions per matrix, parallel over the batch (issue 7) ----
+
+
+
+// ---- signal: fft, interpolate (issue 7) ----
+
+
+
+// ---- random: counter-based generator and samplers (issue 7) ----
+
+
+
 }  // namespace nthgrad::kernels

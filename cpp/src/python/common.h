@@ -64,7 +64,11 @@ void bind_dlpack(py::module_& m);  // after bind_tensor: adds methods to Tensor
 void bind_autograd(py::module_& m);
 void bind_ops(py::module_& m);         // arithmetic, math, logical
 void bind_activation(py::module_& m);
-void bind_reduction(py::module_& m);   // reduction, array, linalg
+void bind_reduction(py::module_& m);   // reduction, and the array and linalg ops of issues 3-6
+void bind_array(py::module_& m);       // array manipulation and indexing (issue 7)
+void bind_linalg(py::module_& m);      // decompositions, einsum, matrix_diag, trilu
+void bind_signal(py::module_& m);      // interpolate, fft, stft
+void bind_random(py::module_& m);      // random sources, dropout
 
 // An axis argument as nnabla and NumPy take it: None (all axes), an int or a
 // sequence of ints.

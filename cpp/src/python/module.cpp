@@ -26,4 +26,8 @@ PYBIND11_MODULE(_C, m) {
   nthgrad::python::bind_ops(m);
   nthgrad::python::bind_activation(m);
   nthgrad::python::bind_reduction(m);
+  nthgrad::python::bind_array(m);
+  nthgrad::python::bind_linalg(m);
+  nthgrad::python::bind_signal(m);
+  nthgrad::python::bind_random(m);
 }
