@@ -10,6 +10,7 @@ from ._C import Tensor, DType, from_dlpack
 from ._tensor import tensor, from_numpy, zeros, ones, full, where, maximum, minimum
 from .autograd import grad, backward, no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from . import functional
+from ._indexing import index_put
 from . import autograd
 
 float32 = DType.float32
@@ -34,4 +35,5 @@ __all__ = [
     "Tensor", "DType", "tensor", "from_numpy", "zeros", "ones", "full", "grad", "backward", "no_grad",
     "enable_grad", "set_grad_enabled", "is_grad_enabled", "functional", "autograd", "float32", "float64",
     "int64", "bool_", "live_counts", "empty_cache", "from_dlpack", "where", "maximum", "minimum",
+    "index_put",
 ]

@@ -278,6 +278,11 @@ def minimum(x0, x1):
     return _extremum(x0, x1, _C.minimum_scalar, _C.minimum2)
 
 
+def _setitem(self, index, values):
+    raise TypeError("nthgrad tensors are immutable: use y = nthgrad.index_put(x, index, values) "
+                    "(differentiable) instead of x[index] = values")
+
+
 def _install_methods():
     from . import functional as F
 
@@ -315,8 +320,11 @@ def _install_methods():
     Tensor.double = lambda self: _C.cast(self, DType.float64)
     Tensor.to = lambda self, dtype: _C.cast(self, _resolve_dtype(dtype))
     Tensor.__hash__ = object.__hash__
+    Tensor.__getitem__ = _indexing.getitem
+    Tensor.__setitem__ = _setitem
 
 
 from . import functional  # noqa: E402  (functional imports this module)
+from . import _indexing  # noqa: E402
 
 _install_methods()

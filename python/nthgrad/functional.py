@@ -35,13 +35,16 @@ _COMPILED = [
     "sum", "mean", "max", "min", "prod", "cumsum", "cumprod",
     # array (section 10)
     "transpose", "slice",
+    # array manipulation and indexing (section 10, issue 7)
+    "split", "pad", "tile", "one_hot", "flip", "shift", "sort", "gather_nd", "scatter_nd", "gather", "scatter_add",
+    "searchsorted", "top_k_data", "top_k_grad",
 ]
 for _name in _COMPILED:
     globals()[_name] = getattr(_C, _name)
 
 __all__ = _COMPILED + [
     "add_n", "mul_n", "where", "constant", "arange", "linspace", "clip_by_value", "dot", "broadcast", "reshape",
-    "concatenate",
+    "concatenate", "stack", "meshgrid",
 ]
 
 
@@ -122,6 +125,16 @@ def concatenate(*x, axis=None):
     if axis is None:
         axis = x[0].ndim - 1 if isinstance(x[0], Tensor) else -1
     return _C.concatenate(list(x), axis)
+
+
+def stack(*x, axis=0):
+    """Joins equal-shape arrays along a new axis."""
+    return _C.stack(list(x), axis)
+
+
+def meshgrid(*x, ij_indexing=False):
+    """Coordinate grids of 1-D arrays ('xy' indexing unless ij_indexing, as numpy.meshgrid)."""
+    return tuple(_C.meshgrid(list(x), ij_indexing))
 
 
 def _matmul_numpy(a, b):

@@ -3,6 +3,7 @@
 // tensors that the op layer has already checked (dtypes, shapes, axes) and
 // returns a new tensor. CPU only for now; a CUDA build would dispatch here on
 // the tensors' device.
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -115,7 +116,32 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
 Tensor affine(const Tensor& x, const Tensor& w, const Tensor& bias);
 
 // ---- array: gather / scatter / sort / pad / tile (issue 7) ----
-
+// Row gathers: x read as (num_rows, row_size), `rows` int64 in range (the op
+// checks); y has shape rows.shape + (row_size,). Any dtype.
+Tensor gather_rows(const Tensor& x, int64_t row_size, const Tensor& rows);
+// The adjoint: zeros (num_rows, row_size) with src's rows added at `rows`;
+// duplicates accumulate in index order whatever the number of threads.
+Tensor scatter_rows_add(const Tensor& src, const Tensor& rows, int64_t num_rows);
+// 1 (in dtype) where rows[i] does not occur again later in `rows`, 0 where
+// it does: the writes that survive a scatter with "last one wins".
+Tensor last_occurrence(const Tensor& rows, int64_t num_rows, DType dtype, bool* all_unique);
+// Row-major flat offsets into `dims` of coords (M, Y...) -> (Y...);
+// negative coordinates count from the end; one out of range throws
+// IndexError "<op>: index v is out of range for <what[j]>".
+Tensor ravel_index(const Tensor& coords, const Shape& dims, const char* op, const std::vector<std::string>& what);
+// Flat offsets into x_shape of an index along `axis` (index of x's rank,
+// no larger than x on the other axes): offset of (i_0, .., index[i], .., i_n).
+Tensor along_axis_offsets(const Tensor& index, const Shape& x_shape, int64_t axis, const char* op,
+                          const std::string& what);
+// Stable argsort along axis (positions along it, int64). NaN sorts above
+// +inf (last ascending, first descending); -0 equals +0.
+Tensor argsort(const Tensor& x, int64_t axis, bool descending);
+// x (samples, n): per row the k positions of the largest (smallest) values
+// (of |x| if by_abs), in rank order, lower index first among ties.
+Tensor top_k_indices(const Tensor& x, int64_t k, bool by_abs, bool largest);
+// sorted (rows, n), values (rows, m) of one dtype: per value the first
+// position whose element is >= it (right: >), int64 (rows, m).
+Tensor searchsorted(const Tensor& sorted, const Tensor& values, bool right);
 
 
 // ---- linalg: decompositions per matrix, parallel over the batch (issue 7) ----

@@ -214,4 +214,173 @@ Variable concatenate(const VariableList& x, int64_t axis) {
   });
 }
 
+// split: the size-1 slices along axis, axis dropped; gx = their gradients
+// stacked back (zeros where an output got none)   [adjoint: stack]
+VariableList split(const Variable& x, int64_t axis) {
+  check::defined("split", "x", x);
+  if (x.ndim() == 0) throw ValueError("split: x has shape (); it needs an axis to split along");
+  const int64_t a = normalize_axis("split", axis, x.ndim());
+  const int64_t n = x.shape()[a];
+  Shape piece = x.shape(), kept = x.shape();
+  piece[a] = 1;
+  kept.erase(kept.begin() + a);
+  std::vector<Tensor> outputs;
+  std::vector<int64_t> start(x.ndim(), 0), step(x.ndim(), 1);
+  for (int64_t i = 0; i < n; ++i) {
+    start[a] = i;
+    outputs.push_back(kernels::slice(x.value(), start, step, piece).reshape(kept));
+  }
+  if (n == 0) return {};
+  return record("split", {x}, outputs, kSavesNothing, [a, n, piece, kept](const Ctx& c) {
+    VariableList parts;
+    for (int64_t i = 0; i < n; ++i) {
+      const Variable& g = c.gy(i);
+      parts.push_back(reshape(g.defined() ? g : Variable(Tensor::zeros(kept, c.in_dtype(0))), piece));
+    }
+    return grads(concatenate(parts, a));
+  });
+}
+
+// stack: a new axis at `axis`, by reshape + concatenate (whose rule slices)
+Variable stack(const VariableList& x, int64_t axis) {
+  if (x.empty()) throw ValueError("stack: needs at least one input");
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    check::defined("stack", detail::cat("x[", i, "]").c_str(), x[i]);
+    if (x[i].shape() != x[0].shape())
+      throw ValueError(detail::cat("stack: x[", i, "] of shape ", shape_str(x[i].shape()),
+                                   " differs from x[0] of shape ", shape_str(x[0].shape()), "; all must be equal"));
+  }
+  const int64_t a = normalize_axis("stack", axis, x[0].ndim() + 1);
+  Shape shape = x[0].shape();
+  shape.insert(shape.begin() + a, 1);
+  VariableList parts;
+  for (const Variable& v : x) parts.push_back(reshape(v, shape));
+  return concatenate(parts, a);
+}
+
+namespace {
+// The source position along an axis of length n for output position p
+// (p may lie outside [0, n)): clamped, or mirrored with or without the edge.
+int64_t border_source(int64_t p, int64_t n, bool mirror, bool repeat_edge) {
+  if (!mirror || n == 1) return std::clamp<int64_t>(p, 0, n - 1);
+  const int64_t period = repeat_edge ? 2 * n : 2 * (n - 1);
+  int64_t q = ((p % period) + period) % period;
+  if (q >= n) q = repeat_edge ? period - 1 - q : period - q;
+  return q;
+}
+}  // namespace
+
+// pad: constant mode is one op whose adjoint is the slice of gy; reflect and
+// repeat gather along each padded axis (gx: scatter-add)
+Variable pad(const Variable& x, const std::vector<int64_t>& pad_width, const std::string& mode, double constant_value) {
+  check::defined("pad", "x", x);
+  const int64_t pairs = static_cast<int64_t>(pad_width.size()) / 2;
+  if (pad_width.size() % 2 != 0 || pairs > x.ndim())
+    throw ValueError(detail::cat("pad: pad_width has ", pad_width.size(),
+                                 " entries; it needs an even number, at most 2 * x.ndim, for x of shape ",
+                                 shape_str(x.shape())));
+  for (int64_t w : pad_width)
+    if (w < 0) throw ValueError(detail::cat("pad: pad_width ", axes_str(pad_width), " has a negative width"));
+  if (mode != "constant" && mode != "reflect" && mode != "repeat")
+    throw ValueError(detail::cat("pad: mode must be 'constant', 'reflect' or 'repeat', got '", mode, "'"));
+  const int64_t first = x.ndim() - pairs;
+  if (mode == "constant") {
+    Shape out = x.shape();
+    std::vector<int64_t> start(x.ndim(), 0), step(x.ndim(), 1);
+    for (int64_t i = 0; i < pairs; ++i) {
+      out[first + i] += pad_width[2 * i] + pad_width[2 * i + 1];
+      start[first + i] = pad_width[2 * i];
+    }
+    Tensor y = kernels::slice_backward(x.value(), out, start, step);
+    if (constant_value != 0) {
+      Tensor inside = kernels::slice_backward(Tensor::ones(x.shape(), DType::Bool), out, start, step);
+      y = kernels::where(inside, y, Tensor::full({}, constant_value, x.dtype()));
+    }
+    return record("pad", {x}, y, kSavesNothing, [start, step](const Ctx& c) {
+      return grads(detail::slice_resolved(c.gy(), start, step, c.in_shape(0)));
+    });
+  }
+  Variable y = x;
+  for (int64_t i = 0; i < pairs; ++i) {
+    const int64_t axis = first + i, n = x.shape()[axis], before = pad_width[2 * i], after = pad_width[2 * i + 1];
+    if (before == 0 && after == 0) continue;
+    if (n == 0)
+      throw ValueError(detail::cat("pad: cannot pad axis ", axis, " of size 0 in mode '", mode, "' (x of shape ",
+                                   shape_str(x.shape()), ")"));
+    std::vector<int64_t> source(n + before + after);
+    for (int64_t j = 0; j < static_cast<int64_t>(source.size()); ++j)
+      source[j] = border_source(j - before, n, mode == "reflect", false);
+    y = detail::take_along(y, axis, source);
+  }
+  return y;
+}
+
+// tile: x as (1, s0, 1, s1, ...), broadcast to (r0, s0, r1, s1, ...), merged;
+// so gx = the sum over the tiles (broadcast's adjoint)
+Variable tile(const Variable& x, const std::vector<int64_t>& reps) {
+  check::defined("tile", "x", x);
+  for (int64_t r : reps)
+    if (r < 0) throw ValueError(detail::cat("tile: reps ", axes_str(reps), " has a negative entry"));
+  const std::size_t nd = std::max<std::size_t>(x.ndim(), reps.size());
+  Shape shape(nd - x.ndim(), 1);
+  shape.insert(shape.end(), x.shape().begin(), x.shape().end());
+  std::vector<int64_t> r(nd - reps.size(), 1);
+  r.insert(r.end(), reps.begin(), reps.end());
+  Shape interleaved, expanded, out;
+  for (std::size_t d = 0; d < nd; ++d) {
+    interleaved.insert(interleaved.end(), {1, shape[d]});
+    expanded.insert(expanded.end(), {r[d], shape[d]});
+    out.push_back(checked_mul(r[d], shape[d], "tile", x.shape()));
+  }
+  return reshape(broadcast(reshape(x, interleaved), expanded), out);
+}
+
+// flip: slice with step -1 along each axis
+Variable flip(const Variable& x, const Axes& axes) {
+  check::defined("flip", "x", x);
+  SliceIndex start(x.ndim()), stop(x.ndim()), step(x.ndim());
+  for (int64_t axis : axes) step[normalize_axis("flip", axis, x.ndim())] = -1;
+  return slice(x, start, stop, step);
+}
+
+// shift: a gather along each shifted axis with clamped or mirrored sources
+Variable shift(const Variable& x, const std::vector<int64_t>& shifts, const std::string& border_mode) {
+  check::defined("shift", "x", x);
+  if (static_cast<int64_t>(shifts.size()) > x.ndim())
+    throw ValueError(detail::cat("shift: ", shifts.size(), " shifts for x of shape ", shape_str(x.shape())));
+  if (border_mode != "nearest" && border_mode != "reflect")
+    throw ValueError(detail::cat("shift: border_mode must be 'nearest' or 'reflect', got '", border_mode, "'"));
+  const int64_t first = x.ndim() - static_cast<int64_t>(shifts.size());
+  Variable y = x;
+  for (std::size_t i = 0; i < shifts.size(); ++i) {
+    const int64_t axis = first + static_cast<int64_t>(i), n = x.shape()[axis];
+    if (shifts[i] == 0 || n == 0) continue;
+    std::vector<int64_t> source(n);
+    for (int64_t j = 0; j < n; ++j) source[j] = border_source(j - shifts[i], n, border_mode == "reflect", true);
+    y = detail::take_along(y, axis, source);
+  }
+  return y;
+}
+
+// meshgrid: x_i reshaped along its own axis and broadcast to the grid
+VariableList meshgrid(const VariableList& x, bool ij_indexing) {
+  Shape grid;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    check::defined("meshgrid", detail::cat("x[", i, "]").c_str(), x[i]);
+    if (x[i].ndim() != 1)
+      throw ValueError(detail::cat("meshgrid: x[", i, "] of shape ", shape_str(x[i].shape()), " must be 1-D"));
+    grid.push_back(x[i].shape()[0]);
+  }
+  const bool xy = !ij_indexing && x.size() >= 2;
+  if (xy) std::swap(grid[0], grid[1]);
+  VariableList out;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    std::size_t at = xy && i < 2 ? 1 - i : i;
+    Shape s(x.size(), 1);
+    s[at] = x[i].shape()[0];
+    out.push_back(broadcast(reshape(x[i], s), grid));
+  }
+  return out;
+}
+
 }  // namespace nthgrad
