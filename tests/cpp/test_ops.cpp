@@ -81,6 +81,15 @@ TEST(gradients_by_finite_differences) {
   gradcheck([](const Variable& x) { return cumprod(x, 1, true, true) + cumsum(x, 0); }, random({3, 4}, gen), gen);
   gradcheck([](const Variable& x) { return where(greater_scalar(x, 0.0), atan(x), erf(x)); }, random({6}, gen), gen);
   gradcheck([](const Variable& x) { return elu(x) * sum(concatenate({x, sinh(x)}, 0)); }, random({4}, gen), gen);
+  // indexing and array manipulation (issue 7): gathers and scatters with duplicate indices
+  Variable idx(Tensor::from_data(std::vector<int64_t>{0, 2, 2, 1, 0, 3}.data(), {2, 3}, DType::Int64));
+  gradcheck([&](const Variable& x) { return exp(gather_nd(x, idx)); }, random({3, 4}, gen), gen);
+  gradcheck([&](const Variable& x) { return sin(scatter_nd(x, idx, {3, 4}, true)); }, random({3}, gen), gen);
+  gradcheck([&](const Variable& x) { return tanh(gather(x, idx, 1, 0)); }, random({2, 4}, gen), gen);
+  gradcheck([](const Variable& x) { return sort(x * x, 1, true).first * x; }, random({3, 5}, gen), gen);
+  gradcheck([](const Variable& x) { return sin(pad(x, {2, 3, 1, 1}, "reflect")); }, random({3, 4}, gen), gen);
+  gradcheck([](const Variable& x) { return cos(tile(x, {2, 1, 3})) * sum(shift(x, {1, -1})); }, random({2, 3}, gen), gen);
+  gradcheck([](const Variable& x) { return split(exp(x), 0)[1] * stack(split(x, 1), 0); }, random({2, 2}, gen), gen);
 }
 
 TEST(prod_is_exact_with_a_zero) {
@@ -107,4 +116,8 @@ TEST(bad_input_throws) {
   CHECK_THROWS(max(Variable(Tensor::ones({0}, DType::Float32))), ValueError);
   CHECK_THROWS(where(a, a, b), ValueError);
   CHECK_THROWS(concatenate({a, b}, 0), ValueError);
+  Variable bad_idx(Tensor::from_data(std::vector<int64_t>{5}.data(), {1, 1}, DType::Int64));
+  CHECK_THROWS(gather_nd(a, bad_idx), IndexError);
+  CHECK_THROWS(gather_nd(a, a), TypeError);
+  CHECK_THROWS(pad(a, {1}), ValueError);
 }
