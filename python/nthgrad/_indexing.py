@@ -4,6 +4,10 @@ indexed axes go. Every form is built from differentiable ops (slice, reshape,
 transpose, gather), so `x[idx]` has gradients of every order; the backward of
 an integer-array index is a scatter-add. `index_put` is the functional
 counterpart of `x[index] = values` (tensors are immutable).
+
+Where NumPy and PyTorch differ, NumPy's rule is the one: an int beside an
+integer array is an advanced index too, so `x[0, :, [1, 2]]` of a (2, 3, 4)
+tensor has shape (2, 3) (NumPy), not (3, 2) (torch).
 """
 import numbers
 
