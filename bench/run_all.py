@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CASES = ("bench_per_op", "bench_mlp", "bench_hvp", "bench_nth_derivative", "bench_tanh_sigmoid", "bench_memory")
+CASES = ("bench_per_op", "bench_mlp", "bench_hvp", "bench_nth_derivative", "bench_tanh_sigmoid", "bench_memory",
+         "linalg_hvp")
 
 
 def run_in_process(names, libs, scale):
