@@ -86,6 +86,7 @@ ROWS = [
                 (lambda: F.einsum(t((2, 3)), equation="ij->ii"), ValueError, "twice"),
                 (lambda: F.einsum(t((2, 3)), equation="i$j"), ValueError, "i$j"),
                 (lambda: F.einsum(t((2, 3)), equation="i.j"), ValueError, "ellipsis"),
+                (lambda: F.einsum(t((2, 3)), equation="i\u00e9j"), ValueError, "not ASCII"),
                 (lambda: F.einsum(t((2, 3)), equation="ijk"), ValueError, "(2, 3)"),
                 (lambda: F.einsum(t((2, 3)), t((4, 2)), equation="ij,jk->ik"), ValueError, "(4, 2)"),
                 (lambda: F.einsum(t((2, 3)), equation="ii"), ValueError, "(2, 3)"),

@@ -3,7 +3,6 @@
 #include "nthgrad/ops/linalg.h"
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <numeric>
 
@@ -272,11 +271,14 @@ class EinsumParser {
         t.ellipsis = true;
         t.letters.push_back(kEllipsisMark);
         i += 3;
-      } else if (std::isalpha(static_cast<unsigned char>(ch))) {
+      } else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')) {  // ASCII, whatever the C locale
         t.letters.push_back(static_cast<unsigned char>(ch));
         ++i;
       } else {
-        fail(detail::cat("unexpected character '", ch, "' (subscripts are letters a-z, A-Z, and '...')"));
+        // (a byte of a multi-byte UTF-8 character alone would make the message invalid UTF-8)
+        const bool printable = ch >= 0x20 && ch < 0x7f;
+        fail(detail::cat("unexpected character ", printable ? std::string("'") + ch + "'" : std::string("(not ASCII)"),
+                         " (subscripts are letters a-z, A-Z, and '...')"));
       }
     }
     return t;
