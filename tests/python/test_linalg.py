@@ -199,14 +199,14 @@ def test_logdet_does_not_overflow_where_det_does():
 
 
 def test_results_do_not_depend_on_the_batch_or_the_threads():
-    x = _well_conditioned(64, 6)
+    x = _well_conditioned(64, 32)  # 32^3 flops per item: one item per parallel chunk, so the threads share the batch
     xt = ng.tensor(x, dtype=ng.float64)
     for f in (F.batch_inv, F.batch_det, F.batch_logdet):
         whole = np.asarray(f(xt))
         again = np.asarray(f(xt))
         np.testing.assert_array_equal(whole, again)
         for i in (0, 17, 63):
-            one = np.asarray(f(ng.tensor(x[i:i + 1], dtype=ng.float64)))
+            one = np.asarray(f(ng.tensor(x[i:i + 1], dtype=ng.float64)))  # one item: no parallel region
             np.testing.assert_array_equal(whole[i:i + 1], one)
 
 
