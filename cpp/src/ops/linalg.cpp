@@ -144,7 +144,6 @@ Variable dot(const Variable& a, const Variable& b) {
   return reshape(matmul(a2, b2), out);
 }
 
-
 // ---- decompositions, einsum, diagonals and triangles (issue 7) ----
 
 namespace {
