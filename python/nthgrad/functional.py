@@ -38,6 +38,8 @@ _COMPILED = [
     # array manipulation and indexing (section 10, issue 7)
     "split", "pad", "tile", "one_hot", "flip", "shift", "sort", "gather_nd", "scatter_nd", "gather", "scatter_add",
     "searchsorted", "top_k_data", "top_k_grad",
+    # linalg (issue 7)
+    "batch_inv", "batch_det", "batch_logdet", "batch_cholesky", "matrix_diag", "matrix_diag_part", "trilu",
 ]
 for _name in _COMPILED:
     globals()[_name] = getattr(_C, _name)
@@ -155,3 +157,21 @@ def _matmul_numpy(a, b):
             del shape[-1]
         y = _C.reshape(y, shape)
     return y
+
+
+# ---- linalg (issue 7) ----
+__all__ += ["einsum"]
+
+
+def einsum(*x, equation=None):
+    """Einstein summation over the operands x, as numpy.einsum: `equation`
+    (keyword, as nnabla) such as 'bij,bjk->bik'; without '->' the output is
+    the labels seen once, in ASCII order, after the '...' axes; a label
+    repeated in one operand takes the diagonal; '...' broadcasts. The NumPy
+    order einsum('ij->ji', x) is accepted too. Composed of differentiable
+    ops, so every order of gradient follows."""
+    if equation is None and x and isinstance(x[0], str):
+        equation, x = x[0], x[1:]
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: equation must be a str, got {type(equation).__name__}")
+    return _C.einsum(list(x), equation)

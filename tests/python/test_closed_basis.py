@@ -28,6 +28,12 @@ BASIS = {
 
 # Ops defined as compositions of other table ops (their graphs are those ops').
 COMPOSED_OF = {"celu": {"elu"}}
+# linalg (issue 7): rules written with the family's own adjoint ops.
+COMPOSED_OF.update({
+    "batch_det": {"batch_inv"}, "batch_logdet": {"batch_inv"}, "batch_cholesky": {"batch_inv", "trilu"},
+    "matrix_diag": {"matrix_diag_part"}, "matrix_diag_part": {"matrix_diag"},
+    "einsum": {"matrix_diag_part", "matrix_diag"},
+})
 
 
 def allowed(op):

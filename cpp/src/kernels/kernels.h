@@ -145,6 +145,21 @@ Tensor searchsorted(const Tensor& sorted, const Tensor& values, bool right);
 
 
 // ---- linalg: decompositions per matrix, parallel over the batch (issue 7) ----
+// x is (B, N, N). inv: a singular matrix gives inf/NaN entries; det: LU
+// determinant (0 for an exactly singular one, 1 for N = 0); logdet: log|det|
+// as sum log|u_ii| (-inf when singular); cholesky: reads the lower triangle,
+// an item that is not positive definite gives a NaN-filled factor.
+Tensor batch_inv(const Tensor& x);
+Tensor batch_det(const Tensor& x);
+Tensor batch_logdet(const Tensor& x);
+Tensor batch_cholesky(const Tensor& x, bool upper);
+// (..., M) -> (..., M, M) with x on the diagonal; and its adjoint, the diagonal
+// of the last two (equal) axes.
+Tensor matrix_diag(const Tensor& x);
+Tensor matrix_diag_part(const Tensor& x);
+// x with the elements outside the upper (j - i >= k) or lower (j - i <= k)
+// triangle of the last two axes set to 0.
+Tensor trilu(const Tensor& x, int64_t k, bool upper);
 
 
 
