@@ -35,3 +35,9 @@ __all__ = [
     "enable_grad", "set_grad_enabled", "is_grad_enabled", "functional", "autograd", "float32", "float64",
     "int64", "bool_", "live_counts", "empty_cache", "from_dlpack", "where", "maximum", "minimum",
 ]
+
+# random sources (issue 7): ng.Generator, ng.manual_seed
+from . import random  # noqa: E402
+from .random import Generator, manual_seed, default_generator  # noqa: E402
+
+__all__ += ["random", "Generator", "manual_seed", "default_generator"]

@@ -35,6 +35,8 @@ _COMPILED = [
     "sum", "mean", "max", "min", "prod", "cumsum", "cumprod",
     # array (section 10)
     "transpose", "slice",
+    # stochasticity (section 12; the samplers are Python defs in nthgrad/random.py)
+    "dropout", "random_choice",
 ]
 for _name in _COMPILED:
     globals()[_name] = getattr(_C, _name)
@@ -43,6 +45,11 @@ __all__ = _COMPILED + [
     "add_n", "mul_n", "where", "constant", "arange", "linspace", "clip_by_value", "dot", "broadcast", "reshape",
     "concatenate",
 ]
+
+# random samplers (section 12 and related): Python defs for dtype names and shapes
+from .random import rand, randn, randint, rand_binomial, rand_beta, rand_gamma  # noqa: E402
+
+__all__ += ["rand", "randn", "randint", "rand_binomial", "rand_beta", "rand_gamma"]
 
 
 def add_n(*x):
