@@ -155,12 +155,14 @@ ROWS = [
     # dropout: the mask is fixed by the seed, so gradients of every order are those of x * mask / (1 - p)
     OpSpec("dropout", lambda x: F.dropout(x, 0.3, seed=7),
            lambda x: x * ref_dropout_mask(x.shape, 0.3, 7) / 0.7, _DROP_SHAPES, order=3,
-           bad=[(lambda: F.dropout(t((2, 3)), 1.0), ValueError, "p must lie in [0, 1)"),
+           bad=[(lambda: F.dropout(t((2, 3)), 1.5), ValueError, "p must lie in [0, 1]"),
                 (lambda: F.dropout(t((2, 3)), -0.1), ValueError, "(2, 3)"),
+                (lambda: F.dropout(t((2, 3)), float("nan")), ValueError, "p must lie in [0, 1]"),
                 (lambda: F.dropout(ti((2,)), 0.5), TypeError, "int64"),
                 (lambda: F.dropout(t((2,)), 0.5, seed=-3), ValueError, "seed"),
                 (lambda: F.dropout(None, 0.5), (TypeError, ValueError), "")]),
     OpSpec("dropout", lambda x: F.dropout(x, 0.0, seed=7), lambda x: x, [((3, 4),)], order=2),
+    OpSpec("dropout", lambda x: F.dropout(x, 1.0, seed=7), lambda x: np.zeros_like(x), [((3, 4),)], order=2),
     # the samplers: exact values against the NumPy Philox for fixed seeds
     OpSpec("rand", lambda: F.rand(-1, 3, shape=[4, 5], seed=11), lambda: ref_rand(-1, 3, (4, 5), 11), [()],
            order=0, differentiable=False, output_follows_input_dtype=False,

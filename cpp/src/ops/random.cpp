@@ -190,12 +190,14 @@ Variable rand_gamma(double k, double theta, const Shape& shape, RandomSource see
 // dropout: y = x * mask / (1 - p), mask = [u >= p]; gx = gy * mask / (1 - p)  (mask: a constant)
 Variable dropout(const Variable& x, double p, RandomSource seed) {
   check::floating("dropout", "x", x);
-  if (!(p >= 0 && p < 1))
-    throw ValueError(detail::cat("dropout: p must lie in [0, 1), got ", p, " (x of shape ", shape_str(x.shape()), ")"));
+  if (!(p >= 0 && p <= 1))
+    throw ValueError(detail::cat("dropout: p must lie in [0, 1], got ", p, " (x of shape ", shape_str(x.shape()), ")"));
   seed.check("dropout");
-  if (p == 0) {  // nothing dropped, nothing drawn: y = x (a copy node)
-    return record("dropout", {x}, x.value(), kSavesNothing, [](const Ctx& c) { return grads(c.gy()); });
-  }
+  // Nothing to draw at p = 0 (y = x) and p = 1 (y = 0, gx = 0 without dividing by 1 - p): the generator stays.
+  if (p == 0) return record("dropout", {x}, x.value(), kSavesNothing, [](const Ctx& c) { return grads(c.gy()); });
+  if (p == 1)
+    return record("dropout", {x}, Tensor::zeros(x.shape(), x.dtype()), kSavesNothing,
+                  [](const Ctx& c) { return grads(c.gy().defined() ? mul_scalar(c.gy(), 0.0) : Variable()); });
   const double scale = 1.0 / (1.0 - p);
   const auto key = reserve(seed, static_cast<uint64_t>(x.numel()));
   const Variable mask(kernels::dropout_mask(x.shape(), p, x.dtype(), key));

@@ -132,7 +132,7 @@ void bind_random(py::module_& m) {
       py::arg("p") = 0.5, seed,
       "y = x / (1 - p) where u >= p, else 0 (u ~ U[0, 1) per element, from seed: -1 the global generator, an int "
       ">= 0 a fresh generator, or a Generator). The mask is drawn once; every order of gradient reuses it. "
-      "p = 0 is the identity and draws nothing.");
+      "p = 0 is the identity and p = 1 gives zeros; neither draws.");
   m.def(
       "random_choice",
       [](V x, V w, const Shape& s, bool replace, const py::object& sd) {

@@ -77,7 +77,8 @@ Variable rand_beta(double alpha = 0.5, double beta = 0.5, const Shape& shape = {
 Variable rand_gamma(double k = 0.5, double theta = 1, const Shape& shape = {}, RandomSource seed = -1,
                     DType dtype = DType::Float32);  // shape k, scale theta
 
-// dropout: y = x / (1 - p) where u >= p, else 0 (u ~ U[0, 1), one per element);
+// dropout: y = x / (1 - p) where u >= p, else 0 (u ~ U[0, 1), one per element;
+// p in [0, 1]: p = 0 is y = x and p = 1 is y = 0, neither draws);
 // gx = gy * mask / (1 - p) with the mask drawn at forward (a constant), so
 // every order reuses it.
 Variable dropout(const Variable& x, double p = 0.5, RandomSource seed = -1);
