@@ -169,6 +169,7 @@ ROWS = [
            bad=[(lambda: F.rand(1, 1), ValueError, "low must be less than high"),
                 (lambda: F.rand(shape=[2, -1]), ValueError, "negative"),
                 (lambda: F.rand(0, float("inf")), ValueError, "high"),
+                (lambda: F.rand(-1e300, 1e300), ValueError, "float32 range"),
                 (lambda: F.rand(dtype="int64"), TypeError, "dtype")] + _BAD_SEED),
     OpSpec("rand", lambda: F.rand(0.5, 2, shape=[7], seed=2 ** 40 + 3, dtype=ng.float64),
            lambda: ref_rand(0.5, 2, (7,), 2 ** 40 + 3, np.float64), [()], order=0, differentiable=False,

@@ -2,6 +2,7 @@
 // dropout and random_choice.
 #include "nthgrad/ops/random.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -122,6 +123,8 @@ Variable rand(double low, double high, const Shape& shape, RandomSource seed, DT
   check_finite(op, "low", low);
   check_finite(op, "high", high);
   if (!(low < high)) throw ValueError(detail::cat("rand: low must be less than high, got low=", low, ", high=", high));
+  if (dtype == DType::Float32 && std::max(std::fabs(low), std::fabs(high)) > std::numeric_limits<float>::max())
+    throw ValueError(detail::cat("rand: low=", low, " and high=", high, " must lie within the float32 range"));
   seed.check(op);
   const auto key = reserve(seed, static_cast<uint64_t>(numel(shape)));
   return record_nondiff(kernels::random_uniform(shape, low, high, dtype, key));
