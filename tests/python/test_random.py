@@ -118,6 +118,10 @@ def test_bad_seeds_and_failed_calls_leave_the_generator_alone():
         ng.Generator(1.0)
     with pytest.raises(TypeError, match="seed"):
         F.rand(seed=True)
+    with pytest.raises(ValueError, match="offset"):
+        ng.Generator(1).set_state((1, -1))
+    with pytest.raises(ValueError, match="state"):
+        ng.Generator(1).set_state((1, 2, 3))
     with pytest.raises(ValueError, match="seed"):
         F.randn(seed=2 ** 63)
     g = ng.Generator(1)
@@ -407,3 +411,15 @@ def test_random_choice_promotes_and_shapes():
         F.random_choice(ng.ones((2,)), ng.tensor([float("nan"), 1.0]), seed=1)
     with pytest.raises(ValueError, match="empty population"):
         F.random_choice(ng.ones((2, 0)), ng.ones((2, 0)), seed=1)
+
+
+def test_graphs_through_random_ops_free_everything():
+    base = ng.live_counts()
+    for _ in range(3):
+        x = ng.tensor(np.ones((4, 3)), requires_grad=True)
+        w = ng.tensor(np.ones((4, 3)), requires_grad=True)
+        y = F.dropout(x, 0.5, seed=1) * F.random_choice(x, w, shape=[3], seed=2)
+        (gx,) = ng.grad(y.sum(), [x], create_graph=True)
+        ng.grad(gx.sum(), [w], allow_unused=True)
+        del x, w, y, gx
+    assert ng.live_counts() == base

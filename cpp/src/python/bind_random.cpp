@@ -13,15 +13,16 @@ namespace {
 
 bool is_int(const py::handle& obj) { return !PyBool_Check(obj.ptr()) && PyIndex_Check(obj.ptr()); }
 
-// A Generator's seed: an int in [0, 2^64).
-uint64_t generator_seed(const py::handle& obj, const char* what) {
+// A Generator's seed or offset: an int in [0, 2^64).
+uint64_t generator_word(const py::handle& obj, const char* what, const char* arg = "seed") {
   if (!is_int(obj))
-    throw TypeError(detail::cat(what, ": seed must be an int, got ", std::string(py::str(py::repr(obj)))));
+    throw TypeError(detail::cat(what, ": ", arg, " must be an int, got ", std::string(py::str(py::repr(obj)))));
   const py::int_ v = py::reinterpret_steal<py::int_>(PyNumber_Index(obj.ptr()));
   if (v < py::int_(0) || v > py::int_(std::numeric_limits<uint64_t>::max()))
-    throw ValueError(detail::cat(what, ": seed must lie in [0, 2**64), got ", std::string(py::str(v))));
+    throw ValueError(detail::cat(what, ": ", arg, " must lie in [0, 2**64), got ", std::string(py::str(v))));
   return v.cast<uint64_t>();
 }
+uint64_t generator_seed(const py::handle& obj, const char* what) { return generator_word(obj, what); }
 
 // An op's seed argument.
 RandomSource source_arg(const py::handle& seed) {
@@ -50,7 +51,9 @@ void bind_random(py::module_& m) {
            py::arg("seed") = 0)
       .def_property_readonly("seed", &Generator::seed, "The key (set by manual_seed or set_state).")
       .def_property("offset", &Generator::offset,
-                    [](Generator& g, uint64_t offset) { g.set_state(g.seed(), offset); },
+                    [](Generator& g, const py::object& offset) {
+                      g.set_state(g.seed(), generator_word(offset, "Generator.offset", "offset"));
+                    },
                     "The next counter: how many numbers were drawn since the seed was set.")
       .def(
           "manual_seed",
@@ -67,17 +70,19 @@ void bind_random(py::module_& m) {
           [](Generator& g, const py::tuple& state) {
             if (state.size() != 2)
               throw ValueError("Generator.set_state: state must be a (seed, offset) tuple from get_state");
-            g.set_state(generator_seed(state[0], "Generator.set_state"), state[1].cast<uint64_t>());
+            g.set_state(generator_seed(state[0], "Generator.set_state"),
+                        generator_word(state[1], "Generator.set_state", "offset"));
           },
-          py::arg("state"))
+          py::arg("state"), "Restores a (seed, offset) state from get_state.")
       .def("__copy__", [](const Generator& g) { return std::make_shared<Generator>(g); })
       .def("__deepcopy__", [](const Generator& g, const py::object&) { return std::make_shared<Generator>(g); },
            py::arg("memo"))
       .def(py::pickle([](const Generator& g) { return py::make_tuple(g.seed(), g.offset()); },
                       [](const py::tuple& state) {
                         if (state.size() != 2) throw ValueError("Generator: bad pickled state");
-                        auto g = std::make_shared<Generator>(state[0].cast<uint64_t>());
-                        g->set_state(state[0].cast<uint64_t>(), state[1].cast<uint64_t>());
+                        auto g = std::make_shared<Generator>();
+                        g->set_state(generator_seed(state[0], "Generator"),
+                                     generator_word(state[1], "Generator", "offset"));
                         return g;
                       }))
       .def("__repr__", [](const Generator& g) {
