@@ -198,6 +198,7 @@ ROWS = [
            lambda: np.ones(50), [()], order=0, differentiable=False, output_follows_input_dtype=False,
            bad=[(lambda: F.rand_binomial(5, 1.5), ValueError, "p must lie in [0, 1]"),
                 (lambda: F.rand_binomial(-1, 0.5), ValueError, "n must be >= 0"),
+                (lambda: F.rand_binomial(2 ** 60, 0.5), ValueError, "2**53"),
                 (lambda: F.rand_binomial(5, float("nan")), ValueError, "p")]),
     OpSpec("rand_binomial", _support(lambda: F.rand_binomial(1000, 0.4, shape=[4, 25], seed=2, dtype="float64"),
                                      (4, 25), ng.float64, 0, 1000, integral=True),

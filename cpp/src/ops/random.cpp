@@ -160,6 +160,8 @@ Variable rand_binomial(int64_t n, double p, const Shape& shape, RandomSource see
   check_shape(op, shape);
   check_float_dtype(op, dtype);
   if (n < 0) throw ValueError(detail::cat("rand_binomial: n must be >= 0, got ", n));
+  if (n > (int64_t{1} << 53))  // the counts are floats: beyond 2^53 they are not exact
+    throw ValueError(detail::cat("rand_binomial: n must be at most 2**53, got ", n));
   if (!(p >= 0 && p <= 1)) throw ValueError(detail::cat("rand_binomial: p must lie in [0, 1], got ", p));
   seed.check(op);
   const auto key = reserve(seed, static_cast<uint64_t>(numel(shape)));
