@@ -131,6 +131,12 @@ def test_bad_seeds_and_failed_calls_leave_the_generator_alone():
         F.random_choice(ng.ones((2, 3)), ng.tensor([[1.0, 1, 1], [0, 0, 0]]), seed=g)
     with pytest.raises(ValueError):
         F.dropout(ng.ones((3,)), 2.0, seed=g)
+    with pytest.raises(MemoryError):
+        F.rand(shape=[2 ** 45], seed=g)  # 128 TiB
+    with pytest.raises(MemoryError):
+        F.randn(shape=[2 ** 45], seed=g)
+    with pytest.raises(ValueError, match="rand: shape"):
+        F.rand(shape=[2 ** 62, 2 ** 62], seed=g)
     F.rand(shape=[0, 4], seed=g)  # nothing to draw
     F.dropout(ng.ones((3,)), 0.0, seed=g)
     F.dropout(ng.ones((3,)), 1.0, seed=g)

@@ -54,11 +54,11 @@ void Generator::set_state(uint64_t seed, uint64_t offset) {
   offset_ = offset;
 }
 
-std::pair<uint64_t, uint64_t> Generator::reserve(uint64_t n) {
+Tensor Generator::draw(uint64_t n, const std::function<Tensor(uint64_t, uint64_t)>& draw) {
   std::lock_guard<std::mutex> lock(mutex_);
-  const uint64_t first = offset_;
+  Tensor y = draw(seed_, offset_);
   offset_ += n;
-  return {seed_, first};
+  return y;
 }
 
 const std::shared_ptr<Generator>& default_generator() {
@@ -74,10 +74,11 @@ void RandomSource::check(const char* op) const {
                                  seed_));
 }
 
-std::pair<uint64_t, uint64_t> RandomSource::reserve(uint64_t n) const {
-  if (generator_) return generator_->reserve(n);
-  if (seed_ == -1) return default_generator()->reserve(n);
-  return {static_cast<uint64_t>(seed_), 0};
+Tensor RandomSource::draw(uint64_t n, const std::function<Tensor(uint64_t, uint64_t)>& draw) const {
+  if (n == 0) return draw(0, 0);  // nothing to draw: no generator is touched
+  if (generator_) return generator_->draw(n, draw);
+  if (seed_ == -1) return default_generator()->draw(n, draw);
+  return draw(static_cast<uint64_t>(seed_), 0);
 }
 
 std::array<uint32_t, 4> philox4x32_10(const std::array<uint32_t, 4>& counter, const std::array<uint32_t, 2>& key) {
@@ -88,10 +89,14 @@ std::array<uint32_t, 4> philox4x32_10(const std::array<uint32_t, 4>& counter, co
 
 namespace {
 
+// ValueError naming `op` for a negative dimension or a shape whose element
+// count does not fit (NumPy's rule: the product of the non-zero dimensions).
 void check_shape(const char* op, const Shape& shape) {
   for (int64_t d : shape)
     if (d < 0) throw ValueError(detail::cat(op, ": shape ", shape_str(shape), " has a negative dimension"));
-  (void)numel(shape);  // too large: ValueError
+  int64_t p = 1;
+  for (int64_t d : shape)
+    if (d != 0) p = checked_mul(p, d, op, shape);
 }
 
 void check_float_dtype(const char* op, DType dtype) {
@@ -107,10 +112,10 @@ void check_positive(const char* op, const char* arg, double v) {
   if (!(v > 0) || !std::isfinite(v)) throw ValueError(detail::cat(op, ": ", arg, " must be positive and finite, got ", v));
 }
 
-// Reserves `count` counters (none for an empty draw, which leaves the generator as it was).
-kernels::RandomKey reserve(const RandomSource& seed, uint64_t count) {
-  auto [key, offset] = count > 0 ? seed.reserve(count) : std::pair<uint64_t, uint64_t>{0, 0};
-  return {key, offset};
+// Runs a kernel on `count` counters of the source (none for an empty draw).
+template <typename F>
+Tensor draw(const RandomSource& seed, uint64_t count, const F& kernel) {
+  return seed.draw(count, [&](uint64_t key, uint64_t offset) { return kernel(kernels::RandomKey{key, offset}); });
 }
 
 }  // namespace
@@ -126,8 +131,8 @@ Variable rand(double low, double high, const Shape& shape, RandomSource seed, DT
   if (dtype == DType::Float32 && std::max(std::fabs(low), std::fabs(high)) > std::numeric_limits<float>::max())
     throw ValueError(detail::cat("rand: low=", low, " and high=", high, " must lie within the float32 range"));
   seed.check(op);
-  const auto key = reserve(seed, static_cast<uint64_t>(numel(shape)));
-  return record_nondiff(kernels::random_uniform(shape, low, high, dtype, key));
+  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)),
+                             [&](kernels::RandomKey key) { return kernels::random_uniform(shape, low, high, dtype, key); }));
 }
 
 // randn: y ~ N(mu, sigma^2); no gradient
@@ -139,8 +144,8 @@ Variable randn(double mu, double sigma, const Shape& shape, RandomSource seed, D
   check_finite(op, "sigma", sigma);
   if (sigma < 0) throw ValueError(detail::cat("randn: sigma must be >= 0, got ", sigma));
   seed.check(op);
-  const auto key = reserve(seed, static_cast<uint64_t>(numel(shape)));
-  return record_nondiff(kernels::random_normal(shape, mu, sigma, dtype, key));
+  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)),
+                             [&](kernels::RandomKey key) { return kernels::random_normal(shape, mu, sigma, dtype, key); }));
 }
 
 // randint: int64 y uniform on [low, high); no gradient
@@ -150,8 +155,8 @@ Variable randint(int64_t low, int64_t high, const Shape& shape, RandomSource see
   if (low >= high)
     throw ValueError(detail::cat("randint: low must be less than high, got low=", low, ", high=", high));
   seed.check(op);
-  const auto key = reserve(seed, static_cast<uint64_t>(numel(shape)));
-  return record_nondiff(kernels::random_int(shape, low, high, key));
+  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)),
+                             [&](kernels::RandomKey key) { return kernels::random_int(shape, low, high, key); }));
 }
 
 // rand_binomial: y ~ Binomial(n, p) as floats; no gradient
@@ -164,8 +169,8 @@ Variable rand_binomial(int64_t n, double p, const Shape& shape, RandomSource see
     throw ValueError(detail::cat("rand_binomial: n must be at most 2**53, got ", n));
   if (!(p >= 0 && p <= 1)) throw ValueError(detail::cat("rand_binomial: p must lie in [0, 1], got ", p));
   seed.check(op);
-  const auto key = reserve(seed, static_cast<uint64_t>(numel(shape)));
-  return record_nondiff(kernels::random_binomial(shape, n, p, dtype, key));
+  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)),
+                             [&](kernels::RandomKey key) { return kernels::random_binomial(shape, n, p, dtype, key); }));
 }
 
 // rand_beta: y ~ Beta(alpha, beta) = X / (X + Y), X ~ Gamma(alpha), Y ~ Gamma(beta); no gradient
@@ -176,8 +181,8 @@ Variable rand_beta(double alpha, double beta, const Shape& shape, RandomSource s
   check_positive(op, "alpha", alpha);
   check_positive(op, "beta", beta);
   seed.check(op);
-  const auto key = reserve(seed, static_cast<uint64_t>(numel(shape)));
-  return record_nondiff(kernels::random_beta(shape, alpha, beta, dtype, key));
+  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)),
+                             [&](kernels::RandomKey key) { return kernels::random_beta(shape, alpha, beta, dtype, key); }));
 }
 
 // rand_gamma: y ~ Gamma(shape k, scale theta); no gradient
@@ -188,8 +193,8 @@ Variable rand_gamma(double k, double theta, const Shape& shape, RandomSource see
   check_positive(op, "k", k);
   check_positive(op, "theta", theta);
   seed.check(op);
-  const auto key = reserve(seed, static_cast<uint64_t>(numel(shape)));
-  return record_nondiff(kernels::random_gamma(shape, k, theta, dtype, key));
+  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)),
+                             [&](kernels::RandomKey key) { return kernels::random_gamma(shape, k, theta, dtype, key); }));
 }
 
 // dropout: y = x * mask / (1 - p), mask = [u >= p]; gx = gy * mask / (1 - p)  (mask: a constant)
@@ -204,10 +209,12 @@ Variable dropout(const Variable& x, double p, RandomSource seed) {
     return record("dropout", {x}, Tensor::zeros(x.shape(), x.dtype()), kSavesNothing,
                   [](const Ctx& c) { return grads(c.gy().defined() ? mul_scalar(c.gy(), 0.0) : Variable()); });
   const double scale = 1.0 / (1.0 - p);
-  const auto key = reserve(seed, static_cast<uint64_t>(x.numel()));
-  const Variable mask(kernels::dropout_mask(x.shape(), p, x.dtype(), key));
-  const Tensor y =
-      kernels::with_scalar(kernels::WithScalar::Mul, kernels::binary(kernels::Binary::Mul, x.value(), mask.value()), scale);
+  Tensor m;  // y and the mask are both made before the generator advances
+  const Tensor y = draw(seed, static_cast<uint64_t>(x.numel()), [&](kernels::RandomKey key) {
+    m = kernels::dropout_mask(x.shape(), p, x.dtype(), key);
+    return kernels::with_scalar(kernels::WithScalar::Mul, kernels::binary(kernels::Binary::Mul, x.value(), m), scale);
+  });
+  const Variable mask(m);
   return record("dropout", {x}, y, kSavesNothing,
                 [mask, scale](const Ctx& c) { return grads(mul_scalar(mul2(c.gy(), mask), scale)); });
 }
@@ -251,7 +258,7 @@ Variable random_choice(const Variable& x, const Variable& w, const Shape& shape,
     out_shape.push_back(1);
   else
     out_shape.insert(out_shape.end(), shape.begin(), shape.end());
-  (void)numel(out_shape);
+  check_shape(op, out_shape);
   const int64_t rows = n == 0 ? numel(Shape(x.shape().begin(), x.shape().end() - 1)) : x.numel() / n;
   if (n == 0 && rows > 0 && draws > 0)
     throw ValueError(detail::cat("random_choice: cannot draw from an empty population (x of shape ",
@@ -263,13 +270,10 @@ Variable random_choice(const Variable& x, const Variable& w, const Shape& shape,
   auto [x1, w1] = check::promote(op, x, w);
   // Counters: one per draw with replacement, one per population entry without.
   const uint64_t count = static_cast<uint64_t>(rows) * static_cast<uint64_t>(replace ? draws : n);
-  kernels::RandomKey key{0, 0};
-  if (rows > 0 && draws > 0) {
-    // the weights are checked before anything is drawn: a bad call leaves the generator as it was
-    kernels::check_choice_weights(w1.value(), draws, replace);
-    key = reserve(seed, count);
-  }
-  const Variable index(kernels::random_choice_index(w1.value(), draws, replace, key));
+  if (rows > 0 && draws > 0) kernels::check_choice_weights(w1.value(), draws, replace);  // before any draw
+  const Variable index(draw(seed, rows > 0 && draws > 0 ? count : 0, [&](kernels::RandomKey key) {
+    return kernels::random_choice_index(w1.value(), draws, replace, key);
+  }));
   const Tensor y = kernels::take_last_axis(x1.value(), index.value()).reshape(out_shape);
   return record(op, {x1, w1}, y, kSavesNothing, [index, n](const Ctx& c) {
     const Variable gy = reshape(c.gy(), index.shape());

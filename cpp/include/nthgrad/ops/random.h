@@ -9,6 +9,7 @@
 // p = 0 or 1) do not advance it.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -28,8 +29,10 @@ class Generator {
   // Restarts the sequence of `seed` (offset 0).
   void manual_seed(uint64_t seed);
   void set_state(uint64_t seed, uint64_t offset);
-  // Reserves n counters: returns (seed, first counter) and advances the offset by n.
-  std::pair<uint64_t, uint64_t> reserve(uint64_t n);
+  // Runs draw(seed, offset) with the generator locked and advances the
+  // offset by n when it returns: a draw that throws (out of memory) leaves
+  // the generator as it was, and concurrent draws never share counters.
+  Tensor draw(uint64_t n, const std::function<Tensor(uint64_t seed, uint64_t offset)>& draw);
 
  private:
   mutable std::mutex mutex_;
@@ -51,8 +54,8 @@ class RandomSource {
   RandomSource(Generator& generator) : seed_(-1), generator_(&generator) {}  // NOLINT
   // Checks the seed (ValueError naming `op`).
   void check(const char* op) const;
-  // Reserves n counters: (key, first counter).
-  std::pair<uint64_t, uint64_t> reserve(uint64_t n) const;
+  // Runs draw(key, first counter) on the source's counters, n of them (see Generator::draw).
+  Tensor draw(uint64_t n, const std::function<Tensor(uint64_t seed, uint64_t offset)>& draw) const;
 
  private:
   int64_t seed_;
