@@ -70,8 +70,8 @@ void manual_seed(uint64_t seed) { default_generator()->manual_seed(seed); }
 
 void RandomSource::check(const char* op) const {
   if (!generator_ && seed_ < -1)
-    throw ValueError(detail::cat(op, ": seed must be -1 (the global generator), a non-negative int or a Generator, got ",
-                                 seed_));
+    throw ValueError(
+        detail::cat(op, ": seed must be -1 (the global generator), a non-negative int or a Generator, got ", seed_));
 }
 
 Tensor RandomSource::draw(uint64_t n, const std::function<Tensor(uint64_t, uint64_t)>& draw) const {
@@ -109,7 +109,8 @@ void check_finite(const char* op, const char* arg, double v) {
 }
 
 void check_positive(const char* op, const char* arg, double v) {
-  if (!(v > 0) || !std::isfinite(v)) throw ValueError(detail::cat(op, ": ", arg, " must be positive and finite, got ", v));
+  if (!(v > 0) || !std::isfinite(v))
+    throw ValueError(detail::cat(op, ": ", arg, " must be positive and finite, got ", v));
 }
 
 // Runs a kernel on `count` counters of the source (none for an empty draw).
@@ -131,8 +132,9 @@ Variable rand(double low, double high, const Shape& shape, RandomSource seed, DT
   if (dtype == DType::Float32 && std::max(std::fabs(low), std::fabs(high)) > std::numeric_limits<float>::max())
     throw ValueError(detail::cat("rand: low=", low, " and high=", high, " must lie within the float32 range"));
   seed.check(op);
-  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)),
-                             [&](kernels::RandomKey key) { return kernels::random_uniform(shape, low, high, dtype, key); }));
+  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)), [&](kernels::RandomKey key) {
+    return kernels::random_uniform(shape, low, high, dtype, key);
+  }));
 }
 
 // randn: y ~ N(mu, sigma^2); no gradient
@@ -144,8 +146,9 @@ Variable randn(double mu, double sigma, const Shape& shape, RandomSource seed, D
   check_finite(op, "sigma", sigma);
   if (sigma < 0) throw ValueError(detail::cat("randn: sigma must be >= 0, got ", sigma));
   seed.check(op);
-  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)),
-                             [&](kernels::RandomKey key) { return kernels::random_normal(shape, mu, sigma, dtype, key); }));
+  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)), [&](kernels::RandomKey key) {
+    return kernels::random_normal(shape, mu, sigma, dtype, key);
+  }));
 }
 
 // randint: int64 y uniform on [low, high); no gradient
@@ -155,8 +158,9 @@ Variable randint(int64_t low, int64_t high, const Shape& shape, RandomSource see
   if (low >= high)
     throw ValueError(detail::cat("randint: low must be less than high, got low=", low, ", high=", high));
   seed.check(op);
-  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)),
-                             [&](kernels::RandomKey key) { return kernels::random_int(shape, low, high, key); }));
+  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)), [&](kernels::RandomKey key) {
+    return kernels::random_int(shape, low, high, key);
+  }));
 }
 
 // rand_binomial: y ~ Binomial(n, p) as floats; no gradient
@@ -169,8 +173,9 @@ Variable rand_binomial(int64_t n, double p, const Shape& shape, RandomSource see
     throw ValueError(detail::cat("rand_binomial: n must be at most 2**53, got ", n));
   if (!(p >= 0 && p <= 1)) throw ValueError(detail::cat("rand_binomial: p must lie in [0, 1], got ", p));
   seed.check(op);
-  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)),
-                             [&](kernels::RandomKey key) { return kernels::random_binomial(shape, n, p, dtype, key); }));
+  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)), [&](kernels::RandomKey key) {
+    return kernels::random_binomial(shape, n, p, dtype, key);
+  }));
 }
 
 // rand_beta: y ~ Beta(alpha, beta) = X / (X + Y), X ~ Gamma(alpha), Y ~ Gamma(beta); no gradient
@@ -181,8 +186,9 @@ Variable rand_beta(double alpha, double beta, const Shape& shape, RandomSource s
   check_positive(op, "alpha", alpha);
   check_positive(op, "beta", beta);
   seed.check(op);
-  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)),
-                             [&](kernels::RandomKey key) { return kernels::random_beta(shape, alpha, beta, dtype, key); }));
+  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)), [&](kernels::RandomKey key) {
+    return kernels::random_beta(shape, alpha, beta, dtype, key);
+  }));
 }
 
 // rand_gamma: y ~ Gamma(shape k, scale theta); no gradient
@@ -193,8 +199,9 @@ Variable rand_gamma(double k, double theta, const Shape& shape, RandomSource see
   check_positive(op, "k", k);
   check_positive(op, "theta", theta);
   seed.check(op);
-  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)),
-                             [&](kernels::RandomKey key) { return kernels::random_gamma(shape, k, theta, dtype, key); }));
+  return record_nondiff(draw(seed, static_cast<uint64_t>(numel(shape)), [&](kernels::RandomKey key) {
+    return kernels::random_gamma(shape, k, theta, dtype, key);
+  }));
 }
 
 // dropout: y = x * mask / (1 - p), mask = [u >= p]; gx = gy * mask / (1 - p)  (mask: a constant)

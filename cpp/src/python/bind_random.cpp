@@ -47,7 +47,9 @@ void bind_random(py::module_& m) {
       "A counter-based random generator (Philox4x32-10): a seed (the key) and an offset (the next counter). "
       "A draw of n numbers uses the counters offset .. offset + n - 1 and advances the offset by n, so the "
       "same seed gives the same numbers on every platform and with any number of threads.")
-      .def(py::init([](const py::object& seed) { return std::make_shared<Generator>(generator_seed(seed, "Generator")); }),
+      .def(py::init([](const py::object& seed) {
+             return std::make_shared<Generator>(generator_seed(seed, "Generator"));
+           }),
            py::arg("seed") = 0)
       .def_property_readonly("seed", &Generator::seed, "The key (set by manual_seed or set_state).")
       .def_property("offset", &Generator::offset,
@@ -112,7 +114,9 @@ void bind_random(py::module_& m) {
       py::arg("mu") = 0.0, py::arg("sigma") = 1.0, shape, seed, py::kw_only(), dtype);
   m.def(
       "randint",
-      [](int64_t low, int64_t high, const Shape& s, const py::object& sd) { return randint(low, high, s, source_arg(sd)); },
+      [](int64_t low, int64_t high, const Shape& s, const py::object& sd) {
+        return randint(low, high, s, source_arg(sd));
+      },
       py::arg("low") = 0, py::arg("high") = 1, shape, seed);
   m.def(
       "rand_binomial",
