@@ -37,3 +37,9 @@ __all__ = [
     "int64", "bool_", "live_counts", "empty_cache", "from_dlpack", "where", "maximum", "minimum",
     "index_put",
 ]
+
+# random sources (issue 7): ng.Generator, ng.manual_seed
+from . import random  # noqa: E402
+from .random import Generator, manual_seed, default_generator  # noqa: E402
+
+__all__ += ["random", "Generator", "manual_seed", "default_generator"]

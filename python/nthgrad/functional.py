@@ -40,6 +40,8 @@ _COMPILED = [
     "searchsorted", "top_k_data", "top_k_grad",
     # linalg (issue 7)
     "batch_inv", "batch_det", "batch_logdet", "batch_cholesky", "matrix_diag", "matrix_diag_part", "trilu",
+    # stochasticity (section 12; the samplers are Python defs in nthgrad/random.py)
+    "dropout", "random_choice",
 ]
 for _name in _COMPILED:
     globals()[_name] = getattr(_C, _name)
@@ -48,6 +50,11 @@ __all__ = _COMPILED + [
     "add_n", "mul_n", "where", "constant", "arange", "linspace", "clip_by_value", "dot", "broadcast", "reshape",
     "concatenate", "stack", "meshgrid",
 ]
+
+# random samplers (section 12 and related): Python defs for dtype names and shapes
+from .random import rand, randn, randint, rand_binomial, rand_beta, rand_gamma  # noqa: E402
+
+__all__ += ["rand", "randn", "randint", "rand_binomial", "rand_beta", "rand_gamma"]
 
 
 def add_n(*x):

@@ -168,6 +168,37 @@ Tensor trilu(const Tensor& x, int64_t k, bool upper);
 
 
 // ---- random: counter-based generator and samplers (issue 7) ----
+// Philox4x32-10 (Salmon et al., SC'11): 4 x 32-bit outputs of one counter
+// block under a 2 x 32-bit key.
+void philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
+// Where a draw takes its numbers: element i of the output reads the counter
+// blocks (offset + i, j) for j = 0, 1, ... under the key `seed`, so results
+// do not depend on the number of threads. The caller reserves the counters.
+struct RandomKey {
+  uint64_t seed = 0;
+  uint64_t offset = 0;
+};
+// Samplers: the checks (parameters in range, shape valid) are the op's.
+Tensor random_uniform(const Shape& shape, double low, double high, DType dtype, RandomKey key);  // [low, high)
+Tensor random_normal(const Shape& shape, double mu, double sigma, DType dtype, RandomKey key);
+Tensor random_int(const Shape& shape, int64_t low, int64_t high, RandomKey key);  // int64 in [low, high)
+Tensor random_binomial(const Shape& shape, int64_t n, double p, DType dtype, RandomKey key);
+Tensor random_gamma(const Shape& shape, double k, double theta, DType dtype, RandomKey key);
+Tensor random_beta(const Shape& shape, double alpha, double beta, DType dtype, RandomKey key);
+// 1 where u >= p (u uniform in [0, 1), 53 bits whatever the dtype), else 0.
+Tensor dropout_mask(const Shape& shape, double p, DType dtype, RandomKey key);
+// ValueError unless every row (along the last axis) of w is finite, >= 0,
+// with a positive sum and, without replacement, `draws` positive entries.
+void check_choice_weights(const Tensor& w, int64_t draws, bool replace);
+// Weighted draws along the last axis of w (checked as above): int64 indices
+// of shape w.shape[:-1] + (draws,). With replacement draw d of row r reads
+// counter offset + r * draws + d; without, entry i of row r reads
+// offset + r * n + i (one exponential clock per entry).
+Tensor random_choice_index(const Tensor& w, int64_t draws, bool replace, RandomKey key);
+// y[..., d] = x[..., index[..., d]]   (gather along the last axis)
+Tensor take_last_axis(const Tensor& x, const Tensor& index);
+// zeros(..., n) with gy[..., d] added at index[..., d]   (the adjoint of take_last_axis)
+Tensor scatter_add_last_axis(const Tensor& gy, const Tensor& index, int64_t n);
 
 
 
