@@ -195,10 +195,6 @@ void check_choice_weights(const Tensor& w, int64_t draws, bool replace);
 // counter offset + r * draws + d; without, entry i of row r reads
 // offset + r * n + i (one exponential clock per entry).
 Tensor random_choice_index(const Tensor& w, int64_t draws, bool replace, RandomKey key);
-// y[..., d] = x[..., index[..., d]]   (gather along the last axis)
-Tensor take_last_axis(const Tensor& x, const Tensor& index);
-// zeros(..., n) with gy[..., d] added at index[..., d]   (the adjoint of take_last_axis)
-Tensor scatter_add_last_axis(const Tensor& gy, const Tensor& index, int64_t n);
 
 
 

@@ -11,6 +11,7 @@
 #include "nthgrad/ops/arithmetic.h"
 #include "nthgrad/ops/array.h"
 #include "nthgrad/ops/math.h"
+#include "ops/detail/array_internal.h"
 #include "ops/detail/check.h"
 
 namespace nthgrad {
@@ -226,29 +227,9 @@ Variable dropout(const Variable& x, double p, RandomSource seed) {
                 [mask, scale](const Ctx& c) { return grads(mul_scalar(mul2(c.gy(), mask), scale)); });
 }
 
-namespace {
-
-// take_last_axis (recorded as random_choice: the draw with its indices fixed):
-// y[..., d] = x[..., index[..., d]]; gx = random_choice_backward(gy)   [adjoint pair]
-Variable take_last_axis(const Variable& x, const Variable& index);
-
-// random_choice_backward: zeros(..., n) with gy added at the drawn indices;
-// its gradient gathers at the same indices   [adjoint of take_last_axis]
-Variable scatter_add_last_axis(const Variable& gy, const Variable& index, int64_t n) {
-  return record("random_choice_backward", {gy}, kernels::scatter_add_last_axis(gy.value(), index.value(), n),
-                kSavesNothing, [index](const Ctx& c) { return grads(take_last_axis(c.gy(), index)); });
-}
-
-Variable take_last_axis(const Variable& x, const Variable& index) {
-  const int64_t n = x.shape().back();
-  return record("random_choice", {x}, kernels::take_last_axis(x.value(), index.value()), kSavesNothing,
-                [index, n](const Ctx& c) { return grads(scatter_add_last_axis(c.gy(), index, n)); });
-}
-
-}  // namespace
-
 // random_choice: y[..., d] = x[..., i_d], i_d ~ w[..., :] / sum(w[..., :]);
-// gx = gw = gy added at i_d (nnabla)   [adjoint: random_choice_backward]
+// gx = gw = gy added at i_d (nnabla): a scatter_rows_add, whose rule is the
+// gather at the same places
 Variable random_choice(const Variable& x, const Variable& w, const Shape& shape, bool replace, RandomSource seed) {
   constexpr const char* op = "random_choice";
   check::floating(op, "x", x);
@@ -281,10 +262,13 @@ Variable random_choice(const Variable& x, const Variable& w, const Shape& shape,
   const Variable index(draw(seed, rows > 0 && draws > 0 ? count : 0, [&](kernels::RandomKey key) {
     return kernels::random_choice_index(w1.value(), draws, replace, key);
   }));
-  const Tensor y = kernels::take_last_axis(x1.value(), index.value()).reshape(out_shape);
-  return record(op, {x1, w1}, y, kSavesNothing, [index, n](const Ctx& c) {
-    const Variable gy = reshape(c.gy(), index.shape());
-    const Variable g = scatter_add_last_axis(gy, index, n);
+  // flat positions in x of the drawn entries (in range by construction)
+  const Tensor offsets = kernels::along_axis_offsets(index.value(), x1.shape(), x1.ndim() - 1, op, "x");
+  const Tensor y = kernels::gather_rows(x1.value(), 1, offsets).reshape(out_shape);
+  const int64_t k = offsets.numel(), size = x1.numel();
+  return record(op, {x1, w1}, y, kSavesNothing, [offsets, k, size](const Ctx& c) {
+    const Variable g = reshape(
+        detail::scatter_rows_add("random_choice_backward", reshape(c.gy(), {k, 1}), offsets, size), c.in_shape(0));
     return grads(c.needs(0) ? g : Variable(), c.needs(1) ? g : Variable());
   });
 }

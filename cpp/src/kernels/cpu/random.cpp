@@ -400,43 +400,4 @@ Tensor random_choice_index(const Tensor& w, int64_t draws, bool replace, RandomK
   return index;
 }
 
-Tensor take_last_axis(const Tensor& x, const Tensor& index) {
-  const int64_t n = x.shape().back(), draws = index.shape().back();
-  const int64_t rows = draws == 0 ? 0 : index.numel() / draws;
-  Tensor y = Tensor::empty(index.shape(), x.dtype());
-  const int64_t* pi = index.data<int64_t>();
-  cpu::dispatch_floating(x.dtype(), "take_last_axis", [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
-    cpu::parallel_for(0, rows, std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(draws, 1)),
-                      [&](int64_t b, int64_t e) {
-                        for (int64_t r = b; r < e; ++r)
-                          for (int64_t d = 0; d < draws; ++d) py[r * draws + d] = px[r * n + pi[r * draws + d]];
-                      });
-  });
-  return y;
-}
-
-Tensor scatter_add_last_axis(const Tensor& gy, const Tensor& index, int64_t n) {
-  const int64_t draws = gy.shape().back();
-  Shape out_shape(gy.shape().begin(), gy.shape().end() - 1);
-  out_shape.push_back(n);
-  Tensor gx = Tensor::zeros(out_shape, gy.dtype());
-  const int64_t rows = draws == 0 ? 0 : gy.numel() / draws;
-  const int64_t* pi = index.data<int64_t>();
-  cpu::dispatch_floating(gy.dtype(), "scatter_add_last_axis", [&](auto tag) {
-    using T = decltype(tag);
-    const T* pg = gy.data<T>();
-    T* px = gx.data<T>();
-    // rows are disjoint: no two threads write one element
-    cpu::parallel_for(0, rows, std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(draws, 1)),
-                      [&](int64_t b, int64_t e) {
-                        for (int64_t r = b; r < e; ++r)
-                          for (int64_t d = 0; d < draws; ++d) px[r * n + pi[r * draws + d]] += pg[r * draws + d];
-                      });
-  });
-  return gx;
-}
-
 }  // namespace nthgrad::kernels
