@@ -35,6 +35,8 @@ _COMPILED = [
     "sum", "mean", "max", "min", "prod", "cumsum", "cumprod",
     # array (section 10)
     "transpose", "slice",
+    # signal (section 11) and related
+    "interpolate", "fft", "ifft", "stft", "istft",
 ]
 for _name in _COMPILED:
     globals()[_name] = getattr(_C, _name)
