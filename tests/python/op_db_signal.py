@@ -253,6 +253,7 @@ STFT_ROWS = [
     stft_row([((1, 23),), ((2, 12),)], 6, 4, 12, kind="rectangular", center=False),
     stft_row([((2, 19),)], 7, 2, 7, kind="hanning", pad_mode="reflect"),
     stft_row([((2, 16),)], 8, 4, 8, squared=True),
+    stft_row([((2, 27),)], 4, 6, 4, kind="hamming", center=False),  # stride > fft_size: samples skipped
     istft_row([((2, 5, 9), (2, 5, 9)), ((1, 5, 1), (1, 5, 1)), ((0, 5, 3), (0, 5, 3))], 8, 2, 8, bad=BAD_ISTFT),
     istft_row([((2, 4, 6), (2, 4, 6))], 5, 2, 7, kind="hamming"),
     istft_row([((1, 7, 4), (1, 7, 4))], 12, 4, 12, kind="hamming", center=False),

@@ -245,6 +245,24 @@ def test_stft_and_istft_adjoint_flags(center):
     assert inner(xi, b) == pytest.approx(inner(br, ar) + inner(bi, ai), rel=1e-11)
 
 
+@pytest.mark.parametrize("center", [True, False])
+def test_stft_adjoint_with_stride_beyond_the_frame(center):
+    # with center, istft's length (frames - 1) * stride + fft_size - 2 * (fft_size // 2) must be x's length
+    x = RNG.standard_normal((2, 24 if center else 27))
+    yr, yi = F.stft(f64(x), 4, 6, 4, window_type="hamming", center=center, pad_mode="constant")
+    ar, ai = RNG.standard_normal(yr.shape), RNG.standard_normal(yi.shape)
+    adj = np.asarray(F.istft(f64(ar), f64(ai), 4, 6, 4, window_type="hamming", center=center, pad_mode="constant",
+                             as_stft_backward=True))
+    n = adj.shape[1]  # the samples after the last frame get no gradient and are not returned
+    assert inner(yr, ar) + inner(yi, ai) == pytest.approx(inner(x[:, :n], adj), rel=1e-11)
+
+
+def test_istft_rejects_overflowing_lengths():
+    y = f64(np.zeros((1, 5, 3)))
+    with pytest.raises(ValueError):
+        F.istft(y, y, 8, 2 ** 62, 8)
+
+
 def test_stft_gradient_is_istft_as_stft_backward():
     """The gradient that the composition gives equals nnabla's as_stft_backward adjoint."""
     x = f64(RNG.standard_normal((2, 30)), requires_grad=True)

@@ -4,6 +4,7 @@
 #include "nthgrad/ops/signal.h"
 
 #include <cmath>
+#include <limits>
 
 #include "autograd/record.h"
 #include "kernels/kernels.h"
@@ -233,7 +234,7 @@ Variable constant_tensor(Tensor t) { return record_nondiff(std::move(t)); }
 // zero-extended: ceil(N/S) shifted slices of x seen as (B, R, S), concatenated.
 Variable frame(const Variable& x, int64_t T, int64_t N, int64_t S) {
   const int64_t B = x.shape()[0], L = x.shape()[1];
-  const int64_t q = (N + S - 1) / S, R = T - 1 + q;
+  const int64_t q = (N - 1) / S + 1, R = T - 1 + q;
   const Variable xe = L >= R * S ? detail::slice_resolved(x, {0, 0}, kOnes2, {B, R * S})
                                  : detail::slice_backward(x, {B, R * S}, {0, 0}, kOnes2);
   const Variable r = reshape(xe, {B, R, S});
@@ -246,7 +247,7 @@ Variable frame(const Variable& x, int64_t T, int64_t N, int64_t S) {
 // The adjoint of frame: frames (B, T, N) overlap-added into (B, L).
 Variable overlap_add(const Variable& f, int64_t S, int64_t L) {
   const int64_t B = f.shape()[0], T = f.shape()[1], N = f.shape()[2];
-  const int64_t q = (N + S - 1) / S, R = T - 1 + q;
+  const int64_t q = (N - 1) / S + 1, R = T - 1 + q;
   const Variable fe = q * S == N ? f : detail::slice_backward(f, {B, T, q * S}, {0, 0, 0}, kOnes3);
   VariableList parts;
   for (int64_t j = 0; j < q; ++j)
@@ -380,7 +381,10 @@ Variable istft(const Variable& y_r0, const Variable& y_i0, int64_t window_size, 
                                  ", frames >= 1), got ", shape_str(y_r0.shape())));
   auto [y_r, y_i] = check::promote("istft", y_r0, y_i0);
   const int64_t B = y_r.shape()[0], T = y_r.shape()[2], N = fft_size, S = stride, p = a.pad();
-  const int64_t len = (T - 1) * S + N;
+  const int64_t span = checked_mul(T - 1, S, "istft", y_r.shape());  // the signal spans (T - 1) S + N samples
+  if (span > std::numeric_limits<int64_t>::max() - N)
+    throw ValueError(detail::cat("istft: ", T, " frames of stride ", S, " overflow the signal length"));
+  const int64_t len = span + N;
   if (!as_stft_backward) {
     const Variable ola = overlap_add(spectrum_to_frames(y_r, y_i, bases(a, true, y_r.dtype())), S, len);
     const Variable x = mul2(ola, constant_tensor(inverse_window("istft", a, T, y_r.dtype())));
