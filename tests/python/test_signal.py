@@ -205,6 +205,9 @@ STFT_CASES = [  # window_size, stride, fft_size, window_type, length
     (7, 2, 9, "hamming", 31),
     (8, 8, 8, "rectangular", 40),
     (5, 5, 5, "rectangular", 25),
+    # from fft_size 256 the real DFTs run through the fft op instead of a dense matrix
+    (256, 64, 256, "hanning", 700),
+    (200, 50, 257, "hamming", 611),
 ]
 
 
@@ -219,6 +222,34 @@ def test_istft_of_stft_reconstructs(W, S, N, kind, L, pad_mode):
     np.testing.assert_allclose(back[:, :n], x[:, :n], rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("W, S, N, kind", [(256, 64, 256, "hanning"), (250, 100, 301, "hamming"),
+                                           (16, 4, 16, "hanning")])
+def test_stft_matches_numpy_on_both_dft_paths(W, S, N, kind):
+    x = RNG.standard_normal((2, 3 * N))
+    for pad_mode in ("reflect", "constant"):
+        yr, yi = F.stft(f64(x), W, S, N, window_type=kind, pad_mode=pad_mode)
+        wr, wi = stft_ref(x, W, S, N, kind, pad_mode=pad_mode)
+        np.testing.assert_allclose(np.asarray(yr), wr, atol=1e-10)
+        np.testing.assert_allclose(np.asarray(yi), wi, atol=1e-10)
+    # float32 on the fft path
+    yr32, _ = F.stft(ng.tensor(x.astype(np.float32)), W, S, N, window_type=kind)
+    assert yr32.dtype == ng.float32
+    np.testing.assert_allclose(np.asarray(yr32), stft_ref(x.astype(np.float32).astype(np.float64), W, S, N, kind)[0],
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize("N, order", [(256, 3), (259, 2)])
+def test_fft_path_gradients_by_finite_differences(N, order):
+    """Squared outputs, so that the gradient graph runs fft / fft_backward on x-dependent values."""
+    from gradcheck import check_gradients
+    x = RNG.standard_normal((1, N + 40))
+    check_gradients(lambda v: (lambda r, i: r * r + i * i)(*F.stft(v, N - 20, 128, N, window_type="hamming")), [x],
+                    order=order)
+    yr, yi = (np.asarray(v)[:, :, :3] for v in F.stft(f64(x), N, 64, N))
+    check_gradients(lambda a, b: (lambda z: z * z)(F.istft(a, b, N, 64, N, window_type="hamming")), [yr, yi],
+                    order=order)
+
+
 def test_stft_window_none_is_rectangular():
     x = f64(RNG.standard_normal((1, 20)))
     a = F.stft(x, 4, 2, 4, window_type=None)
@@ -227,10 +258,11 @@ def test_stft_window_none_is_rectangular():
 
 
 @pytest.mark.parametrize("center", [True, False])
-def test_stft_and_istft_adjoint_flags(center):
+@pytest.mark.parametrize("W, S, N", [(8, 2, 8), (260, 65, 260)])
+def test_stft_and_istft_adjoint_flags(center, W, S, N):
     """<istft(y), x> = <y, stft(x, as_istft_backward)> and <stft(x), y> = <x, istft(y, as_stft_backward)>."""
-    W, S, N = 8, 2, 8
-    x = RNG.standard_normal((2, 24))
+    # lengths whose frames end exactly at the signal's end (else istft returns fewer samples)
+    x = RNG.standard_normal((2, 12 * S if center else N + 10 * S))
     kind = "hanning" if center else "hamming"  # without center a hanning window breaks NOLA at sample 0
     yr, yi = (np.asarray(v) for v in F.stft(f64(x), W, S, N, window_type=kind, center=center))
     ar, ai = RNG.standard_normal(yr.shape), RNG.standard_normal(yi.shape)

@@ -299,37 +299,78 @@ Tensor inverse_window(const char* op, const StftArgs& a, int64_t T, DType dtype)
   return kernels::cast(Tensor::from_data(inv.data(), {len}, DType::Float64), dtype);
 }
 
-// A pair of (N, K) real-DFT bases, window folded in: analysis (stft)
-// c = w cos, s = -w sin; synthesis (istft) c = alpha w cos, s = -alpha w sin
-// with alpha_k = 1/N for k = 0 and k = N/2 (N even), else 2/N.
-struct Bases {
-  Variable c, s;
-};
-Bases bases(const StftArgs& a, bool synthesis, DType dtype) {
+// Per-bin weights of the real DFT: 1 for analysis (stft); for synthesis
+// (istft) alpha_k = 1/N for k = 0 and k = N/2 (N even), else 2/N.
+std::vector<double> bin_weights(const StftArgs& a, bool synthesis) {
   const int64_t N = a.fft_size, K = a.bins();
   std::vector<double> coef(static_cast<std::size_t>(K), 1.0);
   if (synthesis)
     for (int64_t k = 0; k < K; ++k) coef[k] = (k == 0 || 2 * k == N ? 1.0 : 2.0) / static_cast<double>(N);
-  std::vector<double> neg(coef);
-  for (double& v : neg) v = -v;
-  return {constant_tensor(kernels::dft_matrix(a.window, coef, false, dtype)),
-          constant_tensor(kernels::dft_matrix(a.window, neg, true, dtype))};
+  return coef;
 }
 
-// frames (B, T, N) -> (frames . c, frames . s), each (B, K, T)
-std::pair<Variable, Variable> frames_to_spectrum(const Variable& frames, const Bases& b) {
-  const int64_t B = frames.shape()[0], T = frames.shape()[1], N = frames.shape()[2], K = b.c.shape()[1];
-  const Variable f2 = reshape(frames, {B * T, N});
-  auto one = [&](const Variable& m) { return transpose(reshape(matmul(f2, m), {B, T, K}), {0, 2, 1}); };
-  return {one(b.c), one(b.s)};
+Variable constant_vector(const std::vector<double>& v, const Shape& shape, DType dtype) {
+  return constant_tensor(kernels::cast(Tensor::from_data(v.data(), shape, DType::Float64), dtype));
 }
 
-// (y_r, y_i) (B, K, T) -> y_r^T c^T + y_i^T s^T, frames (B, T, N)
-Variable spectrum_to_frames(const Variable& y_r, const Variable& y_i, const Bases& b) {
-  const int64_t B = y_r.shape()[0], K = y_r.shape()[1], T = y_r.shape()[2], N = b.c.shape()[0];
-  auto rows = [&](const Variable& y) { return reshape(transpose(y, {0, 2, 1}), {B * T, K}); };
-  const Variable f = add2(matmul(rows(y_r), b.c, false, true), matmul(rows(y_i), b.s, false, true));
-  return reshape(f, {B, T, N});
+// From this fft_size on, the real DFTs of stft / istft run through the fft op
+// (O(N log N) per frame) instead of a dense (N, K) matrix (O(N K) per frame,
+// but one GEMM; faster for short frames).
+constexpr int64_t kFftFrom = 256;
+
+// frames (B, T, N) -> the weighted DFT of window * frames over bins k < K:
+// y_r = coef_k Re, y_i = coef_k Im, each (B, K, T). Its adjoint is spectrum_to_frames.
+std::pair<Variable, Variable> frames_to_spectrum(const Variable& frames, const StftArgs& a, bool synthesis) {
+  const int64_t B = frames.shape()[0], T = frames.shape()[1], N = frames.shape()[2], K = a.bins();
+  const DType dtype = frames.dtype();
+  const std::vector<double> coef = bin_weights(a, synthesis);
+  if (N < kFftFrom) {  // matmul with c = coef w cos, s = -coef w sin
+    std::vector<double> neg(coef);
+    for (double& v : neg) v = -v;
+    const Variable f2 = reshape(frames, {B * T, N});
+    auto one = [&](Tensor m) {
+      return transpose(reshape(matmul(f2, constant_tensor(std::move(m))), {B, T, K}), {0, 2, 1});
+    };
+    return {one(kernels::dft_matrix(a.window, coef, false, dtype)), one(kernels::dft_matrix(a.window, neg, true, dtype))};
+  }
+  const std::vector<int64_t> ones4{1, 1, 1, 1};
+  const Variable fw = mul2(frames, constant_vector(a.window, {N}, dtype));
+  const Variable z = detail::slice_backward(reshape(fw, {B, T, N, 1}), {B, T, N, 2}, {0, 0, 0, 0}, ones4);
+  const Variable spec = dft("fft", "fft_backward", z, 1, false, 1.0);
+  auto part = [&](int64_t c) {
+    Variable y = transpose(reshape(detail::slice_resolved(spec, {0, 0, 0, c}, ones4, {B, T, K, 1}), {B, T, K}),
+                           {0, 2, 1});
+    return synthesis ? mul2(y, constant_vector(coef, {K, 1}, dtype)) : y;
+  };
+  return {part(0), part(1)};
+}
+
+// (y_r, y_i) (B, K, T) -> frames (B, T, N):
+// f_n = w_n sum_k coef_k (y_r cos - y_i sin)(2 pi k n / N), the adjoint of frames_to_spectrum.
+Variable spectrum_to_frames(const Variable& y_r, const Variable& y_i, const StftArgs& a, bool synthesis) {
+  const int64_t B = y_r.shape()[0], K = y_r.shape()[1], T = y_r.shape()[2], N = a.fft_size;
+  const DType dtype = y_r.dtype();
+  const std::vector<double> coef = bin_weights(a, synthesis);
+  if (N < kFftFrom) {
+    std::vector<double> neg(coef);
+    for (double& v : neg) v = -v;
+    auto rows = [&](const Variable& y) { return reshape(transpose(y, {0, 2, 1}), {B * T, K}); };
+    const Variable c = constant_tensor(kernels::dft_matrix(a.window, coef, false, dtype));
+    const Variable s = constant_tensor(kernels::dft_matrix(a.window, neg, true, dtype));
+    return reshape(add2(matmul(rows(y_r), c, false, true), matmul(rows(y_i), s, false, true)), {B, T, N});
+  }
+  // Re of the unnormalized inverse DFT of coef * (y_r + i y_i), zero above bin K: the real
+  // part drops what a one-sided spectrum cannot hold (the imaginary parts of bins 0 and N/2)
+  const std::vector<int64_t> ones4{1, 1, 1, 1};
+  auto part = [&](const Variable& y) {
+    const Variable yc = synthesis ? mul2(y, constant_vector(coef, {K, 1}, dtype)) : y;
+    return reshape(transpose(yc, {0, 2, 1}), {B, T, K, 1});
+  };
+  const Variable spec = detail::slice_backward(concatenate({part(y_r), part(y_i)}, 3), {B, T, N, 2}, {0, 0, 0, 0},
+                                               ones4);
+  const Variable z = dft("fft_backward", "fft", spec, 1, true, 1.0);
+  const Variable re = reshape(detail::slice_resolved(z, {0, 0, 0, 0}, ones4, {B, T, N, 1}), {B, T, N});
+  return mul2(re, constant_vector(a.window, {N}, dtype));
 }
 
 void check_reflect(const char* op, const StftArgs& a, int64_t L, const Shape& shape) {
@@ -359,13 +400,13 @@ std::pair<Variable, Variable> stft(const Variable& x, int64_t window_size, int64
   check_reflect("stft", a, L, x.shape());
   const int64_t T = (L + 2 * p - N) / S + 1;
   const Variable xp = pad_both(x, p, a.reflect);
-  if (!as_istft_backward) return frames_to_spectrum(frame(xp, T, N, S), bases(a, false, x.dtype()));
+  if (!as_istft_backward) return frames_to_spectrum(frame(xp, T, N, S), a, false);
   // the adjoint of istft: istft's cut -> zero padding, its division by the
   // squared-window sum (a constant diagonal) -> the same, its overlap-add -> framing
   const int64_t len = (T - 1) * S + N;
   const Variable inv = constant_tensor(inverse_window("stft", a, T, x.dtype()));
   const Variable xw = mul2(detail::slice_resolved(xp, {0, 0}, kOnes2, {B, len}), inv);
-  return frames_to_spectrum(frame(xw, T, N, S), bases(a, true, x.dtype()));
+  return frames_to_spectrum(frame(xw, T, N, S), a, true);
 }
 
 // istft: x = cut(overlap_add(window * IDFT(y)) / sum of squared windows);
@@ -386,13 +427,13 @@ Variable istft(const Variable& y_r0, const Variable& y_i0, int64_t window_size, 
     throw ValueError(detail::cat("istft: ", T, " frames of stride ", S, " overflow the signal length"));
   const int64_t len = span + N;
   if (!as_stft_backward) {
-    const Variable ola = overlap_add(spectrum_to_frames(y_r, y_i, bases(a, true, y_r.dtype())), S, len);
+    const Variable ola = overlap_add(spectrum_to_frames(y_r, y_i, a, true), S, len);
     const Variable x = mul2(ola, constant_tensor(inverse_window("istft", a, T, y_r.dtype())));
     return p == 0 ? x : detail::slice_resolved(x, {0, p}, kOnes2, {B, len - 2 * p});
   }
   // the adjoint of stft: DFT -> its transpose, framing -> overlap-add, padding -> its adjoint
   check_reflect("istft", a, len - 2 * p, y_r.shape());
-  const Variable ola = overlap_add(spectrum_to_frames(y_r, y_i, bases(a, false, y_r.dtype())), S, len);
+  const Variable ola = overlap_add(spectrum_to_frames(y_r, y_i, a, false), S, len);
   return pad_both_adjoint(ola, p, a.reflect);
 }
 
