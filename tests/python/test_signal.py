@@ -289,6 +289,30 @@ def test_stft_adjoint_with_stride_beyond_the_frame(center):
     assert inner(yr, ar) + inner(yi, ai) == pytest.approx(inner(x[:, :n], adj), rel=1e-11)
 
 
+def test_stft_any_stride_with_one_frame():
+    x = RNG.standard_normal((2, 10))
+    yr, yi = F.stft(f64(x), 4, 2 ** 62, 4, window_type="hamming", center=False)
+    wr, wi = stft_ref(x, 4, 2 ** 62, 4, "hamming", center=False)
+    np.testing.assert_allclose(np.asarray(yr), wr, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(yi), wi, atol=1e-12)
+    back = F.istft(yr, yi, 4, 2 ** 62, 4, window_type="hamming", center=False)
+    np.testing.assert_allclose(np.asarray(back), x[:, :4], atol=1e-12)
+
+
+def test_bad_python_arguments_raise_python_errors():
+    x = f64(np.zeros((2, 4, 2)))
+    with pytest.raises(ValueError, match="output_size"):
+        F.interpolate(x, output_size=[2 ** 70])
+    with pytest.raises(ValueError, match="scale"):
+        F.interpolate(x, scale=[1e300])
+    with pytest.raises(TypeError, match="window_type"):
+        F.stft(f64(np.zeros((1, 10))), 4, 2, 4, window_type=3)
+    with pytest.raises(TypeError):
+        F.fft(x, 2 ** 70)
+    with pytest.raises(ValueError, match="reflect"):
+        F.istft(f64(np.zeros((1, 3, 1))), f64(np.zeros((1, 3, 1))), 4, 2, 4, as_stft_backward=True)
+
+
 def test_istft_rejects_overflowing_lengths():
     y = f64(np.zeros((1, 5, 3)))
     with pytest.raises(ValueError):

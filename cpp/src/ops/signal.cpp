@@ -110,7 +110,10 @@ Variable interpolate(const Variable& x, const std::vector<double>& scale, const 
       if (!(scale[k] > 0) || !std::isfinite(scale[k]))
         throw ValueError(detail::cat("interpolate: scale must be positive and finite, got ", scale[k]));
       const double o = std::floor(scale[k] * static_cast<double>(in_sizes[k]));
-      out_sizes[k] = o < 9.0e18 ? static_cast<int64_t>(o) : int64_t{-1};
+      if (!(o < 9.0e18))
+        throw ValueError(detail::cat("interpolate: scale ", scale[k], " gives an output size beyond 64-bit integers ",
+                                     "for x of shape ", shape_str(x.shape())));
+      out_sizes[k] = static_cast<int64_t>(o);
     }
     if (out_sizes[k] < 1)
       throw ValueError(detail::cat("interpolate: output sizes must be >= 1, got ", shape_str(out_sizes),
@@ -118,8 +121,8 @@ Variable interpolate(const Variable& x, const std::vector<double>& scale, const 
   }
   Shape y_shape = xc.shape();
   std::copy(out_sizes.begin(), out_sizes.end(), y_shape.end() - static_cast<std::ptrdiff_t>(n));
-  checked_mul(numel(Shape(y_shape.begin(), y_shape.end() - static_cast<std::ptrdiff_t>(n))), numel(out_sizes),
-              "interpolate", y_shape);
+  for (int64_t d = 0, count = 1; d < static_cast<int64_t>(y_shape.size()); ++d)
+    count = checked_mul(count, std::max<int64_t>(y_shape[d], 1), "interpolate", y_shape);
   Variable y = interp_resolved(xc, out_sizes, s);
   return channel_last ? transpose(y, inverse_perm(channel_first_perm(nd, static_cast<int64_t>(n)))) : y;
 }
@@ -140,8 +143,8 @@ Variable interpolate_backward(const Variable& gy, const Shape& x_size, const std
                                    " and gy of shape ", shape_str(gy.shape())));
   Shape x_shape = gy.shape();
   std::copy(x_size.begin(), x_size.end(), x_shape.end() - static_cast<std::ptrdiff_t>(n));
-  checked_mul(numel(Shape(x_shape.begin(), x_shape.end() - static_cast<std::ptrdiff_t>(n))), numel(x_size),
-              "interpolate_backward", x_shape);
+  for (int64_t d = 0, count = 1; d < static_cast<int64_t>(x_shape.size()); ++d)
+    count = checked_mul(count, std::max<int64_t>(x_shape[d], 1), "interpolate_backward", x_shape);
   return interp_backward_resolved(gy, x_size, s);
 }
 
@@ -212,7 +215,7 @@ StftArgs stft_args(const char* op, int64_t window_size, int64_t stride, int64_t 
   if (fft_size < window_size)
     throw ValueError(detail::cat(op, ": fft_size (", fft_size, ") must be at least window_size (", window_size, ")"));
   if (fft_size > (int64_t{1} << 26))
-    throw ValueError(detail::cat(op, ": fft_size ", fft_size, " is too large (the DFT is a dense matrix)"));
+    throw ValueError(detail::cat(op, ": fft_size ", fft_size, " is too large (at most 2^26)"));
   if (window_type != "hanning" && window_type != "hamming" && window_type != "rectangular")
     throw ValueError(detail::cat(op, ": window_type must be 'hanning', 'hamming' or 'rectangular', got '",
                                  window_type, "'"));
@@ -234,6 +237,8 @@ Variable constant_tensor(Tensor t) { return record_nondiff(std::move(t)); }
 // zero-extended: ceil(N/S) shifted slices of x seen as (B, R, S), concatenated.
 Variable frame(const Variable& x, int64_t T, int64_t N, int64_t S) {
   const int64_t B = x.shape()[0], L = x.shape()[1];
+  if (T == 1) return reshape(detail::slice_resolved(x, {0, 0}, kOnes2, {B, N}), {B, 1, N});  // any stride
+  // with T >= 2 frames, S <= L - N, so R S < L + S stays within twice the signal
   const int64_t q = (N - 1) / S + 1, R = T - 1 + q;
   const Variable xe = L >= R * S ? detail::slice_resolved(x, {0, 0}, kOnes2, {B, R * S})
                                  : detail::slice_backward(x, {B, R * S}, {0, 0}, kOnes2);
@@ -247,6 +252,10 @@ Variable frame(const Variable& x, int64_t T, int64_t N, int64_t S) {
 // The adjoint of frame: frames (B, T, N) overlap-added into (B, L).
 Variable overlap_add(const Variable& f, int64_t S, int64_t L) {
   const int64_t B = f.shape()[0], T = f.shape()[1], N = f.shape()[2];
+  if (T == 1) {  // any stride
+    const Variable f2 = reshape(f, {B, N});
+    return L <= N ? detail::slice_resolved(f2, {0, 0}, kOnes2, {B, L}) : detail::slice_backward(f2, {B, L}, {0, 0}, kOnes2);
+  }
   const int64_t q = (N - 1) / S + 1, R = T - 1 + q;
   const Variable fe = q * S == N ? f : detail::slice_backward(f, {B, T, q * S}, {0, 0, 0}, kOnes3);
   VariableList parts;
@@ -373,10 +382,10 @@ Variable spectrum_to_frames(const Variable& y_r, const Variable& y_i, const Stft
   return mul2(re, constant_vector(a.window, {N}, dtype));
 }
 
-void check_reflect(const char* op, const StftArgs& a, int64_t L, const Shape& shape) {
+void check_reflect(const char* op, const StftArgs& a, int64_t L, const char* arg, const Shape& shape) {
   if (a.reflect && a.pad() > 0 && a.pad() > L - 1)
-    throw ValueError(detail::cat(op, ": reflect padding of ", a.pad(), " samples (fft_size/2) needs more than ",
-                                 a.pad(), " samples, got a signal of shape ", shape_str(shape)));
+    throw ValueError(detail::cat(op, ": reflect padding of ", a.pad(), " samples (fft_size/2) needs a signal of more than ",
+                                 a.pad(), " samples; it has ", L, " (", arg, " of shape ", shape_str(shape), ")"));
 }
 
 }  // namespace
@@ -397,7 +406,7 @@ std::pair<Variable, Variable> stft(const Variable& x, int64_t window_size, int64
   if (L + 2 * p < N)
     throw ValueError(detail::cat("stft: x of shape ", shape_str(x.shape()), " is shorter than one frame (fft_size=",
                                  N, center ? ", after padding by fft_size/2" : "", ")"));
-  check_reflect("stft", a, L, x.shape());
+  check_reflect("stft", a, L, "x", x.shape());
   const int64_t T = (L + 2 * p - N) / S + 1;
   const Variable xp = pad_both(x, p, a.reflect);
   if (!as_istft_backward) return frames_to_spectrum(frame(xp, T, N, S), a, false);
@@ -432,7 +441,7 @@ Variable istft(const Variable& y_r0, const Variable& y_i0, int64_t window_size, 
     return p == 0 ? x : detail::slice_resolved(x, {0, p}, kOnes2, {B, len - 2 * p});
   }
   // the adjoint of stft: DFT -> its transpose, framing -> overlap-add, padding -> its adjoint
-  check_reflect("istft", a, len - 2 * p, y_r.shape());
+  check_reflect("istft", a, len - 2 * p, "y_r", y_r.shape());
   const Variable ola = overlap_add(spectrum_to_frames(y_r, y_i, a, false), S, len);
   return pad_both_adjoint(ola, p, a.reflect);
 }

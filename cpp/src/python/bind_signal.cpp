@@ -14,7 +14,11 @@ std::vector<T> sizes_arg(const char* op, const char* arg, const py::object& obj)
     if (PyBool_Check(v.ptr()) || !(PyIndex_Check(v.ptr()) || (std::is_floating_point_v<T> && PyNumber_Check(v.ptr()))))
       throw TypeError(detail::cat(op, ": ", arg, " must be None or a sequence of numbers, got ",
                                   std::string(py::str(py::repr(obj)))));
-    out.push_back(v.cast<T>());
+    try {
+      out.push_back(v.cast<T>());
+    } catch (const py::cast_error&) {
+      throw ValueError(detail::cat(op, ": ", arg, " holds a value out of range: ", std::string(py::str(py::repr(obj)))));
+    }
   };
   if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
     for (const py::handle& v : obj) one(v);
@@ -25,7 +29,12 @@ std::vector<T> sizes_arg(const char* op, const char* arg, const py::object& obj)
   return out;
 }
 
-std::string window_arg(const py::object& w) { return w.is_none() ? "rectangular" : w.cast<std::string>(); }
+std::string window_arg(const char* op, const py::object& w) {
+  if (w.is_none()) return "rectangular";
+  if (!py::isinstance<py::str>(w))
+    throw TypeError(detail::cat(op, ": window_type must be a str or None, got ", std::string(py::str(py::repr(w)))));
+  return w.cast<std::string>();
+}
 }  // namespace
 
 void bind_signal(py::module_& m) {
@@ -65,7 +74,7 @@ void bind_signal(py::module_& m) {
       [](V x, int64_t window_size, int64_t stride, int64_t fft_size, const py::object& window_type, bool center,
          const std::string& pad_mode, bool as_istft_backward) {
         auto [y_r, y_i] =
-            stft(x, window_size, stride, fft_size, window_arg(window_type), center, pad_mode, as_istft_backward);
+            stft(x, window_size, stride, fft_size, window_arg("stft", window_type), center, pad_mode, as_istft_backward);
         return py::make_tuple(y_r, y_i);
       },
       py::arg("x"), py::arg("window_size"), py::arg("stride"), py::arg("fft_size"), py::arg("window_type") = "hanning",
@@ -77,7 +86,7 @@ void bind_signal(py::module_& m) {
       "istft",
       [](V y_r, V y_i, int64_t window_size, int64_t stride, int64_t fft_size, const py::object& window_type,
          bool center, const std::string& pad_mode, bool as_stft_backward) {
-        return istft(y_r, y_i, window_size, stride, fft_size, window_arg(window_type), center, pad_mode,
+        return istft(y_r, y_i, window_size, stride, fft_size, window_arg("istft", window_type), center, pad_mode,
                      as_stft_backward);
       },
       py::arg("y_r"), py::arg("y_i"), py::arg("window_size"), py::arg("stride"), py::arg("fft_size"),
