@@ -32,8 +32,8 @@ InterpSpec interp_spec(const char* op, const Variable& x, const std::string& mod
     throw ValueError(detail::cat(op, ": mode must be 'linear' or 'nearest', got '", mode, "' (input of shape ",
                                  shape_str(x.shape()), ")"));
   if (align_corners && half_pixel)
-    throw ValueError(detail::cat(op, ": align_corners=True and half_pixel=True cannot be used together (input of shape ",
-                                 shape_str(x.shape()), ")"));
+    throw ValueError(detail::cat(op, ": align_corners=True and half_pixel=True cannot be used together ",
+                                 "(input of shape ", shape_str(x.shape()), ")"));
   const InterpMode m = mode == "linear" ? InterpMode::Linear : InterpMode::Nearest;
   InterpCoord c = InterpCoord::Asymmetric;
   if (m == InterpMode::Nearest && half_pixel_for_nn)
@@ -96,7 +96,8 @@ Variable interpolate(const Variable& x, const std::vector<double>& scale, const 
   const int64_t nd = x.ndim(), need = static_cast<int64_t>(n) + (channel_last ? 1 : 0);
   if (nd < need)
     throw ValueError(detail::cat("interpolate: x of shape ", shape_str(x.shape()), " has fewer than ", need,
-                                 " axes, needed for ", n, "-D interpolation", channel_last ? " with channel_last" : ""));
+                                 " axes, needed for ", n, "-D interpolation",
+                                 channel_last ? " with channel_last" : ""));
   const Variable xc = channel_last ? transpose(x, channel_first_perm(nd, static_cast<int64_t>(n))) : x;
   const Shape in_sizes = last_axes(xc.shape(), n);
   Shape out_sizes(n);
@@ -207,8 +208,8 @@ struct StftArgs {
   int64_t bins() const { return fft_size / 2 + 1; }
 };
 
-StftArgs stft_args(const char* op, int64_t window_size, int64_t stride, int64_t fft_size, const std::string& window_type,
-                   bool center, const std::string& pad_mode) {
+StftArgs stft_args(const char* op, int64_t window_size, int64_t stride, int64_t fft_size,
+                   const std::string& window_type, bool center, const std::string& pad_mode) {
   if (window_size < 1 || stride < 1 || fft_size < 1)
     throw ValueError(detail::cat(op, ": window_size, stride and fft_size must be >= 1; got window_size=",
                                  window_size, ", stride=", stride, ", fft_size=", fft_size));
@@ -254,7 +255,8 @@ Variable overlap_add(const Variable& f, int64_t S, int64_t L) {
   const int64_t B = f.shape()[0], T = f.shape()[1], N = f.shape()[2];
   if (T == 1) {  // any stride
     const Variable f2 = reshape(f, {B, N});
-    return L <= N ? detail::slice_resolved(f2, {0, 0}, kOnes2, {B, L}) : detail::slice_backward(f2, {B, L}, {0, 0}, kOnes2);
+    return L <= N ? detail::slice_resolved(f2, {0, 0}, kOnes2, {B, L})
+                  : detail::slice_backward(f2, {B, L}, {0, 0}, kOnes2);
   }
   const int64_t q = (N - 1) / S + 1, R = T - 1 + q;
   const Variable fe = q * S == N ? f : detail::slice_backward(f, {B, T, q * S}, {0, 0, 0}, kOnes3);
@@ -340,7 +342,8 @@ std::pair<Variable, Variable> frames_to_spectrum(const Variable& frames, const S
     auto one = [&](Tensor m) {
       return transpose(reshape(matmul(f2, constant_tensor(std::move(m))), {B, T, K}), {0, 2, 1});
     };
-    return {one(kernels::dft_matrix(a.window, coef, false, dtype)), one(kernels::dft_matrix(a.window, neg, true, dtype))};
+    return {one(kernels::dft_matrix(a.window, coef, false, dtype)),
+            one(kernels::dft_matrix(a.window, neg, true, dtype))};
   }
   const std::vector<int64_t> ones4{1, 1, 1, 1};
   const Variable fw = mul2(frames, constant_vector(a.window, {N}, dtype));
@@ -384,8 +387,9 @@ Variable spectrum_to_frames(const Variable& y_r, const Variable& y_i, const Stft
 
 void check_reflect(const char* op, const StftArgs& a, int64_t L, const char* arg, const Shape& shape) {
   if (a.reflect && a.pad() > 0 && a.pad() > L - 1)
-    throw ValueError(detail::cat(op, ": reflect padding of ", a.pad(), " samples (fft_size/2) needs a signal of more than ",
-                                 a.pad(), " samples; it has ", L, " (", arg, " of shape ", shape_str(shape), ")"));
+    throw ValueError(detail::cat(op, ": reflect padding of ", a.pad(), " samples (fft_size/2) needs a signal of ",
+                                 "more than ", a.pad(), " samples; it has ", L, " (", arg, " of shape ",
+                                 shape_str(shape), ")"));
 }
 
 }  // namespace

@@ -17,7 +17,8 @@ std::vector<T> sizes_arg(const char* op, const char* arg, const py::object& obj)
     try {
       out.push_back(v.cast<T>());
     } catch (const py::cast_error&) {
-      throw ValueError(detail::cat(op, ": ", arg, " holds a value out of range: ", std::string(py::str(py::repr(obj)))));
+      throw ValueError(
+          detail::cat(op, ": ", arg, " holds a value out of range: ", std::string(py::str(py::repr(obj)))));
     }
   };
   if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
@@ -73,8 +74,8 @@ void bind_signal(py::module_& m) {
       "stft",
       [](V x, int64_t window_size, int64_t stride, int64_t fft_size, const py::object& window_type, bool center,
          const std::string& pad_mode, bool as_istft_backward) {
-        auto [y_r, y_i] =
-            stft(x, window_size, stride, fft_size, window_arg("stft", window_type), center, pad_mode, as_istft_backward);
+        auto [y_r, y_i] = stft(x, window_size, stride, fft_size, window_arg("stft", window_type), center, pad_mode,
+                               as_istft_backward);
         return py::make_tuple(y_r, y_i);
       },
       py::arg("x"), py::arg("window_size"), py::arg("stride"), py::arg("fft_size"), py::arg("window_type") = "hanning",

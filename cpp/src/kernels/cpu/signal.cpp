@@ -253,7 +253,8 @@ Tensor interpolate(const Tensor& x, const Shape& out_sizes, InterpMode mode, Int
           for (int cz = 0; cz < 2; ++cz)
             for (int cy = 0; cy < 2; ++cy)
               for (int cx = 0; cx < 2; ++cx)
-                acc += wz[cz] * wy[cy] * wx[cx] * static_cast<double>(src[(z[cz] * g.in[1] + yy[cy]) * g.in[2] + xx[cx]]);
+                acc += wz[cz] * wy[cy] * wx[cx] *
+                       static_cast<double>(src[(z[cz] * g.in[1] + yy[cy]) * g.in[2] + xx[cx]]);
           dst[ox] = static_cast<T>(acc);
         }
       }
