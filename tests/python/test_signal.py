@@ -62,6 +62,15 @@ def test_parseval_with_normalized(shape, d):
         assert np.sum(y * y) == pytest.approx(np.sum(x * x), rel=1e-12)
 
 
+def test_every_length_up_to_70_matches_numpy():
+    """Radix 2 for powers of two, Bluestein for the rest: each length once, both directions."""
+    for n in list(range(1, 71)) + [97, 100, 127, 128, 243, 1000]:
+        x = RNG.standard_normal((2, n, 2))
+        z = complex_of(x)
+        np.testing.assert_allclose(complex_of(F.fft(f64(x), 1)), np.fft.fft(z, axis=-1), atol=1e-12 * n, rtol=0)
+        np.testing.assert_allclose(complex_of(F.ifft(f64(x), 1)), np.fft.ifft(z, axis=-1), atol=1e-13, rtol=0)
+
+
 @pytest.mark.parametrize("n", [1 << 16, 65537])
 def test_large_fft_matches_numpy(n):
     x = RNG.standard_normal((n, 2))
