@@ -42,6 +42,8 @@ _COMPILED = [
     "batch_inv", "batch_det", "batch_logdet", "batch_cholesky", "matrix_diag", "matrix_diag_part", "trilu",
     # stochasticity (section 12; the samplers are Python defs in nthgrad/random.py)
     "dropout", "random_choice",
+    # signal (section 11) and related
+    "interpolate", "fft", "ifft", "stft", "istft",
 ]
 for _name in _COMPILED:
     globals()[_name] = getattr(_C, _name)

@@ -164,6 +164,27 @@ Tensor trilu(const Tensor& x, int64_t k, bool upper);
 
 
 // ---- signal: fft, interpolate (issue 7) ----
+// Complex DFT of x (..., N_1..N_d, 2), the last axis holding (re, im), over
+// the d = signal_ndim axes before the last: y_k = scale * sum_n x_n e^{-+2 pi i k.n/N}
+// (inverse: +). O(N log N) for every length (radix 2, Bluestein otherwise),
+// computed in double; independent transforms run in parallel.
+Tensor fft(const Tensor& x, int64_t signal_ndim, bool inverse, double scale);
+// Resampling of the last n = sizes.size() axes (n <= 3): linear (multilinear
+// weights of floor(c) and min(floor(c) + 1, L - 1)) or nearest (floor(c)
+// clipped to L - 1), c the source coordinate of output o by `InterpCoord`.
+enum class InterpMode { Linear, Nearest };
+enum class InterpCoord {
+  Asymmetric,      // o L / O
+  AlignCorners,    // o (L - 1) / (O - 1), 0 when O = 1
+  HalfPixel,       // max(0, (o + 1/2) L / O - 1/2)
+  HalfPixelForNN,  // (o + 1/2) L / O
+};
+Tensor interpolate(const Tensor& x, const Shape& out_sizes, InterpMode mode, InterpCoord coord);
+// Its adjoint: zeros with the last axes of `in_sizes`, gy scatter-added with the same weights.
+Tensor interpolate_backward(const Tensor& gy, const Shape& in_sizes, InterpMode mode, InterpCoord coord);
+// (N, K) matrix M[n][k] = window[n] * coef[k] * (sine ? sin : cos)(2 pi k n / N), N = window.size(),
+// K = coef.size(); the real-DFT bases of stft / istft.
+Tensor dft_matrix(const std::vector<double>& window, const std::vector<double>& coef, bool sine, DType dtype);
 
 
 
