@@ -22,6 +22,8 @@ BASIS = {
     "identity",
     # products and scans
     "matmul", "batch_matmul", "cumsum", "cumprod", "linear_recurrence",
+    # indexing: every gather and scatter is this adjoint pair (ops/index.cpp)
+    "gather_rows", "scatter_rows_add",
     "AccumulateGrad",
 }
 

@@ -269,18 +269,8 @@ Variable overlap_add(const Variable& f, int64_t S, int64_t L) {
                     : detail::slice_backward(flat, {B, L}, {0, 0}, kOnes2);
 }
 
-// x (B, L) padded by p on both sides of its last axis: zeros, or mirrored
-// without repeating the edge (NumPy 'reflect').
-Variable pad_both(const Variable& x, int64_t p, bool reflect) {
-  if (p == 0) return x;
-  const int64_t B = x.shape()[0], L = x.shape()[1];
-  if (!reflect) return detail::slice_backward(x, {B, L + 2 * p}, {0, p}, kOnes2);
-  const Variable left = detail::slice_resolved(x, {0, p}, {1, -1}, {B, p});
-  const Variable right = detail::slice_resolved(x, {0, L - 2}, {1, -1}, {B, p});
-  return concatenate({left, x, right}, 1);
-}
-
-// The adjoint of pad_both: g (B, L + 2p) -> (B, L), the mirrored parts added back.
+// The adjoint of pad(x, {p, p}, reflect or constant) for x (B, L): g (B, L + 2p) -> (B, L),
+// the mirrored parts added back (as_stft_backward).
 Variable pad_both_adjoint(const Variable& g, int64_t p, bool reflect) {
   if (p == 0) return g;
   const int64_t B = g.shape()[0], L = g.shape()[1] - 2 * p;
@@ -412,7 +402,7 @@ std::pair<Variable, Variable> stft(const Variable& x, int64_t window_size, int64
                                  N, center ? ", after padding by fft_size/2" : "", ")"));
   check_reflect("stft", a, L, "x", x.shape());
   const int64_t T = (L + 2 * p - N) / S + 1;
-  const Variable xp = pad_both(x, p, a.reflect);
+  const Variable xp = p == 0 ? x : pad(x, {p, p}, a.reflect ? "reflect" : "constant");
   if (!as_istft_backward) return frames_to_spectrum(frame(xp, T, N, S), a, false);
   // the adjoint of istft: istft's cut -> zero padding, its division by the
   // squared-window sum (a constant diagonal) -> the same, its overlap-add -> framing
