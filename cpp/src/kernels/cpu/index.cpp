@@ -128,9 +128,22 @@ Tensor scatter_rows_add(const Tensor& src, const Tensor& rows, int64_t num_rows)
     // whatever the number of threads.
     const int64_t grain = src.numel() >= cpu::kGrainSize ? 1 : num_rows;
     cpu::parallel_for(0, num_rows, grain, [&](int64_t lo, int64_t hi) {
+      const uint64_t span = static_cast<uint64_t>(hi - lo);
+      if (row_size == 1) {
+        // Without a branch (half the rows belong to another thread, at
+        // random): a row outside the range is added, as 0, to a local dummy.
+        T dummy = 0;
+        for (int64_t i = 0; i < k; ++i) {
+          const int64_t r = pr[i];
+          const bool mine = static_cast<uint64_t>(r - lo) < span;
+          T* dst = mine ? py + r : &dummy;
+          *dst += mine ? ps[i] : T(0);
+        }
+        return;
+      }
       for (int64_t i = 0; i < k; ++i) {
         const int64_t r = pr[i];
-        if (r < lo || r >= hi) continue;
+        if (static_cast<uint64_t>(r - lo) >= span) continue;
         T* dst = py + r * row_size;
         const T* s = ps + i * row_size;
         for (int64_t j = 0; j < row_size; ++j) dst[j] += s[j];
@@ -144,35 +157,37 @@ Tensor last_occurrence(const Tensor& rows, int64_t num_rows, DType dtype, bool* 
   const int64_t k = rows.numel();
   const int64_t* pr = rows.data<int64_t>();
   std::vector<char> last(k, 1);
-  bool unique = true;
-  auto mark = [&](auto& seen) {  // walk backwards: the first one met is the last written
-    for (int64_t i = k - 1; i >= 0; --i) {
-      if (seen.count(pr[i]) ? true : (seen.insert(pr[i]), false)) {
-        last[i] = 0;
-        unique = false;
-      }
-    }
-  };
   if (num_rows <= 4 * k + 4096) {
-    struct Dense {  // a bitmap with the set's interface
-      std::vector<char> bits;
-      int count(int64_t r) const { return bits[r]; }
-      void insert(int64_t r) { bits[r] = 1; }
-    } seen{std::vector<char>(num_rows, 0)};
-    mark(seen);
-  } else {
-    struct Sparse {
-      std::unordered_map<int64_t, char> m;
-      int count(int64_t r) const { return static_cast<int>(m.count(r)); }
-      void insert(int64_t r) { m.emplace(r, 1); }
-    } seen;
-    mark(seen);
+    // Each thread owns a range of rows and records, in index order, the last
+    // index that writes each of them (a row of another thread goes to a
+    // dummy slot: no branch, no races). Then each index checks that it is
+    // its row's last writer.
+    std::vector<int64_t> owner(static_cast<std::size_t>(num_rows) + 1);
+    const int64_t grain = k >= cpu::kGrainSize ? 1 : num_rows;
+    cpu::parallel_for(0, num_rows, grain, [&](int64_t lo, int64_t hi) {
+      const uint64_t span = static_cast<uint64_t>(hi - lo);
+      int64_t dummy = 0;
+      for (int64_t i = 0; i < k; ++i) {
+        const bool mine = static_cast<uint64_t>(pr[i] - lo) < span;
+        *(mine ? &owner[pr[i]] : &dummy) = i;
+      }
+    });
+    cpu::parallel_for(0, k, cpu::kGrainSize, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) last[i] = owner[pr[i]] == i;
+    });
+  } else {  // few writes into many rows: a hash set
+    std::unordered_map<int64_t, char> seen;
+    for (int64_t i = k - 1; i >= 0; --i) last[i] = seen.emplace(pr[i], 1).second;
   }
   Tensor y = Tensor::empty(rows.shape(), dtype);
+  bool unique = true;
   cpu::dispatch_floating(dtype, "last_occurrence kernel", [&](auto tag) {
     using T = decltype(tag);
     T* py = y.data<T>();
-    for (int64_t i = 0; i < k; ++i) py[i] = static_cast<T>(last[i]);
+    for (int64_t i = 0; i < k; ++i) {
+      py[i] = static_cast<T>(last[i]);
+      unique = unique && last[i];
+    }
   });
   if (all_unique) *all_unique = unique;
   return y;
