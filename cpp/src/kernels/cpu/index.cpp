@@ -123,32 +123,22 @@ Tensor scatter_rows_add(const Tensor& src, const Tensor& rows, int64_t num_rows)
     using T = decltype(tag);
     const T* ps = src.data<T>();
     T* py = y.data<T>();
-    // Each thread owns a range of destination rows and adds, in index order,
-    // every source row aimed there: no races, and the sums are the same
-    // whatever the number of threads.
-    const int64_t grain = src.numel() >= cpu::kGrainSize ? 1 : num_rows;
-    cpu::parallel_for(0, num_rows, grain, [&](int64_t lo, int64_t hi) {
-      const uint64_t span = static_cast<uint64_t>(hi - lo);
-      if (row_size == 1) {
-        // Without a branch (half the rows belong to another thread, at
-        // random): a row outside the range is added, as 0, to a local dummy.
-        T dummy = 0;
-        for (int64_t i = 0; i < k; ++i) {
-          const int64_t r = pr[i];
-          const bool mine = static_cast<uint64_t>(r - lo) < span;
-          T* dst = mine ? py + r : &dummy;
-          *dst += mine ? ps[i] : T(0);
-        }
-        return;
-      }
-      for (int64_t i = 0; i < k; ++i) {
-        const int64_t r = pr[i];
-        if (static_cast<uint64_t>(r - lo) >= span) continue;
-        T* dst = py + r * row_size;
-        const T* s = ps + i * row_size;
-        for (int64_t j = 0; j < row_size; ++j) dst[j] += s[j];
-      }
-    });
+    // In index order, so the sums are the same on every run. Random
+    // read-modify-writes are bound by memory, and splitting the destination
+    // rows between threads was slower on this machine than one thread; wide
+    // rows split their columns between threads instead.
+    cpu::parallel_for(0, row_size, std::max<int64_t>(64, cpu::kGrainSize / std::max<int64_t>(k, 1)),
+                      [&](int64_t c0, int64_t c1) {
+                        if (row_size == 1) {
+                          for (int64_t i = 0; i < k; ++i) py[pr[i]] += ps[i];
+                          return;
+                        }
+                        for (int64_t i = 0; i < k; ++i) {
+                          T* dst = py + pr[i] * row_size;
+                          const T* src_row = ps + i * row_size;
+                          for (int64_t j = c0; j < c1; ++j) dst[j] += src_row[j];
+                        }
+                      });
   });
   return y;
 }
@@ -158,23 +148,13 @@ Tensor last_occurrence(const Tensor& rows, int64_t num_rows, DType dtype, bool* 
   const int64_t* pr = rows.data<int64_t>();
   std::vector<char> last(k, 1);
   if (num_rows <= 4 * k + 4096) {
-    // Each thread owns a range of rows and records, in index order, the last
-    // index that writes each of them (a row of another thread goes to a
-    // dummy slot: no branch, no races). Then each index checks that it is
-    // its row's last writer.
-    std::vector<int64_t> owner(static_cast<std::size_t>(num_rows) + 1);
-    const int64_t grain = k >= cpu::kGrainSize ? 1 : num_rows;
-    cpu::parallel_for(0, num_rows, grain, [&](int64_t lo, int64_t hi) {
-      const uint64_t span = static_cast<uint64_t>(hi - lo);
-      int64_t dummy = 0;
-      for (int64_t i = 0; i < k; ++i) {
-        const bool mine = static_cast<uint64_t>(pr[i] - lo) < span;
-        *(mine ? &owner[pr[i]] : &dummy) = i;
-      }
-    });
-    cpu::parallel_for(0, k, cpu::kGrainSize, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) last[i] = owner[pr[i]] == i;
-    });
+    // Walking backwards, a row met before is an overwritten write.
+    std::vector<char> seen(num_rows, 0);
+    for (int64_t i = k - 1; i >= 0; --i) {
+      char& slot = seen[pr[i]];
+      if (slot) last[i] = 0;
+      slot = 1;
+    }
   } else {  // few writes into many rows: a hash set
     std::unordered_map<int64_t, char> seen;
     for (int64_t i = k - 1; i >= 0; --i) last[i] = seen.emplace(pr[i], 1).second;
