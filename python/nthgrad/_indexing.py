@@ -31,6 +31,9 @@ def _as_index_array(k):
     if isinstance(k, (list, tuple, np.ndarray)):
         a = np.asarray(k)
         if a.dtype.kind in "iu":
+            if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
+                # astype would wrap 2**64 - 1 to -1 (the last element)
+                raise IndexError(f"index {int(a.max())} is too large for int64 (a uint64 index array)")
             return a.astype(np.int64)
         if a.dtype.kind == "b":
             return a
@@ -145,7 +148,12 @@ def getitem(x, key):
         x = _C.slice(x, start, stop, step)
     rest = [i for i in range(len(entries)) if i not in advanced]
     dims = [x.shape[i] for i in advanced]
-    arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.int64) for kind, v in (entries[i] for i in advanced)])
+    try:
+        arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.int64) for kind, v in (entries[i] for i in advanced)])
+    except ValueError:
+        shapes = " ".join(_shape_str(np.shape(entries[i][1])) for i in advanced if entries[i][0] == "array")
+        raise IndexError(f"shape mismatch: the index arrays of shapes {shapes} cannot be broadcast together "
+                         f"(tensor of shape {_shape_str(original)})") from None
     if arrays[0].size:  # (in range: checked above)
         flat = np.ravel_multi_index([a % d for a, d in zip(arrays, dims)], dims)
     else:
@@ -165,7 +173,8 @@ def getitem(x, key):
 
 def _int_tensor(a):
     from ._tensor import tensor
-    return tensor(np.ascontiguousarray(a, dtype=np.int64))
+    # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))
+    return tensor(np.array(a, dtype=np.int64, order="C"))
 
 
 def index_put(x, index, values, accumulate=False):

@@ -142,3 +142,211 @@ def test_matmul_batches_and_transposes_after_the_packing_rewrite():
                                               transpose_a=True).numpy(), a @ b, rtol=1e-12)
     big_a, big_b = rng.standard_normal((300, 257)), rng.standard_normal((257, 133))
     np.testing.assert_allclose((ng.tensor(big_a) @ ng.tensor(big_b)).numpy(), big_a @ big_b, rtol=1e-11)
+
+
+# ---- issue 7 review: indexing, array, linalg and random ops ----
+
+def test_pad_widths_that_overflow_are_refused_before_any_write():
+    # 2 + 2 * (2**63 - 1) wrapped to 0: slice_backward then wrote x outside an empty buffer (heap corruption)
+    x = ng.tensor([1.0, 2.0])
+    for width, mode in [((2**63 - 1, 2**63 - 1), "constant"), ((2**62, 2**62), "constant"),
+                        ((2**63 - 1, 1), "reflect"), ((1, 2**63 - 1), "repeat")]:
+        with pytest.raises(ValueError, match=r"pad: pad_width .* too large for x of shape \(2,\)"):
+            F.pad(x, width, mode=mode)
+    with pytest.raises(ValueError, match=r"pad: .*padded shape \(4294967298, 4294967299\)"):
+        F.pad(ng.tensor(np.zeros((2, 3))), (2**31,) * 4)
+    np.testing.assert_array_equal(F.pad(x, (1, 2), mode="reflect").numpy(), [2, 1, 2, 1, 2])
+
+
+def _shift_reference(a, shifts, mode):
+    y = a
+    for i, s in enumerate(shifts):
+        axis = a.ndim - len(shifts) + i
+        n = a.shape[axis]
+        j = np.arange(n) - s
+        if mode == "nearest":
+            src = np.clip(j, 0, n - 1)
+        else:
+            q = np.mod(j, 2 * n)
+            src = np.where(q >= n, 2 * n - 1 - q, q)
+        y = np.take(y, src, axis=axis)
+    return y
+
+
+@pytest.mark.parametrize("mode", ["nearest", "reflect"])
+def test_shift_by_extreme_amounts_does_not_overflow(mode):
+    # j - shift overflowed int64 (UB): shift -2**63 read the first row instead of the last
+    a = np.arange(6.0).reshape(2, 3)
+    for shifts in [(-2**63, 2**63 - 1), (2**63 - 1, -2**63), (5, -7), (-4, 6)]:
+        got = F.shift(ng.tensor(a), list(shifts), border_mode=mode).numpy()
+        ref = _shift_reference(a, [s % (2 * n) if mode == "reflect" else max(-n, min(n, s))
+                                   for s, n in zip(shifts, a.shape)], mode)
+        np.testing.assert_array_equal(got, ref)
+    assert F.shift(ng.tensor(a), [-2**63, 2**63 - 1]).numpy().tolist() == [[3.0] * 3] * 2
+
+
+def test_gradients_of_an_empty_index_keep_the_row_size():
+    # the scatter kernel inferred the row size from src.numel() / rows.numel(): 0 with no rows
+    x = ng.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    for key in ([], np.zeros((1, 0), dtype=np.int64), ng.tensor([False, False]), (None, [])):
+        y = x[key]
+        (g,) = ng.grad(y.sum(), [x], create_graph=True)
+        np.testing.assert_array_equal(g.numpy(), np.zeros((2, 3)))
+        (gg,) = ng.grad((g * g).sum() + y.sum(), [x], allow_unused=True)
+        assert gg is None or np.array_equal(gg.numpy(), np.zeros((2, 3)))
+    y = F.gather(x, np.zeros((0,), dtype=np.int64), axis=0)
+    assert y.shape == (0, 3)
+    (g,) = ng.grad(y.sum(), [x])
+    assert g.shape == (2, 3)
+
+
+def test_scatter_with_no_indices_gives_zeros_of_the_shape():
+    d = ng.tensor(np.zeros((0, 3)), requires_grad=True)
+    y = F.scatter_nd(d, np.zeros((1, 0), dtype=np.int64), [2, 3])
+    np.testing.assert_array_equal(y.numpy(), np.zeros((2, 3)))
+    (g,) = ng.grad(y.sum(), [d])
+    assert g.shape == (0, 3)
+    x0 = ng.tensor(np.arange(6.0).reshape(2, 3))
+    y = F.scatter_add(x0, np.zeros((0, 3), dtype=np.int64), ng.tensor(np.zeros((0, 3))), axis=0)
+    np.testing.assert_array_equal(y.numpy(), x0.numpy())
+
+
+def test_zero_d_integer_index_arrays_drop_their_axis_as_numpy():
+    # np.ascontiguousarray made the 0-d flat index 1-d: x[np.array(1)] had shape (1, 3)
+    a = np.arange(6.0).reshape(2, 3)
+    x = ng.tensor(a)
+    for key in [np.array(1), ng.tensor(1), (ng.tensor(1), ng.tensor(2)), (np.array(-1), None), (None, 0, np.array(2))]:
+        nkey = tuple(np.asarray(k) if isinstance(k, ng.Tensor) else k for k in key) if isinstance(key, tuple) else \
+            np.asarray(key)
+        y = x[key]
+        assert tuple(y.shape) == a[nkey].shape, key
+        np.testing.assert_array_equal(y.numpy(), a[nkey])
+
+
+def test_index_arrays_that_do_not_broadcast_raise_index_error():
+    x = ng.tensor(np.zeros((3, 4)))
+    with pytest.raises(IndexError, match=r"shape mismatch.*\(2,\) \(3,\).*tensor of shape \(3, 4\)"):
+        x[[0, 1], [0, 1, 2]]
+    with pytest.raises(IndexError, match="shape mismatch"):
+        x[[], [[0, 1]]]
+
+
+def test_uint64_index_beyond_int64_is_an_index_error_not_the_last_element():
+    x = ng.tensor([1.0, 2.0, 3.0])
+    with pytest.raises(IndexError, match="too large for int64"):
+        x[np.array([2**64 - 1], dtype=np.uint64)]
+    assert x[np.array([2], dtype=np.uint64)].numpy().tolist() == [3.0]
+
+
+def test_ragged_index_lists_name_the_op():
+    with pytest.raises(TypeError, match="gather: Indices must hold integers"):
+        F.gather(ng.tensor([1.0, 2.0]), [[0], [0, 1]])
+    with pytest.raises(TypeError, match="gather_nd: indices must hold integers"):
+        F.gather_nd(ng.tensor([1.0, 2.0]), [[0], [0, 1]])
+
+
+def test_flip_refuses_a_repeated_axis():
+    # it flipped once; numpy.flip refuses
+    with pytest.raises(ValueError, match="flip"):
+        F.flip(ng.tensor(np.zeros((2, 3))), axes=[0, 0])
+    with pytest.raises(ValueError, match="flip"):
+        F.flip(ng.tensor(np.zeros((2, 3))), axes=[1, -1])
+
+
+def test_random_choice_without_replacement_never_draws_a_zero_weight():
+    # E / w overflowed to inf for a subnormal w and tied with the zero weights (also inf): index 0 was drawn
+    x = ng.tensor([1.0, 2.0, 3.0], dtype=ng.float64)
+    for w in ([0.0, 5e-324, 0.0], [0.0, 0.0, 1e-310]):
+        for seed in range(20):
+            y = F.random_choice(x, ng.tensor(w, dtype=ng.float64), [1], replace=False, seed=seed)
+            assert y.numpy()[0] == 1.0 + int(np.argmax(w))
+
+
+def test_generator_offset_past_two_to_the_64_is_refused():
+    # offset + n wrapped to a small offset: the draw repeated an earlier sequence
+    g = ng.Generator(1)
+    g.set_state((1, 2**64 - 2))
+    with pytest.raises(ValueError, match="Generator: drawing 3 numbers"):
+        F.rand(shape=[3], seed=g)
+    assert g.get_state() == (1, 2**64 - 2)
+    F.rand(shape=[1], seed=g)
+    assert g.get_state() == (1, 2**64 - 1)
+
+
+def test_shape_arguments_refuse_floats_and_strings():
+    # int() truncated 2.5 to 2 and parsed '7'
+    for shape in ([2.5], "ab", [None], ["7"]):
+        with pytest.raises(TypeError, match="a shape must be an int or a sequence of ints"):
+            F.rand(shape=shape)
+    with pytest.raises(TypeError, match="shape"):
+        ng.tensor([1.0, 2.0]).reshape(2.0)
+    assert F.rand(shape=np.array([2, 3])).shape == (2, 3)
+    assert F.rand(shape=np.int64(4)).shape == (4,)
+
+
+def _random_index_key(rng, shape):
+    """A NumPy-style key for `shape`: ints, slices, None, '...', integer arrays
+    (lists, ndarrays, int64 tensors, 0-d included) and boolean masks."""
+    nd, items, axis, ellipsis = len(shape), [], 0, False
+    for _ in range(rng.integers(0, nd + 2)):
+        r = rng.random()
+        if axis >= nd:
+            if r < 0.3:
+                items.append(None)
+            elif r < 0.4 and not ellipsis:
+                items.append(Ellipsis)
+                ellipsis = True
+            continue
+        n = shape[axis]
+        if r < 0.15:
+            items.append(None)
+        elif r < 0.22 and not ellipsis:
+            items.append(Ellipsis)
+            ellipsis, axis = True, nd
+        elif r < 0.42 and n > 0:
+            items.append(int(rng.integers(-n, n)))
+            axis += 1
+        elif r < 0.65:
+            a = [None if v > n else int(v) for v in rng.integers(-n - 1, n + 2, size=3)]
+            items.append(slice(a[0], a[1], a[2] or None))
+            axis += 1
+        elif r < 0.85 and n > 0:
+            arr = rng.integers(-n, n, size=tuple(rng.integers(0, 3, size=rng.integers(0, 3))))
+            kind = rng.integers(0, 3)
+            items.append(arr.tolist() if kind == 0 and arr.ndim else arr if kind == 1 else ng.tensor(arr))
+            axis += 1
+        else:
+            k = int(rng.integers(1, min(2, nd - axis) + 1))
+            m = rng.random(shape[axis:axis + k]) < 0.5
+            items.append(m if rng.random() < 0.5 else ng.tensor(m))
+            axis += k
+    return items[0] if len(items) == 1 and rng.random() < 0.5 else tuple(items)
+
+
+def test_indexing_matches_numpy_on_random_keys_with_gradients():
+    # found: 0-d index arrays kept an axis; empty indices broke the gradient; broadcast errors were ValueErrors
+    rng = np.random.default_rng(7)
+    as_np = lambda k: tuple(as_np(v) for v in k) if isinstance(k, tuple) else \
+        np.asarray(k) if isinstance(k, ng.Tensor) else k  # noqa: E731
+    compared = 0
+    for _ in range(1500):
+        shape = tuple(int(v) for v in rng.integers(0, 4, size=rng.integers(0, 4)))
+        a = rng.standard_normal(shape)
+        key = _random_index_key(rng, shape)
+        try:
+            ref = np.asarray(a[as_np(key)])
+        except IndexError:
+            with pytest.raises(IndexError):
+                ng.tensor(a)[key]
+            continue
+        x = ng.tensor(a, requires_grad=True)
+        y = x[key]
+        assert tuple(y.shape) == ref.shape, (shape, key)
+        np.testing.assert_array_equal(y.numpy(), ref)
+        w = rng.standard_normal(ref.shape)
+        (g,) = ng.grad((y * ng.tensor(w)).sum(), [x], create_graph=True)
+        expect = np.zeros(a.size)
+        np.add.at(expect, np.arange(a.size).reshape(shape)[as_np(key)].reshape(-1), w.reshape(-1))
+        np.testing.assert_allclose(g.numpy(), expect.reshape(shape), rtol=1e-12, atol=1e-12)
+        compared += 1
+    assert compared > 1000

@@ -25,14 +25,15 @@ namespace detail {
 Variable gather_rows(const char* name, const Variable& x, int64_t row_size, const Tensor& rows) {
   const int64_t num_rows = row_size ? x.numel() / row_size : 0;
   return record(name, {x}, kernels::gather_rows(x.value(), row_size, rows), kSavesNothing,
-                [rows, num_rows](const Ctx& c) {
-                  return grads(reshape(scatter_rows_add("scatter_rows_add", c.gy(), rows, num_rows), c.in_shape(0)));
+                [rows, num_rows, row_size](const Ctx& c) {
+                  return grads(reshape(scatter_rows_add("scatter_rows_add", c.gy(), rows, num_rows, row_size),
+                                       c.in_shape(0)));
                 });
 }
 
-Variable scatter_rows_add(const char* name, const Variable& src, const Tensor& rows, int64_t num_rows) {
-  const int64_t row_size = rows.numel() ? src.numel() / rows.numel() : 0;
-  return record(name, {src}, kernels::scatter_rows_add(src.value(), rows, num_rows), kSavesNothing,
+Variable scatter_rows_add(const char* name, const Variable& src, const Tensor& rows, int64_t num_rows,
+                          int64_t row_size) {
+  return record(name, {src}, kernels::scatter_rows_add(src.value(), rows, num_rows, row_size), kSavesNothing,
                 [rows, row_size](const Ctx& c) {
                   return grads(reshape(gather_rows("gather_rows", c.gy(), row_size, rows), c.in_shape(0)));
                 });
@@ -127,7 +128,7 @@ Variable scatter_nd(const Variable& data, const Variable& indices, const Shape& 
     Tensor last = kernels::last_occurrence(rows, numel(head), data.dtype(), &unique);
     if (!unique) src = mul2(src, record_nondiff(last.reshape({k, 1})));
   }
-  return reshape(detail::scatter_rows_add("scatter_nd", src, rows, numel(head)), shape);
+  return reshape(detail::scatter_rows_add("scatter_nd", src, rows, numel(head), row_size), shape);
 }
 
 // gather: x.shape[:axis] + indices.shape[batch_dims:] + x.shape[axis+1:],
@@ -185,7 +186,8 @@ Variable scatter_add(const Variable& x0, const Variable& indices, const Variable
     src = detail::slice_resolved(x1, zero, one, indices.shape());
   }
   auto [base, extra] = check::promote("scatter_add", x0, src);
-  Variable added = detail::scatter_rows_add("scatter_add", reshape(extra, {offsets.numel(), 1}), offsets, x0.numel());
+  Variable added =
+      detail::scatter_rows_add("scatter_add", reshape(extra, {offsets.numel(), 1}), offsets, x0.numel(), 1);
   return add2(base, reshape(added, x0.shape()));
 }
 
@@ -228,7 +230,7 @@ std::pair<Variable, Variable> top_k_data(const Variable& x, int64_t k, bool abs,
   if (reduce) {
     values = reshape(detail::gather_rows("top_k_data", x, 1, rows), out);
   } else {
-    Tensor mask = kernels::scatter_rows_add(Tensor::ones({rows.numel(), 1}, x.dtype()), rows, x.numel());
+    Tensor mask = kernels::scatter_rows_add(Tensor::ones({rows.numel(), 1}, x.dtype()), rows, x.numel(), 1);
     values = mul2(x, record_nondiff(mask.reshape(x.shape())));
   }
   return {values, Variable(index.reshape(out))};
@@ -270,7 +272,7 @@ Variable one_hot(const Variable& x, const Shape& shape) {
   std::vector<std::string> what{""};
   for (int64_t j = 0; j < l; ++j) what.push_back(detail::cat("axis ", j, " of shape ", shape_str(shape)));
   const Tensor rows = kernels::ravel_index(coords, dims, "one_hot", what);
-  Tensor y = kernels::scatter_rows_add(Tensor::ones({n, 1}, DType::Float32), rows, n * p);
+  Tensor y = kernels::scatter_rows_add(Tensor::ones({n, 1}, DType::Float32), rows, n * p, 1);
   Shape out = lead;
   out.insert(out.end(), shape.begin(), shape.end());
   return record_nondiff(y.reshape(out));

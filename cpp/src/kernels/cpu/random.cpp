@@ -157,6 +157,7 @@ int64_t binomial_inversion(Stream& s, int64_t n, double p) {
       if (u < f) return k;
       u -= f;
       f *= ratio * static_cast<double>(n - k) / static_cast<double>(k + 1);
+      if (f == 0) break;  // the rest of the pmf underflowed: no need to walk up to n (2^53 steps)
     }
     // u fell beyond the rounded total mass (probability ~1e-16): draw again
   }
@@ -385,8 +386,11 @@ Tensor random_choice_index(const Tensor& w, int64_t draws, bool replace, RandomK
           const T* row = pw + r * n;
           for (int64_t i = 0; i < n; ++i) {
             Stream s(key, static_cast<uint64_t>(r * n + i));
-            const double clock = -std::log(s.uniform_open0());
-            arrival[i] = row[i] > 0 ? clock / static_cast<double>(row[i]) : std::numeric_limits<double>::infinity();
+            // log(E_i / w_i), in logs: E_i / w_i overflows to inf for a subnormal w_i,
+            // which would tie with the zero weights (inf) and let one of those be drawn.
+            const double log_clock = std::log(-std::log(s.uniform_open0()));
+            arrival[i] = row[i] > 0 ? log_clock - std::log(static_cast<double>(row[i]))
+                                    : std::numeric_limits<double>::infinity();
           }
           std::iota(order.begin(), order.end(), int64_t{0});
           std::partial_sort(order.begin(), order.begin() + draws, order.end(), [&](int64_t i, int64_t j) {
