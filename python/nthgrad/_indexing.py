@@ -192,6 +192,9 @@ def index_put(x, index, values, accumulate=False):
     where = getitem(_C.reshape(_C.arange(0.0, float(n), 1.0, DType.int64), list(x.shape)), index)
     if not isinstance(values, Tensor):
         values = tensor(values, dtype=x.dtype)
+    elif not values.dtype.is_floating_point:
+        raise TypeError(f"index_put: values must be float32 or float64, got a {values.dtype} tensor of shape "
+                        f"{tuple(values.shape)} (x is {x.dtype})")
     try:
         values = _C.broadcast(values, list(where.shape))
     except ValueError:

@@ -153,7 +153,7 @@ def test_pad_widths_that_overflow_are_refused_before_any_write():
                         ((2**63 - 1, 1), "reflect"), ((1, 2**63 - 1), "repeat")]:
         with pytest.raises(ValueError, match=r"pad: pad_width .* too large for x of shape \(2,\)"):
             F.pad(x, width, mode=mode)
-    with pytest.raises(ValueError, match=r"pad: .*padded shape \(4294967298, 4294967299\)"):
+    with pytest.raises(ValueError, match=r"pad: .*shape \(4294967298, 4294967299\)"):
         F.pad(ng.tensor(np.zeros((2, 3))), (2**31,) * 4)
     np.testing.assert_array_equal(F.pad(x, (1, 2), mode="reflect").numpy(), [2, 1, 2, 1, 2])
 
@@ -350,3 +350,21 @@ def test_indexing_matches_numpy_on_random_keys_with_gradients():
         np.testing.assert_allclose(g.numpy(), expect.reshape(shape), rtol=1e-12, atol=1e-12)
         compared += 1
     assert compared > 1000
+
+
+def test_size_overflow_errors_name_the_op():
+    # numel's own message ("shape ... has more elements than fit in 64 bits") named no op
+    cases = [("tile", lambda: F.tile(ng.tensor([1.0, 2.0]), [2**40, 2**40])),
+             ("one_hot", lambda: F.one_hot(ng.tensor([[0, 0]]), [2**40, 2**40])),
+             ("scatter_nd", lambda: F.scatter_nd(ng.tensor([1.0]), ng.tensor([[0], [0]]), [2**40, 2**40])),
+             ("matrix_diag", lambda: F.matrix_diag(ng.tensor(np.zeros((0, 2**40))))),
+             ("pad", lambda: F.pad(ng.tensor(np.zeros((2, 3))), (2**31,) * 4))]
+    for op, f in cases:
+        with pytest.raises(ValueError, match=f"^{op}: .*more elements than fit in 64 bits"):
+            f()
+
+
+def test_index_put_refuses_non_float_values_by_its_own_name():
+    with pytest.raises(TypeError, match="index_put: values must be float32 or float64, got a bool tensor"):
+        ng.index_put(ng.tensor([1.0, 2.0]), 0, ng.tensor(True))
+    np.testing.assert_array_equal(ng.index_put(ng.tensor([1.0, 2.0]), [0, 1], [5, 6]).numpy(), [5.0, 6.0])

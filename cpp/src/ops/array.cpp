@@ -296,13 +296,8 @@ Variable pad(const Variable& x, const std::vector<int64_t>& pad_width, const std
       throw ValueError(detail::cat("pad: pad_width ", axes_str(pad_width), " is too large for x of shape ",
                                    shape_str(x.shape()), ": a padded size overflows 64-bit integers"));
   }
-  try {
-    numel(out);
-  } catch (const ValueError&) {
-    throw ValueError(detail::cat("pad: pad_width ", axes_str(pad_width), " is too large for x of shape ",
-                                 shape_str(x.shape()), ": the padded shape ", shape_str(out),
-                                 " has more elements than fit in 64 bits"));
-  }
+  check::numel("pad", detail::cat("pad_width ", axes_str(pad_width), " is too large for x of shape ",
+                                  shape_str(x.shape())), out);
   if (mode == "constant") {
     std::vector<int64_t> start(x.ndim(), 0), step(x.ndim(), 1);
     for (int64_t i = 0; i < pairs; ++i) start[first + i] = pad_width[2 * i];
@@ -352,6 +347,8 @@ Variable tile(const Variable& x, const std::vector<int64_t>& reps) {
     expanded.insert(expanded.end(), {r[d], shape[d]});
     out.push_back(checked_mul(r[d], shape[d], "tile", x.shape()));
   }
+  check::numel("tile", detail::cat("reps ", axes_str(reps), " make x of shape ", shape_str(x.shape()), " too large"),
+               expanded);
   return reshape(broadcast(reshape(x, interleaved), expanded), out);
 }
 

@@ -109,8 +109,7 @@ Variable scatter_nd(const Variable& data, const Variable& indices, const Shape& 
   if (m < 0 || m > static_cast<int64_t>(shape.size()))
     throw ValueError(detail::cat("scatter_nd: indices of shape ", shape_str(indices.shape()),
                                  " must be (M, ...) with M <= len(shape) for shape ", shape_str(shape)));
-  for (int64_t d : shape)
-    if (d < 0) throw ValueError(detail::cat("scatter_nd: negative dimension in shape ", shape_str(shape)));
+  check::numel("scatter_nd", "shape", shape);
   const Shape head = sub_shape(shape, 0, m), tail = sub_shape(shape, m, shape.size());
   Shape expect = sub_shape(indices.shape(), 1, indices.ndim());
   expect.insert(expect.end(), tail.begin(), tail.end());
@@ -263,6 +262,11 @@ Variable one_hot(const Variable& x, const Shape& shape) {
   for (int64_t d : shape)
     if (d <= 0) throw ValueError(detail::cat("one_hot: shape ", shape_str(shape), " must be positive"));
   const Shape lead = sub_shape(x.shape(), 0, x.ndim() - 1);
+  {
+    Shape out = lead;
+    out.insert(out.end(), shape.begin(), shape.end());
+    check::numel("one_hot", detail::cat("shape ", shape_str(shape), " for x of shape ", shape_str(x.shape())), out);
+  }
   const int64_t n = numel(lead), p = numel(shape);
   // coords (1 + l, n): the sample, then its l indices
   Tensor idx = kernels::transpose(x.value().reshape({n, l}), {1, 0});

@@ -214,7 +214,8 @@ Variable matrix_diag(const Variable& x) {
     throw ValueError(detail::cat("matrix_diag: x must have at least one axis; got x of shape ", shape_str(x.shape())));
   Shape out = x.shape();
   out.push_back(x.shape().back());
-  numel(out);  // a shape whose size overflows int64 raises here, before any allocation
+  // a shape whose size overflows int64 raises here, before any allocation
+  check::numel("matrix_diag", detail::cat("x of shape ", shape_str(x.shape()), " is too large"), out);
   return record("matrix_diag", {x}, kernels::matrix_diag(x.value()), kSavesNothing,
                 [](const Ctx& c) { return grads(matrix_diag_part(c.gy())); });
 }
