@@ -37,7 +37,7 @@ def _as_index_array(k):
             return a.astype(np.int64)
         if a.dtype.kind == "b":
             return a
-        if a.size == 0:
+        if a.size == 0 and not isinstance(k, np.ndarray):  # [] is float64 to NumPy
             return a.astype(np.int64)
         raise TypeError(f"only integers, slices, ..., None and integer or boolean arrays are valid indices; "
                         f"got {k!r:.80} (NumPy dtype {a.dtype})")
@@ -104,12 +104,33 @@ def _normalize(key, shape):
                                  f"(tensor of shape {_shape_str(shape)})")
             entries.append(("int", k % n))
         elif isinstance(k, slice):
-            entries.append(("slice", k))
+            entries.append(("slice", _resolve_slice(k, n)))
         else:
             entries.append(("array", k))
         new_shape.append(n)
         axis += 1
     return entries, new_shape
+
+
+def _resolve_slice(s, n):
+    """s as an equivalent slice of int64 bounds for an axis of size n:
+    Python's slice.indices (a TypeError for a non-integer bound, huge bounds
+    clamped as NumPy does), with a step beyond the axis clamped too."""
+    if s.start is None and s.stop is None and s.step is None:
+        return s
+    try:
+        start, stop, step = s.indices(n)
+    except TypeError:
+        raise TypeError(f"slice indices must be integers or None, got {s!r:.80}") from None
+    except ValueError as e:  # a zero step
+        raise ValueError(f"{e} ({s!r:.80})") from None
+    m = max(n, 1)
+    step = max(-m, min(step, m))  # (any |step| >= n takes at most the first element)
+    # With a negative step, -1 means "before 0", which a slice bound cannot say:
+    # as the stop it is None, as the start the slice is empty.
+    if start < 0:
+        return slice(0, 0, 1)
+    return slice(start, None if stop < 0 else stop, step)
 
 
 def _check_arrays(entries, shape, original):

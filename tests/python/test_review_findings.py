@@ -368,3 +368,27 @@ def test_index_put_refuses_non_float_values_by_its_own_name():
     with pytest.raises(TypeError, match="index_put: values must be float32 or float64, got a bool tensor"):
         ng.index_put(ng.tensor([1.0, 2.0]), 0, ng.tensor(True))
     np.testing.assert_array_equal(ng.index_put(ng.tensor([1.0, 2.0]), [0, 1], [5, 6]).numpy(), [5.0, 6.0])
+
+
+def test_slices_with_bounds_beyond_int64_follow_numpy():
+    # bounds or steps of 2**63 and more failed to convert ("Unable to cast Python instance"), a float
+    # bound was a RuntimeError, and an empty float64 ndarray was taken as an integer index
+    import itertools
+    bounds = [None, 0, 1, 4, 5, 6, -1, -5, -6, 2**63 - 1, -2**63, 2**63, 2**70, -2**70]
+    steps = [None, 1, 2, -1, -2, 5, 6, -5, -6, 2**63 - 1, -2**63, 2**70, -2**70]
+    for n in (0, 1, 5):
+        a = np.arange(float(n))
+        x = ng.tensor(a)
+        for s in itertools.starmap(slice, itertools.product(bounds, bounds, steps)):
+            y = x[s]
+            assert tuple(y.shape) == a[s].shape, (n, s)
+            np.testing.assert_array_equal(y.numpy(), a[s])
+    x = ng.tensor(np.arange(5.0))
+    for bad in (slice(1.0, None), slice("a", None)):
+        with pytest.raises(TypeError, match="slice indices must be integers"):
+            x[bad]
+    with pytest.raises(ValueError, match="zero"):
+        x[::0]
+    with pytest.raises(TypeError, match="valid indices"):
+        x[np.array([], dtype=np.float64)]
+    assert x[[]].shape == (0,)
