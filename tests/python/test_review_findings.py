@@ -392,3 +392,14 @@ def test_slices_with_bounds_beyond_int64_follow_numpy():
     with pytest.raises(TypeError, match="valid indices"):
         x[np.array([], dtype=np.float64)]
     assert x[[]].shape == (0,)
+
+
+@pytest.mark.parametrize("n,p", [(2**50, 0.5), (2**53, 0.4)])
+def test_binomial_of_huge_n_has_the_right_spread(n, p):
+    # BTRS's log acceptance subtracted log-factorials near 1e17: its rounding error exceeded the margin,
+    # so the samples' standard deviation was 0.89 (n = 2**50) or 1.43 (n = 2**53) of the true one
+    y = F.rand_binomial(n, p, [20000], seed=3, dtype="float64").numpy()
+    z = (y - n * p) / np.sqrt(n * p * (1 - p))
+    assert abs(z.mean()) < 0.05
+    assert 0.96 < z.std() < 1.04
+    assert 0.035 < (np.abs(z) > 2).mean() < 0.056

@@ -147,6 +147,20 @@ double log_factorial(double k) {
   return (x - 0.5) * std::log(x) - x + 0.91893853320467274178 + r * (1.0 / 12 - r2 * (1.0 / 360 - r2 / 1260));
 }
 
+// log(a!) - log(b!) for integral a, b >= 0 without the cancellation of two
+// values near n log n (some 1e17 for n = 2^53, whose rounding error exceeded
+// the whole acceptance margin of BTRS): Stirling's series of both, with
+// the difference of their leading terms written through d = a - b (exact).
+double log_factorial_diff(double a, double b) {
+  if (a < 16 || b < 16) return log_factorial(a) - log_factorial(b);
+  auto tail = [](double x) {
+    const double r = 1.0 / x, r2 = r * r;
+    return r * (1.0 / 12 - r2 * (1.0 / 360 - r2 / 1260));
+  };
+  const double d = a - b, y = b + 1.0;
+  return (a + 0.5) * std::log1p(d / y) + d * std::log(y) - d + tail(a + 1.0) - tail(y);
+}
+
 // Binomial(n, p), p <= 1/2, by inversion (walking the pmf from 0): for n p < 10.
 int64_t binomial_inversion(Stream& s, int64_t n, double p) {
   const double q = 1.0 - p, ratio = p / q;
@@ -176,7 +190,6 @@ int64_t binomial_btrs(Stream& s, int64_t n, double p) {
   const double alpha = (2.83 + 5.1 / b) * spq;
   const double lpq = std::log(p / q);
   const double m = std::floor((nd + 1.0) * p);
-  const double h = log_factorial(m) + log_factorial(nd - m);
   for (;;) {
     const double u = s.uniform() - 0.5;
     double v = s.uniform();
@@ -185,7 +198,8 @@ int64_t binomial_btrs(Stream& s, int64_t n, double p) {
     if (!(k >= 0.0 && k <= nd)) continue;  // also rejects the NaN/inf of us = 0
     if (us >= 0.07 && v <= v_r) return static_cast<int64_t>(k);
     v = std::log(v * alpha / (a / (us * us) + b));
-    if (v <= h - log_factorial(k) - log_factorial(nd - k) + (k - m) * lpq) return static_cast<int64_t>(k);
+    if (v <= log_factorial_diff(m, k) + log_factorial_diff(nd - m, nd - k) + (k - m) * lpq)
+      return static_cast<int64_t>(k);
   }
 }
 
