@@ -403,3 +403,18 @@ def test_binomial_of_huge_n_has_the_right_spread(n, p):
     assert abs(z.mean()) < 0.05
     assert 0.96 < z.std() < 1.04
     assert 0.035 < (np.abs(z) > 2).mean() < 0.056
+
+
+def test_beta_with_subnormal_parameters_is_not_nan():
+    # both gamma logs were -inf (log U / k overflows for k near DBL_MIN): 1 / (1 + exp(-inf - -inf)) = NaN
+    y = F.rand_beta(5e-324, 5e-324, [4000], seed=1, dtype="float64").numpy()
+    assert set(np.unique(y)) <= {0.0, 1.0} and 0.45 < y.mean() < 0.55
+    y = F.rand_beta(1e-310, 3e-310, [4000], seed=2, dtype="float64").numpy()
+    assert not np.isnan(y).any() and 0.2 < y.mean() < 0.3  # P(1) -> alpha / (alpha + beta)
+
+
+def test_beta_keeps_subnormal_results():
+    # 1 / (1 + exp(lb - la)) flushed every value below ~5e-309 to 0; P(X < 5e-324) = 0.477 for Beta(0.001, 10)
+    y = F.rand_beta(1e-3, 10, [40000], seed=1, dtype="float64").numpy()
+    assert 0.465 < (y == 0).mean() < 0.488
+    assert (y[y > 0] < 1e-308).any()

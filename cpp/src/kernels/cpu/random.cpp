@@ -314,7 +314,15 @@ Tensor random_beta(const Shape& shape, double alpha, double beta, DType dtype, R
     // X / (X + Y) with X ~ Gamma(alpha), Y ~ Gamma(beta), from their logs
     const double la = log_gamma_draw(s, alpha);
     const double lb = log_gamma_draw(s, beta);
-    return static_cast<T>(1.0 / (1.0 + std::exp(lb - la)));
+    // Both logs are -inf only for parameters near DBL_MIN (log U / k overflows):
+    // then X / (X + Y) is 0 or 1, and 1 with probability alpha / (alpha + beta)
+    // (the limit for tiny parameters); -inf - -inf would make it NaN.
+    if (std::isinf(la) && std::isinf(lb)) return s.uniform() < alpha / (alpha + beta) ? T(1) : T(0);
+    // exp(la - logaddexp(la, lb)): keeps results down to the subnormals, where
+    // 1 / (1 + exp(lb - la)) flushed everything below ~5e-309 to 0.
+    // ((la - hi) first: la - (hi + log1p(..)) would lose the log1p term to la's rounding)
+    const double hi = std::max(la, lb);
+    return static_cast<T>(std::exp((la - hi) - std::log1p(std::exp(std::min(la, lb) - hi))));
   });
 }
 
