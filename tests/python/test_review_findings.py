@@ -418,3 +418,25 @@ def test_beta_keeps_subnormal_results():
     y = F.rand_beta(1e-3, 10, [40000], seed=1, dtype="float64").numpy()
     assert 0.465 < (y == 0).mean() < 0.488
     assert (y[y > 0] < 1e-308).any()
+
+
+def test_a_generator_made_by_new_is_refused_everywhere():
+    # Generator.__new__ gave pybind11 unconstructed memory: locking its mutex aborted the interpreter
+    code = """
+import copy, pickle
+import nthgrad as ng, nthgrad.functional as F
+g = ng.Generator.__new__(ng.Generator)
+uses = [lambda: F.rand(shape=[2], seed=g), lambda: F.dropout(ng.tensor([1.0, 2.0]), 0.5, seed=g),
+        lambda: F.random_choice(ng.tensor([1.0]), ng.tensor([1.0]), seed=g), lambda: g.seed, lambda: repr(g),
+        lambda: g.manual_seed(1), lambda: g.get_state(), lambda: copy.copy(g), lambda: pickle.dumps(g)]
+for use in uses:
+    try:
+        use()
+        print("no error")
+    except RuntimeError as e:
+        assert "generator is undefined" in str(e), e
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
