@@ -228,4 +228,6 @@ def index_put(x, index, values, accumulate=False):
         return _C.add2(x, _C.reshape(_C.scatter_nd(values, flat, [n], None, True), list(x.shape)))
     written = _C.scatter_nd(_C.constant(1.0, [k], x.dtype), flat, [n], None, True)
     keep = _C.reshape(_C.equal_scalar(written, 0.0), list(x.shape))
-    return _C.add2(_C.mul2(x, keep), _C.reshape(_C.scatter_nd(values, flat, [n], None, False), list(x.shape)))
+    # where, not x * keep: a NaN or inf of x that is overwritten would give NaN * 0 = NaN
+    kept = _C.where(keep, x, _C.constant(0.0, [], x.dtype))
+    return _C.add2(kept, _C.reshape(_C.scatter_nd(values, flat, [n], None, False), list(x.shape)))

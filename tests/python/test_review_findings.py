@@ -440,3 +440,19 @@ print("ok")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_overwritten_nan_and_inf_do_not_leak_into_the_result():
+    # the overwritten entries were multiplied by a 0/1 mask: NaN * 0 and inf * 0 are NaN
+    x = ng.tensor([np.nan, 1.0, np.inf], requires_grad=True)
+    y = ng.index_put(x, [0, 2], 5.0)
+    np.testing.assert_array_equal(y.numpy(), [5.0, 1.0, 5.0])
+    (g,) = ng.grad(y.sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(g.numpy(), [0.0, 1.0, 0.0])
+    d = ng.tensor([np.nan, 1.0, np.inf, 2.0], requires_grad=True)
+    y = F.scatter_nd(d, [[0, 0, 1, 1]], [2])  # last write wins
+    np.testing.assert_array_equal(y.numpy(), [1.0, 2.0])
+    (g,) = ng.grad(y.sum(), [d])
+    np.testing.assert_array_equal(g.numpy(), [0.0, 1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(F.top_k_data(ng.tensor([[np.inf, -np.inf, 1.0]]), 1, reduce=False).numpy(),
+                                  [[np.inf, 0.0, 0.0]])

@@ -15,6 +15,7 @@
 #include "kernels/kernels.h"
 #include "nthgrad/ops/arithmetic.h"
 #include "nthgrad/ops/array.h"
+#include "nthgrad/ops/logical.h"
 #include "ops/detail/array_internal.h"
 #include "ops/detail/check.h"
 
@@ -125,7 +126,9 @@ Variable scatter_nd(const Variable& data, const Variable& indices, const Shape& 
   if (!add) {
     bool unique = true;
     Tensor last = kernels::last_occurrence(rows, numel(head), data.dtype(), &unique);
-    if (!unique) src = mul2(src, record_nondiff(last.reshape({k, 1})));
+    // where, not a product with the mask: a NaN or inf overwritten by a later write times 0 is NaN
+    if (!unique)
+      src = where(record_nondiff(last.reshape({k, 1})), src, record_nondiff(Tensor::zeros({}, src.dtype())));
   }
   return reshape(detail::scatter_rows_add("scatter_nd", src, rows, numel(head), row_size), shape);
 }
@@ -230,7 +233,8 @@ std::pair<Variable, Variable> top_k_data(const Variable& x, int64_t k, bool abs,
     values = reshape(detail::gather_rows("top_k_data", x, 1, rows), out);
   } else {
     Tensor mask = kernels::scatter_rows_add(Tensor::ones({rows.numel(), 1}, x.dtype()), rows, x.numel(), 1);
-    values = mul2(x, record_nondiff(mask.reshape(x.shape())));
+    // (where, not x * mask: an inf among the entries set to 0 would give NaN)
+    values = where(record_nondiff(mask.reshape(x.shape())), x, record_nondiff(Tensor::zeros({}, x.dtype())));
   }
   return {values, Variable(index.reshape(out))};
 }
