@@ -456,3 +456,11 @@ def test_overwritten_nan_and_inf_do_not_leak_into_the_result():
     np.testing.assert_array_equal(g.numpy(), [0.0, 1.0, 0.0, 1.0])
     np.testing.assert_array_equal(F.top_k_data(ng.tensor([[np.inf, -np.inf, 1.0]]), 1, reduce=False).numpy(),
                                   [[np.inf, 0.0, 0.0]])
+
+
+def test_pad_beyond_memory_is_a_memory_error_naming_pad():
+    # reflect / repeat built a std::vector of the padded length first (8 TB here): an allocation outside the
+    # tensor allocator (ASan aborts on it; elsewhere a bare "std::bad_alloc")
+    for mode in ("reflect", "repeat"):
+        with pytest.raises(MemoryError, match=r"^pad: axis 0 padded to 1099511627779"):
+            F.pad(ng.tensor([1.0, 2.0]), (2**40, 1), mode=mode)

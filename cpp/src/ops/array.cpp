@@ -2,9 +2,7 @@
 #include "nthgrad/ops/array.h"
 
 #include <algorithm>
-#include <new>
 #include <numeric>
-#include <stdexcept>
 
 #include "autograd/record.h"
 #include "kernels/kernels.h"
@@ -317,15 +315,19 @@ Variable pad(const Variable& x, const std::vector<int64_t>& pad_width, const std
     if (n == 0)
       throw ValueError(detail::cat("pad: cannot pad axis ", axis, " of size 0 in mode '", mode, "' (x of shape ",
                                    shape_str(x.shape()), ")"));
-    std::vector<int64_t> source;
+    // The source positions, in a tensor (not a std::vector): a size too large
+    // for memory is then a MemoryError naming the shape, from the allocator
+    // every tensor uses (n + before + after fits: checked above).
+    Tensor source;
     try {
-      source.resize(out[axis]);  // (checked above: n + before + after fits)
-    } catch (const std::exception&) {  // std::bad_alloc or std::length_error
-      throw MemoryError(detail::cat("pad: out of memory for the padded axis ", axis, " of size ", out[axis],
-                                    " (x of shape ", shape_str(x.shape()), ")"));
+      source = Tensor::empty({out[axis]}, DType::Int64);
+    } catch (const MemoryError& e) {
+      throw MemoryError(detail::cat("pad: axis ", axis, " padded to ", out[axis], " (x of shape ", shape_str(x.shape()),
+                                    ", pad_width ", axes_str(pad_width), "): ", e.what()));
     }
-    for (int64_t j = 0; j < out[axis]; ++j) source[j] = border_source(j - before, n, mode == "reflect", false);
-    y = detail::take_along(y, axis, source);
+    int64_t* ps = source.data<int64_t>();
+    for (int64_t j = 0; j < out[axis]; ++j) ps[j] = border_source(j - before, n, mode == "reflect", false);
+    y = gather(y, Variable(source), axis, 0);
   }
   return y;
 }
