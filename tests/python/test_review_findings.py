@@ -464,3 +464,31 @@ def test_pad_beyond_memory_is_a_memory_error_naming_pad():
     for mode in ("reflect", "repeat"):
         with pytest.raises(MemoryError, match=r"^pad: axis 0 padded to 1099511627779"):
             F.pad(ng.tensor([1.0, 2.0]), (2**40, 1), mode=mode)
+
+
+def _cofactors(a):
+    n = a.shape[0]
+    return np.array([[(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1)) for j in range(n)]
+                     for i in range(n)])
+
+
+@pytest.mark.parametrize("a", [np.zeros((2, 2)), np.array([[1.0, 2.0], [2.0, 4.0]]), np.zeros((3, 3)),
+                               np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]),
+                               np.diag([1.0, 0.0, 2.0, 3.0]), np.zeros((1, 1))])
+def test_det_gradient_of_a_singular_matrix_is_the_cofactor_matrix(a):
+    # gy * det * inv(X)^T was 0 * inf = NaN at a singular X (and, nearly singular, its next order cancelled)
+    rng = np.random.default_rng(0)
+    n = a.shape[0]
+    w = rng.standard_normal((n, n))
+    x = ng.tensor(np.stack([a, np.eye(n) + 0.5]), requires_grad=True)  # a singular and a regular item
+    (g,) = ng.grad(F.batch_det(x).sum(), [x], create_graph=True)
+    np.testing.assert_allclose(g.numpy()[0], _cofactors(a) if n > 1 else [[1.0]], atol=1e-9)
+    np.testing.assert_allclose(g.numpy()[1], _cofactors(np.eye(n) + 0.5) if n > 1 else [[1.0]], atol=1e-9)
+    (gg,) = ng.grad((g[0] * ng.tensor(w)).sum(), [x])
+    h, ref = 1e-3, np.zeros((n, n))
+    for k in range(n):
+        for m in range(n):
+            e = np.zeros((n, n))
+            e[k, m] = h
+            ref[k, m] = ((_cofactors(a + e) - _cofactors(a - e)) * w).sum() / (2 * h) if n > 1 else 0.0
+    np.testing.assert_allclose(gg.numpy()[0], ref, atol=1e-6)
