@@ -31,10 +31,13 @@ def _as_index_array(k):
     if isinstance(k, (list, tuple, np.ndarray)):
         a = np.asarray(k)
         if a.dtype.kind in "iu":
+            if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
+                # astype would wrap 2**64 - 1 to -1 (the last element)
+                raise IndexError(f"index {int(a.max())} is too large for int64 (a uint64 index array)")
             return a.astype(np.int64)
         if a.dtype.kind == "b":
             return a
-        if a.size == 0:
+        if a.size == 0 and not isinstance(k, np.ndarray):  # [] is float64 to NumPy
             return a.astype(np.int64)
         raise TypeError(f"only integers, slices, ..., None and integer or boolean arrays are valid indices; "
                         f"got {k!r:.80} (NumPy dtype {a.dtype})")
@@ -101,12 +104,33 @@ def _normalize(key, shape):
                                  f"(tensor of shape {_shape_str(shape)})")
             entries.append(("int", k % n))
         elif isinstance(k, slice):
-            entries.append(("slice", k))
+            entries.append(("slice", _resolve_slice(k, n)))
         else:
             entries.append(("array", k))
         new_shape.append(n)
         axis += 1
     return entries, new_shape
+
+
+def _resolve_slice(s, n):
+    """s as an equivalent slice of int64 bounds for an axis of size n:
+    Python's slice.indices (a TypeError for a non-integer bound, huge bounds
+    clamped as NumPy does), with a step beyond the axis clamped too."""
+    if s.start is None and s.stop is None and s.step is None:
+        return s
+    try:
+        start, stop, step = s.indices(n)
+    except TypeError:
+        raise TypeError(f"slice indices must be integers or None, got {s!r:.80}") from None
+    except ValueError as e:  # a zero step
+        raise ValueError(f"{e} ({s!r:.80})") from None
+    m = max(n, 1)
+    step = max(-m, min(step, m))  # (any |step| >= n takes at most the first element)
+    # With a negative step, -1 means "before 0", which a slice bound cannot say:
+    # as the stop it is None, as the start the slice is empty.
+    if start < 0:
+        return slice(0, 0, 1)
+    return slice(start, None if stop < 0 else stop, step)
 
 
 def _check_arrays(entries, shape, original):
@@ -145,7 +169,12 @@ def getitem(x, key):
         x = _C.slice(x, start, stop, step)
     rest = [i for i in range(len(entries)) if i not in advanced]
     dims = [x.shape[i] for i in advanced]
-    arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.int64) for kind, v in (entries[i] for i in advanced)])
+    try:
+        arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.int64) for kind, v in (entries[i] for i in advanced)])
+    except ValueError:
+        shapes = " ".join(_shape_str(np.shape(entries[i][1])) for i in advanced if entries[i][0] == "array")
+        raise IndexError(f"shape mismatch: the index arrays of shapes {shapes} cannot be broadcast together "
+                         f"(tensor of shape {_shape_str(original)})") from None
     if arrays[0].size:  # (in range: checked above)
         flat = np.ravel_multi_index([a % d for a, d in zip(arrays, dims)], dims)
     else:
@@ -165,7 +194,8 @@ def getitem(x, key):
 
 def _int_tensor(a):
     from ._tensor import tensor
-    return tensor(np.ascontiguousarray(a, dtype=np.int64))
+    # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))
+    return tensor(np.array(a, dtype=np.int64, order="C"))
 
 
 def index_put(x, index, values, accumulate=False):
@@ -183,6 +213,9 @@ def index_put(x, index, values, accumulate=False):
     where = getitem(_C.reshape(_C.arange(0.0, float(n), 1.0, DType.int64), list(x.shape)), index)
     if not isinstance(values, Tensor):
         values = tensor(values, dtype=x.dtype)
+    elif not values.dtype.is_floating_point:
+        raise TypeError(f"index_put: values must be float32 or float64, got a {values.dtype} tensor of shape "
+                        f"{tuple(values.shape)} (x is {x.dtype})")
     try:
         values = _C.broadcast(values, list(where.shape))
     except ValueError:
@@ -195,4 +228,6 @@ def index_put(x, index, values, accumulate=False):
         return _C.add2(x, _C.reshape(_C.scatter_nd(values, flat, [n], None, True), list(x.shape)))
     written = _C.scatter_nd(_C.constant(1.0, [k], x.dtype), flat, [n], None, True)
     keep = _C.reshape(_C.equal_scalar(written, 0.0), list(x.shape))
-    return _C.add2(_C.mul2(x, keep), _C.reshape(_C.scatter_nd(values, flat, [n], None, False), list(x.shape)))
+    # where, not x * keep: a NaN or inf of x that is overwritten would give NaN * 0 = NaN
+    kept = _C.where(keep, x, _C.constant(0.0, [], x.dtype))
+    return _C.add2(kept, _C.reshape(_C.scatter_nd(values, flat, [n], None, False), list(x.shape)))

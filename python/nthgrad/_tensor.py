@@ -130,9 +130,15 @@ def ones(shape, dtype=DType.float32, requires_grad=False):
 
 
 def _shape_arg(shape):
-    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
-        shape = tuple(shape[0])
-    return [int(s) for s in shape]
+    # operator.index, not int(): a float or a string in a shape is a
+    # TypeError (as in NumPy), never silently truncated or parsed
+    import operator
+    try:
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = tuple(shape[0])
+        return [operator.index(s) for s in shape]
+    except TypeError:
+        raise TypeError(f"a shape must be an int or a sequence of ints, got {shape!r:.80}") from None
 
 
 # The most dimensions NumPy allows (NPY_MAXDIMS).

@@ -119,9 +119,11 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& bias);
 // Row gathers: x read as (num_rows, row_size), `rows` int64 in range (the op
 // checks); y has shape rows.shape + (row_size,). Any dtype.
 Tensor gather_rows(const Tensor& x, int64_t row_size, const Tensor& rows);
-// The adjoint: zeros (num_rows, row_size) with src's rows added at `rows`;
-// duplicates accumulate in index order whatever the number of threads.
-Tensor scatter_rows_add(const Tensor& src, const Tensor& rows, int64_t num_rows);
+// The adjoint: zeros (num_rows, row_size) with src's rows (src read as
+// (rows.numel(), row_size)) added at `rows`; duplicates accumulate in index
+// order whatever the number of threads. row_size is explicit: with no rows it
+// cannot be inferred from src.
+Tensor scatter_rows_add(const Tensor& src, const Tensor& rows, int64_t num_rows, int64_t row_size);
 // 1 (in dtype) where rows[i] does not occur again later in `rows`, 0 where
 // it does: the writes that survive a scatter with "last one wins".
 Tensor last_occurrence(const Tensor& rows, int64_t num_rows, DType dtype, bool* all_unique);

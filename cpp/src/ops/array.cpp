@@ -284,13 +284,21 @@ Variable pad(const Variable& x, const std::vector<int64_t>& pad_width, const std
   if (mode != "constant" && mode != "reflect" && mode != "repeat")
     throw ValueError(detail::cat("pad: mode must be 'constant', 'reflect' or 'repeat', got '", mode, "'"));
   const int64_t first = x.ndim() - pairs;
+  // The padded shape, refused before anything is allocated when a size
+  // overflows int64 (a wrapped size would make slice_backward write outside
+  // its buffer) or the element count does.
+  Shape out = x.shape();
+  for (int64_t i = 0; i < pairs; ++i) {
+    int64_t& d = out[first + i];
+    if (__builtin_add_overflow(d, pad_width[2 * i], &d) || __builtin_add_overflow(d, pad_width[2 * i + 1], &d))
+      throw ValueError(detail::cat("pad: pad_width ", axes_str(pad_width), " is too large for x of shape ",
+                                   shape_str(x.shape()), ": a padded size overflows 64-bit integers"));
+  }
+  check::numel("pad", detail::cat("pad_width ", axes_str(pad_width), " is too large for x of shape ",
+                                  shape_str(x.shape())), out);
   if (mode == "constant") {
-    Shape out = x.shape();
     std::vector<int64_t> start(x.ndim(), 0), step(x.ndim(), 1);
-    for (int64_t i = 0; i < pairs; ++i) {
-      out[first + i] += pad_width[2 * i] + pad_width[2 * i + 1];
-      start[first + i] = pad_width[2 * i];
-    }
+    for (int64_t i = 0; i < pairs; ++i) start[first + i] = pad_width[2 * i];
     Tensor y = kernels::slice_backward(x.value(), out, start, step);
     if (constant_value != 0) {
       Tensor inside = kernels::slice_backward(Tensor::ones(x.shape(), DType::Bool), out, start, step);
@@ -307,10 +315,19 @@ Variable pad(const Variable& x, const std::vector<int64_t>& pad_width, const std
     if (n == 0)
       throw ValueError(detail::cat("pad: cannot pad axis ", axis, " of size 0 in mode '", mode, "' (x of shape ",
                                    shape_str(x.shape()), ")"));
-    std::vector<int64_t> source(n + before + after);
-    for (int64_t j = 0; j < static_cast<int64_t>(source.size()); ++j)
-      source[j] = border_source(j - before, n, mode == "reflect", false);
-    y = detail::take_along(y, axis, source);
+    // The source positions, in a tensor (not a std::vector): a size too large
+    // for memory is then a MemoryError naming the shape, from the allocator
+    // every tensor uses (n + before + after fits: checked above).
+    Tensor source;
+    try {
+      source = Tensor::empty({out[axis]}, DType::Int64);
+    } catch (const MemoryError& e) {
+      throw MemoryError(detail::cat("pad: axis ", axis, " padded to ", out[axis], " (x of shape ", shape_str(x.shape()),
+                                    ", pad_width ", axes_str(pad_width), "): ", e.what()));
+    }
+    int64_t* ps = source.data<int64_t>();
+    for (int64_t j = 0; j < out[axis]; ++j) ps[j] = border_source(j - before, n, mode == "reflect", false);
+    y = gather(y, Variable(source), axis, 0);
   }
   return y;
 }
@@ -332,6 +349,8 @@ Variable tile(const Variable& x, const std::vector<int64_t>& reps) {
     expanded.insert(expanded.end(), {r[d], shape[d]});
     out.push_back(checked_mul(r[d], shape[d], "tile", x.shape()));
   }
+  check::numel("tile", detail::cat("reps ", axes_str(reps), " make x of shape ", shape_str(x.shape()), " too large"),
+               expanded);
   return reshape(broadcast(reshape(x, interleaved), expanded), out);
 }
 
@@ -339,7 +358,8 @@ Variable tile(const Variable& x, const std::vector<int64_t>& reps) {
 Variable flip(const Variable& x, const Axes& axes) {
   check::defined("flip", "x", x);
   SliceIndex start(x.ndim()), stop(x.ndim()), step(x.ndim());
-  for (int64_t axis : axes) step[normalize_axis("flip", axis, x.ndim())] = -1;
+  // A repeated axis is refused (as numpy.flip) rather than flipped once.
+  for (int64_t axis : normalize_axes("flip", axes, x.ndim())) step[axis] = -1;
   return slice(x, start, stop, step);
 }
 
@@ -355,8 +375,12 @@ Variable shift(const Variable& x, const std::vector<int64_t>& shifts, const std:
   for (std::size_t i = 0; i < shifts.size(); ++i) {
     const int64_t axis = first + static_cast<int64_t>(i), n = x.shape()[axis];
     if (shifts[i] == 0 || n == 0) continue;
+    // j - shift must not overflow: a shift past the edge is clamped ('nearest'
+    // reads the edge for any |shift| >= n), or reduced modulo the mirror
+    // period 2n ('reflect'); both give the same sources as the exact shift.
+    const int64_t s = border_mode == "reflect" ? shifts[i] % (2 * n) : std::clamp(shifts[i], -n, n);
     std::vector<int64_t> source(n);
-    for (int64_t j = 0; j < n; ++j) source[j] = border_source(j - shifts[i], n, border_mode == "reflect", true);
+    for (int64_t j = 0; j < n; ++j) source[j] = border_source(j - s, n, border_mode == "reflect", true);
     y = detail::take_along(y, axis, source);
   }
   return y;

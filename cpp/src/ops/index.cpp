@@ -15,6 +15,7 @@
 #include "kernels/kernels.h"
 #include "nthgrad/ops/arithmetic.h"
 #include "nthgrad/ops/array.h"
+#include "nthgrad/ops/logical.h"
 #include "ops/detail/array_internal.h"
 #include "ops/detail/check.h"
 
@@ -25,14 +26,15 @@ namespace detail {
 Variable gather_rows(const char* name, const Variable& x, int64_t row_size, const Tensor& rows) {
   const int64_t num_rows = row_size ? x.numel() / row_size : 0;
   return record(name, {x}, kernels::gather_rows(x.value(), row_size, rows), kSavesNothing,
-                [rows, num_rows](const Ctx& c) {
-                  return grads(reshape(scatter_rows_add("scatter_rows_add", c.gy(), rows, num_rows), c.in_shape(0)));
+                [rows, num_rows, row_size](const Ctx& c) {
+                  return grads(reshape(scatter_rows_add("scatter_rows_add", c.gy(), rows, num_rows, row_size),
+                                       c.in_shape(0)));
                 });
 }
 
-Variable scatter_rows_add(const char* name, const Variable& src, const Tensor& rows, int64_t num_rows) {
-  const int64_t row_size = rows.numel() ? src.numel() / rows.numel() : 0;
-  return record(name, {src}, kernels::scatter_rows_add(src.value(), rows, num_rows), kSavesNothing,
+Variable scatter_rows_add(const char* name, const Variable& src, const Tensor& rows, int64_t num_rows,
+                          int64_t row_size) {
+  return record(name, {src}, kernels::scatter_rows_add(src.value(), rows, num_rows, row_size), kSavesNothing,
                 [rows, row_size](const Ctx& c) {
                   return grads(reshape(gather_rows("gather_rows", c.gy(), row_size, rows), c.in_shape(0)));
                 });
@@ -108,8 +110,7 @@ Variable scatter_nd(const Variable& data, const Variable& indices, const Shape& 
   if (m < 0 || m > static_cast<int64_t>(shape.size()))
     throw ValueError(detail::cat("scatter_nd: indices of shape ", shape_str(indices.shape()),
                                  " must be (M, ...) with M <= len(shape) for shape ", shape_str(shape)));
-  for (int64_t d : shape)
-    if (d < 0) throw ValueError(detail::cat("scatter_nd: negative dimension in shape ", shape_str(shape)));
+  check::numel("scatter_nd", "shape", shape);
   const Shape head = sub_shape(shape, 0, m), tail = sub_shape(shape, m, shape.size());
   Shape expect = sub_shape(indices.shape(), 1, indices.ndim());
   expect.insert(expect.end(), tail.begin(), tail.end());
@@ -125,9 +126,11 @@ Variable scatter_nd(const Variable& data, const Variable& indices, const Shape& 
   if (!add) {
     bool unique = true;
     Tensor last = kernels::last_occurrence(rows, numel(head), data.dtype(), &unique);
-    if (!unique) src = mul2(src, record_nondiff(last.reshape({k, 1})));
+    // where, not a product with the mask: a NaN or inf overwritten by a later write times 0 is NaN
+    if (!unique)
+      src = where(record_nondiff(last.reshape({k, 1})), src, record_nondiff(Tensor::zeros({}, src.dtype())));
   }
-  return reshape(detail::scatter_rows_add("scatter_nd", src, rows, numel(head)), shape);
+  return reshape(detail::scatter_rows_add("scatter_nd", src, rows, numel(head), row_size), shape);
 }
 
 // gather: x.shape[:axis] + indices.shape[batch_dims:] + x.shape[axis+1:],
@@ -185,7 +188,8 @@ Variable scatter_add(const Variable& x0, const Variable& indices, const Variable
     src = detail::slice_resolved(x1, zero, one, indices.shape());
   }
   auto [base, extra] = check::promote("scatter_add", x0, src);
-  Variable added = detail::scatter_rows_add("scatter_add", reshape(extra, {offsets.numel(), 1}), offsets, x0.numel());
+  Variable added =
+      detail::scatter_rows_add("scatter_add", reshape(extra, {offsets.numel(), 1}), offsets, x0.numel(), 1);
   return add2(base, reshape(added, x0.shape()));
 }
 
@@ -228,8 +232,9 @@ std::pair<Variable, Variable> top_k_data(const Variable& x, int64_t k, bool abs,
   if (reduce) {
     values = reshape(detail::gather_rows("top_k_data", x, 1, rows), out);
   } else {
-    Tensor mask = kernels::scatter_rows_add(Tensor::ones({rows.numel(), 1}, x.dtype()), rows, x.numel());
-    values = mul2(x, record_nondiff(mask.reshape(x.shape())));
+    Tensor mask = kernels::scatter_rows_add(Tensor::ones({rows.numel(), 1}, x.dtype()), rows, x.numel(), 1);
+    // (where, not x * mask: an inf among the entries set to 0 would give NaN)
+    values = where(record_nondiff(mask.reshape(x.shape())), x, record_nondiff(Tensor::zeros({}, x.dtype())));
   }
   return {values, Variable(index.reshape(out))};
 }
@@ -261,6 +266,11 @@ Variable one_hot(const Variable& x, const Shape& shape) {
   for (int64_t d : shape)
     if (d <= 0) throw ValueError(detail::cat("one_hot: shape ", shape_str(shape), " must be positive"));
   const Shape lead = sub_shape(x.shape(), 0, x.ndim() - 1);
+  {
+    Shape out = lead;
+    out.insert(out.end(), shape.begin(), shape.end());
+    check::numel("one_hot", detail::cat("shape ", shape_str(shape), " for x of shape ", shape_str(x.shape())), out);
+  }
   const int64_t n = numel(lead), p = numel(shape);
   // coords (1 + l, n): the sample, then its l indices
   Tensor idx = kernels::transpose(x.value().reshape({n, l}), {1, 0});
@@ -270,7 +280,7 @@ Variable one_hot(const Variable& x, const Shape& shape) {
   std::vector<std::string> what{""};
   for (int64_t j = 0; j < l; ++j) what.push_back(detail::cat("axis ", j, " of shape ", shape_str(shape)));
   const Tensor rows = kernels::ravel_index(coords, dims, "one_hot", what);
-  Tensor y = kernels::scatter_rows_add(Tensor::ones({n, 1}, DType::Float32), rows, n * p);
+  Tensor y = kernels::scatter_rows_add(Tensor::ones({n, 1}, DType::Float32), rows, n * p, 1);
   Shape out = lead;
   out.insert(out.end(), shape.begin(), shape.end());
   return record_nondiff(y.reshape(out));

@@ -3,6 +3,7 @@
 #include "nthgrad/ops/linalg.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <numeric>
 
@@ -172,12 +173,63 @@ Variable batch_inv(const Variable& x) {
   });
 }
 
-// batch_det: y = det X; gX = gy y X^-T   [batch_inv; y saved, so every order sees d(det)]
+namespace {
+// A batch with a singular item takes the cofactor rule when its B N^4 minor entries are at most this.
+constexpr int64_t kCofactorMaxEntries = int64_t{1} << 24;
+
+// The cofactor matrices of x (B, N, N): C[b, i, j] = (-1)^(i+j) det(x[b] without row i and column j),
+// = d det / d x; from gathers and batch_det of the minors, so differentiable at every order.
+Variable cofactors(const Variable& x) {
+  const int64_t b = x.shape()[0], n = x.shape()[1];
+  std::vector<int64_t> others;  // row i: 0 .. n-1 without i
+  std::vector<double> sign;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      if (j != i) others.push_back(j);
+      sign.push_back((i + j) % 2 ? -1.0 : 1.0);
+    }
+  const Variable idx(Tensor::from_data(others.data(), {n, n - 1}, DType::Int64));
+  // rows then columns: (B, i, n-1, N), then (B, i, n-1, j, n-1); to (B, i, j, n-1, n-1)
+  Variable minors = gather(gather(x, idx, 1, 0), idx, 3, 0);
+  minors = reshape(transpose(minors, {0, 1, 3, 2, 4}), {b * n * n, n - 1, n - 1});
+  const Variable s(cast(Variable(Tensor::from_data(sign.data(), {1, n, n}, DType::Float64)), x.dtype()));
+  return reshape(batch_det(minors), {b, n, n}) * s;
+}
+
+// True when some item is singular or nearly so: |det| at most sqrt(eps) times Hadamard's bound (the
+// product of the row norms), or an inverse entry not finite. gy y X^-T is then NaN (0 * inf) or, near
+// singular, y X^-T's own derivative (the next order) cancels catastrophically; the derivative of det
+// is the cofactor matrix, finite and exact everywhere.
+bool near_singular(const Tensor& x, const Tensor& det, const Tensor& inv) {
+  const int64_t b = x.shape()[0], n = x.shape()[1];
+  const double tol = std::sqrt(x.dtype() == DType::Float32 ? 1.1920929e-7 : 2.220446049250313e-16);
+  for (int64_t k = 0; k < b; ++k) {
+    double bound = 1;
+    for (int64_t i = 0; i < n; ++i) {
+      double row = 0;
+      for (int64_t j = 0; j < n; ++j) row = std::hypot(row, x.at((k * n + i) * n + j));
+      bound *= row;
+    }
+    if (!(std::fabs(det.at(k)) > tol * bound)) return true;
+  }
+  for (int64_t i = 0; i < inv.numel(); ++i)
+    if (!std::isfinite(inv.at(i))) return true;
+  return false;
+}
+}  // namespace
+
+// batch_det: y = det X; gX = gy y X^-T   [batch_inv; y saved, so every order sees d(det)];
+// with a (nearly) singular item and B N^4 <= 2^24, gX = gy cof(X)   [gathers and batch_det of the minors]
 Variable batch_det(const Variable& x) {
   check_square_batch("batch_det", x);
   return record("batch_det", {x}, kernels::batch_det(x.value()), kSavesInputs | kSavesOutput, [](const Ctx& c) {
-    const int64_t b = c.in_shape(0)[0];
-    return grads(reshape(c.gy() * c.out(0), {b, 1, 1}) * transpose_last2(batch_inv(c.in(0))));
+    const int64_t b = c.in_shape(0)[0], n = c.in_shape(0)[1];
+    const Variable inv = batch_inv(c.in(0));
+    const int64_t n4 = n <= 64 ? n * n * n * n : 0;
+    const bool small = n <= 64 && (n4 == 0 || b <= kCofactorMaxEntries / n4);
+    if (small && near_singular(c.in(0).value(), c.out(0).value(), inv.value()))
+      return grads(reshape(c.gy(), {b, 1, 1}) * cofactors(c.in(0)));
+    return grads(reshape(c.gy() * c.out(0), {b, 1, 1}) * transpose_last2(inv));
   });
 }
 
@@ -214,7 +266,8 @@ Variable matrix_diag(const Variable& x) {
     throw ValueError(detail::cat("matrix_diag: x must have at least one axis; got x of shape ", shape_str(x.shape())));
   Shape out = x.shape();
   out.push_back(x.shape().back());
-  numel(out);  // a shape whose size overflows int64 raises here, before any allocation
+  // a shape whose size overflows int64 raises here, before any allocation
+  check::numel("matrix_diag", detail::cat("x of shape ", shape_str(x.shape()), " is too large"), out);
   return record("matrix_diag", {x}, kernels::matrix_diag(x.value()), kSavesNothing,
                 [](const Ctx& c) { return grads(matrix_diag_part(c.gy())); });
 }

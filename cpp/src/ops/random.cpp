@@ -57,6 +57,10 @@ void Generator::set_state(uint64_t seed, uint64_t offset) {
 
 Tensor Generator::draw(uint64_t n, const std::function<Tensor(uint64_t, uint64_t)>& draw) {
   std::lock_guard<std::mutex> lock(mutex_);
+  // Counters past 2^64 would wrap to 0 and repeat the sequence: refused.
+  if (n > std::numeric_limits<uint64_t>::max() - offset_)
+    throw ValueError(detail::cat("Generator: drawing ", n, " numbers at offset ", offset_,
+                                 " would run past the last counter (2**64); reseed it or set a smaller offset"));
   Tensor y = draw(seed_, offset_);
   offset_ += n;
   return y;
@@ -268,7 +272,7 @@ Variable random_choice(const Variable& x, const Variable& w, const Shape& shape,
   const int64_t k = offsets.numel(), size = x1.numel();
   return record(op, {x1, w1}, y, kSavesNothing, [offsets, k, size](const Ctx& c) {
     const Variable g = reshape(
-        detail::scatter_rows_add("random_choice_backward", reshape(c.gy(), {k, 1}), offsets, size), c.in_shape(0));
+        detail::scatter_rows_add("random_choice_backward", reshape(c.gy(), {k, 1}), offsets, size, 1), c.in_shape(0));
     return grads(c.needs(0) ? g : Variable(), c.needs(1) ? g : Variable());
   });
 }

@@ -18,7 +18,13 @@ Variable index_arg(const char* op, const char* arg, const py::handle& obj) {
     return v;
   }
   static const auto* numpy = new py::module_(py::module_::import("numpy"));  // leaked: outlives the interpreter
-  py::array a = numpy->attr("asarray")(obj);
+  py::array a;
+  try {
+    a = numpy->attr("asarray")(obj);
+  } catch (const py::error_already_set& e) {  // a ragged nested list, an object NumPy cannot read
+    throw TypeError(detail::cat(op, ": ", arg, " must hold integers, got ",
+                                std::string(py::str(py::repr(obj))).substr(0, 80), " (", e.what(), ")"));
+  }
   const char kind = a.dtype().kind();
   const bool empty = a.size() == 0;
   if (kind != 'i' && kind != 'u' && !(empty && kind == 'f'))

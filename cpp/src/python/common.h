@@ -48,11 +48,19 @@ inline const char* constructed_caster<nthgrad::DType>::undefined_message() {
          "float64, int64 or bool_";
 }
 template <>
+inline const char* constructed_caster<nthgrad::Generator>::undefined_message() {
+  return "the generator is undefined (created without a constructor, e.g. by Generator.__new__); make one with "
+         "nthgrad.Generator(seed)";
+}
+template <>
 class type_caster<nthgrad::Variable> : public constructed_caster<nthgrad::Variable> {};
 template <>
 class type_caster<nthgrad::Node> : public constructed_caster<nthgrad::Node> {};
 template <>
 class type_caster<nthgrad::DType> : public constructed_caster<nthgrad::DType> {};
+// (a Generator.__new__ instance locked a mutex in unconstructed memory: an abort in pthread)
+template <>
+class type_caster<nthgrad::Generator> : public constructed_caster<nthgrad::Generator> {};
 }  // namespace pybind11::detail
 
 namespace nthgrad::python {

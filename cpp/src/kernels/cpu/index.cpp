@@ -113,9 +113,8 @@ Tensor gather_rows(const Tensor& x, int64_t row_size, const Tensor& rows) {
   return y;
 }
 
-Tensor scatter_rows_add(const Tensor& src, const Tensor& rows, int64_t num_rows) {
+Tensor scatter_rows_add(const Tensor& src, const Tensor& rows, int64_t num_rows, int64_t row_size) {
   const int64_t k = rows.numel();
-  const int64_t row_size = k ? src.numel() / k : 0;
   Tensor y = Tensor::zeros({num_rows, row_size}, src.dtype());
   if (src.numel() == 0) return y;
   const int64_t* pr = rows.data<int64_t>();

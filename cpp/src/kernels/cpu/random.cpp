@@ -147,6 +147,20 @@ double log_factorial(double k) {
   return (x - 0.5) * std::log(x) - x + 0.91893853320467274178 + r * (1.0 / 12 - r2 * (1.0 / 360 - r2 / 1260));
 }
 
+// log(a!) - log(b!) for integral a, b >= 0 without the cancellation of two
+// values near n log n (some 1e17 for n = 2^53, whose rounding error exceeded
+// the whole acceptance margin of BTRS): Stirling's series of both, with
+// the difference of their leading terms written through d = a - b (exact).
+double log_factorial_diff(double a, double b) {
+  if (a < 16 || b < 16) return log_factorial(a) - log_factorial(b);
+  auto tail = [](double x) {
+    const double r = 1.0 / x, r2 = r * r;
+    return r * (1.0 / 12 - r2 * (1.0 / 360 - r2 / 1260));
+  };
+  const double d = a - b, y = b + 1.0;
+  return (a + 0.5) * std::log1p(d / y) + d * std::log(y) - d + tail(a + 1.0) - tail(y);
+}
+
 // Binomial(n, p), p <= 1/2, by inversion (walking the pmf from 0): for n p < 10.
 int64_t binomial_inversion(Stream& s, int64_t n, double p) {
   const double q = 1.0 - p, ratio = p / q;
@@ -157,6 +171,7 @@ int64_t binomial_inversion(Stream& s, int64_t n, double p) {
       if (u < f) return k;
       u -= f;
       f *= ratio * static_cast<double>(n - k) / static_cast<double>(k + 1);
+      if (f == 0) break;  // the rest of the pmf underflowed: no need to walk up to n (2^53 steps)
     }
     // u fell beyond the rounded total mass (probability ~1e-16): draw again
   }
@@ -175,7 +190,6 @@ int64_t binomial_btrs(Stream& s, int64_t n, double p) {
   const double alpha = (2.83 + 5.1 / b) * spq;
   const double lpq = std::log(p / q);
   const double m = std::floor((nd + 1.0) * p);
-  const double h = log_factorial(m) + log_factorial(nd - m);
   for (;;) {
     const double u = s.uniform() - 0.5;
     double v = s.uniform();
@@ -184,7 +198,8 @@ int64_t binomial_btrs(Stream& s, int64_t n, double p) {
     if (!(k >= 0.0 && k <= nd)) continue;  // also rejects the NaN/inf of us = 0
     if (us >= 0.07 && v <= v_r) return static_cast<int64_t>(k);
     v = std::log(v * alpha / (a / (us * us) + b));
-    if (v <= h - log_factorial(k) - log_factorial(nd - k) + (k - m) * lpq) return static_cast<int64_t>(k);
+    if (v <= log_factorial_diff(m, k) + log_factorial_diff(nd - m, nd - k) + (k - m) * lpq)
+      return static_cast<int64_t>(k);
   }
 }
 
@@ -299,7 +314,15 @@ Tensor random_beta(const Shape& shape, double alpha, double beta, DType dtype, R
     // X / (X + Y) with X ~ Gamma(alpha), Y ~ Gamma(beta), from their logs
     const double la = log_gamma_draw(s, alpha);
     const double lb = log_gamma_draw(s, beta);
-    return static_cast<T>(1.0 / (1.0 + std::exp(lb - la)));
+    // Both logs are -inf only for parameters near DBL_MIN (log U / k overflows):
+    // then X / (X + Y) is 0 or 1, and 1 with probability alpha / (alpha + beta)
+    // (the limit for tiny parameters); -inf - -inf would make it NaN.
+    if (std::isinf(la) && std::isinf(lb)) return s.uniform() < alpha / (alpha + beta) ? T(1) : T(0);
+    // exp(la - logaddexp(la, lb)): keeps results down to the subnormals, where
+    // 1 / (1 + exp(lb - la)) flushed everything below ~5e-309 to 0.
+    // ((la - hi) first: la - (hi + log1p(..)) would lose the log1p term to la's rounding)
+    const double hi = std::max(la, lb);
+    return static_cast<T>(std::exp((la - hi) - std::log1p(std::exp(std::min(la, lb) - hi))));
   });
 }
 
@@ -385,8 +408,11 @@ Tensor random_choice_index(const Tensor& w, int64_t draws, bool replace, RandomK
           const T* row = pw + r * n;
           for (int64_t i = 0; i < n; ++i) {
             Stream s(key, static_cast<uint64_t>(r * n + i));
-            const double clock = -std::log(s.uniform_open0());
-            arrival[i] = row[i] > 0 ? clock / static_cast<double>(row[i]) : std::numeric_limits<double>::infinity();
+            // log(E_i / w_i), in logs: E_i / w_i overflows to inf for a subnormal w_i,
+            // which would tie with the zero weights (inf) and let one of those be drawn.
+            const double log_clock = std::log(-std::log(s.uniform_open0()));
+            arrival[i] = row[i] > 0 ? log_clock - std::log(static_cast<double>(row[i]))
+                                    : std::numeric_limits<double>::infinity();
           }
           std::iota(order.begin(), order.end(), int64_t{0});
           std::partial_sort(order.begin(), order.begin() + draws, order.end(), [&](int64_t i, int64_t j) {

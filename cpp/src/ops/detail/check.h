@@ -1,6 +1,7 @@
 #pragma once
 // Argument checks shared by the ops. Each throws the nthgrad error whose
 // Python counterpart a user expects, naming the op, the argument and shapes.
+#include <string>
 #include <utility>
 
 #include "nthgrad/error.h"
@@ -23,6 +24,17 @@ inline void same_shape(const char* op, const char* arg0, const Variable& a, cons
   if (a.shape() != b.shape())
     throw ValueError(detail::cat(op, ": ", arg0, " has shape ", shape_str(a.shape()), " but ", arg1, " has shape ",
                                  shape_str(b.shape()), "; they must be equal"));
+}
+
+// numel(shape) for a shape the op is about to make, with the ValueError for
+// a negative dimension or an element count beyond int64 naming the op and
+// what the shape is (numel's own message names neither).
+inline int64_t numel(const char* op, const std::string& what, const Shape& shape) {
+  try {
+    return nthgrad::numel(shape);
+  } catch (const ValueError& e) {
+    throw ValueError(detail::cat(op, ": ", what, ": ", e.what()));
+  }
 }
 
 // Brings two operands to one floating dtype (float32 with float64 gives
