@@ -124,6 +124,9 @@ Tensor gather_rows(const Tensor& x, int64_t row_size, const Tensor& rows);
 // order whatever the number of threads. row_size is explicit: with no rows it
 // cannot be inferred from src.
 Tensor scatter_rows_add(const Tensor& src, const Tensor& rows, int64_t num_rows, int64_t row_size);
+// The same with "last write wins" instead of adding; *all_unique says
+// whether no row was written twice.
+Tensor scatter_rows_set(const Tensor& src, const Tensor& rows, int64_t num_rows, int64_t row_size, bool* all_unique);
 // 1 (in dtype) where rows[i] does not occur again later in `rows`, 0 where
 // it does: the writes that survive a scatter with "last one wins".
 Tensor last_occurrence(const Tensor& rows, int64_t num_rows, DType dtype, bool* all_unique);

@@ -122,15 +122,24 @@ Variable scatter_nd(const Variable& data, const Variable& indices, const Shape& 
   for (int64_t j = 0; j < m; ++j) what.push_back(axis_of(j, shape, "the output"));
   const Tensor rows = kernels::ravel_index(indices.value(), head, "scatter_nd", what);
   const int64_t k = rows.numel(), row_size = numel(tail);
-  Variable src = reshape(data, {k, row_size});
-  if (!add) {
-    bool unique = true;
-    Tensor last = kernels::last_occurrence(rows, numel(head), data.dtype(), &unique);
-    // where, not a product with the mask: a NaN or inf overwritten by a later write times 0 is NaN
-    if (!unique)
-      src = where(record_nondiff(last.reshape({k, 1})), src, record_nondiff(Tensor::zeros({}, src.dtype())));
-  }
-  return reshape(detail::scatter_rows_add("scatter_nd", src, rows, numel(head), row_size), shape);
+  const int64_t num_rows = numel(head);
+  const Variable src = reshape(data, {k, row_size});
+  if (add) return reshape(detail::scatter_rows_add("scatter_nd", src, rows, num_rows, row_size), shape);
+  bool unique = true;
+  Tensor y = kernels::scatter_rows_set(src.value(), rows, num_rows, row_size, &unique);
+  // gdata = gy gathered at the rows; a write that a later one overwrote gets
+  // none (where, not a product with a mask: NaN * 0 is NaN). The mask is
+  // only computed when a row repeats and a gradient is asked for.
+  Variable out = record("scatter_nd", {src}, y, kSavesNothing, [rows, unique, num_rows, row_size, k](const Ctx& c) {
+    Variable g = detail::gather_rows("gather_rows", c.gy(), row_size, rows);
+    if (!unique) {
+      Tensor last = kernels::last_occurrence(rows, num_rows, c.in_dtype(0), nullptr);
+      g = where(record_nondiff(last.reshape({k, 1})), reshape(g, {k, row_size}),
+                record_nondiff(Tensor::zeros({}, c.in_dtype(0))));
+    }
+    return grads(reshape(g, c.in_shape(0)));
+  });
+  return reshape(out, shape);
 }
 
 // gather: x.shape[:axis] + indices.shape[batch_dims:] + x.shape[axis+1:],

@@ -142,6 +142,45 @@ Tensor scatter_rows_add(const Tensor& src, const Tensor& rows, int64_t num_rows,
   return y;
 }
 
+Tensor scatter_rows_set(const Tensor& src, const Tensor& rows, int64_t num_rows, int64_t row_size, bool* all_unique) {
+  const int64_t k = rows.numel();
+  Tensor y = Tensor::zeros({num_rows, row_size}, src.dtype());
+  *all_unique = true;
+  if (src.numel() == 0) return y;
+  const int64_t* pr = rows.data<int64_t>();
+  const int64_t bytes = row_size * static_cast<int64_t>(itemsize(src.dtype()));
+  const char* ps = static_cast<const char*>(src.raw_data());
+  char* py = static_cast<char*>(y.raw_data());
+  // one bit per row (fits a cache level where a byte per row would not)
+  std::vector<uint64_t> written(static_cast<std::size_t>(num_rows / 64 + 1), 0);
+  uint64_t repeated = 0;
+  auto mark = [&](int64_t r) {
+    uint64_t& word = written[r >> 6];
+    const uint64_t bit = uint64_t{1} << (r & 63);
+    repeated |= word & bit;
+    word |= bit;
+  };
+  // In index order (one thread, as scatter_rows_add): the last write stays.
+  cpu::dispatch_floating(src.dtype(), "scatter_rows_set kernel", [&](auto tag) {
+    using T = decltype(tag);
+    if (row_size == 1) {
+      const T* s = src.data<T>();
+      T* d = y.data<T>();
+      for (int64_t i = 0; i < k; ++i) {
+        mark(pr[i]);
+        d[pr[i]] = s[i];
+      }
+      return;
+    }
+    for (int64_t i = 0; i < k; ++i) {
+      mark(pr[i]);
+      std::memcpy(py + pr[i] * bytes, ps + i * bytes, bytes);
+    }
+  });
+  *all_unique = repeated == 0;
+  return y;
+}
+
 Tensor last_occurrence(const Tensor& rows, int64_t num_rows, DType dtype, bool* all_unique) {
   const int64_t k = rows.numel();
   const int64_t* pr = rows.data<int64_t>();
