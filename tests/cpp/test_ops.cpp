@@ -90,6 +90,16 @@ TEST(gradients_by_finite_differences) {
   gradcheck([](const Variable& x) { return sin(pad(x, {2, 3, 1, 1}, "reflect")); }, random({3, 4}, gen), gen);
   gradcheck([](const Variable& x) { return cos(tile(x, {2, 1, 3})) * sum(shift(x, {1, -1})); }, random({2, 3}, gen), gen);
   gradcheck([](const Variable& x) { return split(exp(x), 0)[1] * stack(split(x, 1), 0); }, random({2, 2}, gen), gen);
+  // linalg, signal and random (issue 7) from C++
+  const Variable three_i = matrix_diag(Variable(Tensor::full({2, 3}, 3.0, DType::Float64)));  // well conditioned
+  gradcheck([&](const Variable& x) { return batch_inv(add2(x, three_i)); }, random({2, 3, 3}, gen), gen);
+  gradcheck([&](const Variable& x) { return batch_logdet(add2(batch_matmul(x, x, false, true), three_i)) *
+                                            sum(batch_det(add2(x, three_i))); }, random({2, 3, 3}, gen), gen);
+  gradcheck([](const Variable& x) { return einsum({x, exp(x)}, "ij,kj->ik"); }, random({2, 3}, gen), gen);
+  gradcheck([](const Variable& x) { return sin(fft(x, 1)) + ifft(x * x, 1, true); }, random({5, 2}, gen), gen);
+  gradcheck([](const Variable& x) { return tanh(interpolate(x, {}, {5}, "linear", true)); }, random({1, 2, 3}, gen),
+            gen);
+  gradcheck([](const Variable& x) { return dropout(x * x, 0.3, 7); }, random({4, 4}, gen), gen);
 }
 
 TEST(prod_is_exact_with_a_zero) {
@@ -120,4 +130,8 @@ TEST(bad_input_throws) {
   CHECK_THROWS(gather_nd(a, bad_idx), IndexError);
   CHECK_THROWS(gather_nd(a, a), TypeError);
   CHECK_THROWS(pad(a, {1}), ValueError);
+  CHECK_THROWS(batch_inv(a), ValueError);
+  CHECK_THROWS(einsum({a}, "ij->k"), ValueError);
+  CHECK_THROWS(fft(a, 4), ValueError);
+  CHECK_THROWS(dropout(a, 1.5, 0), ValueError);
 }
