@@ -10,6 +10,8 @@ offset + i, so they do not depend on the platform or on the thread count.
 The float samplers take a keyword-only ``dtype`` (float32 by default, or
 float64).
 """
+import numbers
+
 from . import _C
 from ._C import Generator
 from ._tensor import _resolve_dtype, _shape_arg
@@ -49,7 +51,12 @@ def randn(mu=0, sigma=1, shape=[], seed=-1, *, dtype="float32"):
 
 def randint(low=0, high=1, shape=[], seed=-1):
     """int64 samples, uniform on [low, high) (low < high), without modulo bias."""
-    return _C.randint(low, high, _shape(shape), seed)
+    for name, v in (("low", low), ("high", high)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"randint: {name} must be an int, got {v!r}")
+        if not -2**63 <= int(v) < 2**63:
+            raise ValueError(f"randint: {name}={v} does not fit in int64")
+    return _C.randint(int(low), int(high), _shape(shape), seed)
 
 
 def rand_binomial(n=1, p=0.5, shape=[], seed=-1, *, dtype="float32"):

@@ -492,3 +492,15 @@ def test_det_gradient_of_a_singular_matrix_is_the_cofactor_matrix(a):
             e[k, m] = h
             ref[k, m] = ((_cofactors(a + e) - _cofactors(a - e)) * w).sum() / (2 * h) if n > 1 else 0.0
     np.testing.assert_allclose(gg.numpy()[0], ref, atol=1e-6)
+
+
+def test_one_hot_of_an_output_too_large_names_one_hot():
+    with pytest.raises(ValueError, match="one_hot: shape"):
+        F.one_hot([[0]], [2**62])
+
+
+def test_randint_bounds_beyond_int64_or_not_ints_name_randint():
+    with pytest.raises(ValueError, match="randint: high=18446744073709551616"):
+        F.randint(0, 2**64)
+    with pytest.raises(TypeError, match="randint: low must be an int"):
+        F.randint(0.5, 2)

@@ -275,11 +275,10 @@ Variable one_hot(const Variable& x, const Shape& shape) {
   for (int64_t d : shape)
     if (d <= 0) throw ValueError(detail::cat("one_hot: shape ", shape_str(shape), " must be positive"));
   const Shape lead = sub_shape(x.shape(), 0, x.ndim() - 1);
-  {
-    Shape out = lead;
-    out.insert(out.end(), shape.begin(), shape.end());
-    check::numel("one_hot", detail::cat("shape ", shape_str(shape), " for x of shape ", shape_str(x.shape())), out);
-  }
+  Shape out = lead;
+  out.insert(out.end(), shape.begin(), shape.end());
+  const std::string what_out = detail::cat("shape ", shape_str(shape), " for x of shape ", shape_str(x.shape()));
+  check::numel("one_hot", what_out, {check::numel("one_hot", what_out, out), 4});  // and its float32 bytes
   const int64_t n = numel(lead), p = numel(shape);
   // coords (1 + l, n): the sample, then its l indices
   Tensor idx = kernels::transpose(x.value().reshape({n, l}), {1, 0});
@@ -290,8 +289,6 @@ Variable one_hot(const Variable& x, const Shape& shape) {
   for (int64_t j = 0; j < l; ++j) what.push_back(detail::cat("axis ", j, " of shape ", shape_str(shape)));
   const Tensor rows = kernels::ravel_index(coords, dims, "one_hot", what);
   Tensor y = kernels::scatter_rows_add(Tensor::ones({n, 1}, DType::Float32), rows, n * p, 1);
-  Shape out = lead;
-  out.insert(out.end(), shape.begin(), shape.end());
   return record_nondiff(y.reshape(out));
 }
 
