@@ -10,6 +10,7 @@ import pytest
 
 import nthgrad as ng
 import nthgrad.functional as F
+from gradcheck import node_names
 
 RNG = np.random.default_rng(7)
 
@@ -250,14 +251,7 @@ def test_einsum_contracts_pairwise_never_through_the_full_outer_product():
     ts = [ng.tensor(m, dtype=ng.float64, requires_grad=True) for m in ms]
     y = F.einsum(*ts, equation="ij,jk,kl->il")
     np.testing.assert_allclose(np.asarray(y), ms[0] @ ms[1] @ ms[2], rtol=1e-9, atol=1e-12)
-    names, stack, seen = set(), [y.grad_fn], set()
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        names.add(node.name)
-        stack.extend(node.next_functions)
+    names = node_names(y)
     assert "batch_matmul" in names and "mul2" not in names
 
 

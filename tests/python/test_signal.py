@@ -8,6 +8,7 @@ import pytest
 import nthgrad as ng
 import nthgrad.functional as F
 from nthgrad import _C
+from gradcheck import node_names
 import op_db  # noqa: F401  (loads op_db_signal through op_db, which it imports)
 from op_db_signal import interp_ref, stft_ref
 
@@ -25,18 +26,6 @@ def complex_of(y):
 
 def inner(a, b):
     return float(np.sum(np.asarray(a, dtype=np.float64) * np.asarray(b, dtype=np.float64)))
-
-
-def node_names(t):
-    seen, names, stack = set(), set(), [t.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        names.add(node.name)
-        stack.extend(node.next_functions)
-    return names
 
 
 # ---- fft / ifft ---------------------------------------------------------------
