@@ -4,7 +4,16 @@ test_random_composition builds N_CASES seeded chains of 2-5 ops (unary
 elementwise, binary with a new leaf or a constant mask, reductions, softmax
 and cumulative ops, shape ops, affine/dot/batch_matmul, and the array and
 indexing ops of issue 7: sort, gather_nd, gather, x[key], pad, tile, flip,
-shift, split/stack, scatter_add, index_put, top_k_data). Each op pairs an
+shift, split/stack, scatter_add, index_put, top_k_data; and the linear-algebra,
+signal and random ops: batch_inv, batch_det, batch_logdet on a (B, N, N) view
+(N <= 3) plus a constant c*I that keeps every singular value >= 0.5,
+batch_cholesky (lower and upper) of X X^T + c*I, einsum with equations that
+fit the current shape (transpose, implicit output, diagonal, trace, contraction
+with a new leaf, '...'), matrix_diag, matrix_diag_part, trilu, fft/ifft (1 or 2
+signal axes, normalized or not; torch.fft on view_as_complex), interpolate
+(linear and bilinear, align_corners or half_pixel) and dropout with a fixed
+seed (the torch side multiplies by nthgrad's mask / (1 - p), drawn once when
+the chain is planned). stft is not covered. Each op pairs an
 nthgrad call with the equivalent PyTorch call. The chain is planned on the
 concrete float64 values, so every op gets inputs inside its domain and away
 from its kinks and ties. Where values fall outside, a constant map s*x + c
@@ -57,7 +66,7 @@ import torch.nn.functional as TF  # noqa: E402
 import nthgrad as ng  # noqa: E402
 import nthgrad.functional as F  # noqa: E402
 
-N_CASES = 100
+N_CASES = 200         # 100 cases leave an op of the table unreached (test_the_compositions_cover_the_table)
 MAX_ORDER = 3
 SIZE_CAP = 24          # elements per intermediate tensor: keeps third-order graphs small
 MAG_CAP = 30.0         # |values| of an intermediate, so nothing overflows or saturates
@@ -983,10 +992,11 @@ def build_getitem(plan):
         return None
     rng = plan.rng
     key = []
+    count = int(rng.integers(1, 4))  # one length for all the integer arrays: they must broadcast
     for n in plan.shape:
         kind = int(rng.integers(0, 4))
         key.append(int(rng.integers(-n, n)) if kind == 0 else
-                   _random_index(plan, n, int(rng.integers(1, 4))) if kind == 1 else
+                   _random_index(plan, n, count) if kind == 1 else
                    slice(None, None, int(rng.choice([1, -1, 2]))))
     if any(isinstance(k, np.ndarray) for k in key):
         # NumPy counts an int beside an integer array as an advanced index (x[0, :, [1]] has shape (1, n));
@@ -1130,6 +1140,252 @@ def build_top_k(plan):
                                         dim=-1, sorted=True)[0])
 
 
+# Linear algebra, signal and random ops ------------------------------------------------
+
+def _square_shape(plan, sizes=(1, 2, 3)):
+    """A (B, N, N) view of the current value, N in `sizes`: its own last two axes when they are
+    square, else a reshape (N > 1 preferred); None if the size has no such factor."""
+    n = plan.cur.numel()
+    if plan.cur.ndim >= 2 and plan.shape[-1] == plan.shape[-2] and plan.shape[-1] in sizes and \
+            plan.rng.integers(0, 2):
+        N = plan.shape[-1]
+        return (n // (N * N), N, N)
+    options = [N for N in sizes if n % (N * N) == 0]
+    big = [N for N in options if N > 1]
+    if not options:
+        return None
+    N = int(plan.rng.choice(big or options))
+    return (n // (N * N), N, N)
+
+
+def _view(shape, target):
+    """(ng map, torch map, text) of the reshape to `target` (the identity when it is the shape)."""
+    target = tuple(target)
+    if tuple(shape) == target:
+        return (lambda x: x), (lambda x: x), ""
+    return (lambda x: F.reshape(x, target)), (lambda x: x.reshape(target)), f" as {target}"
+
+
+def _const(a, x, lib):
+    """The constant array a as a tensor of x's dtype (float32 in the float32 pass)."""
+    return ng.tensor(a, dtype=x.dtype) if lib == "ng" else torch.tensor(a, dtype=x.dtype)
+
+
+LINALG = {
+    "batch_inv": (F.batch_inv, torch.linalg.inv),
+    "batch_det": (F.batch_det, torch.linalg.det),
+    "batch_logdet": (F.batch_logdet, lambda m: torch.linalg.slogdet(m)[1]),
+}
+
+
+def linalg_builder(name):
+    """f(reshape(s*x + c, (B, N, N)) + c2*I): |c2| = the largest spectral norm + [0.5, 1.5], so
+    every singular value is >= 0.5 and the condition number stays small (logdet: log|det|)."""
+    f_ng, f_th = LINALG[name]
+
+    def build(plan):
+        shape3 = _square_shape(plan)
+        sc = adapt(plan, -0.6, 0.6)
+        if shape3 is None or sc is None:
+            return None
+        rng = plan.rng
+        a = (plan.v * sc[0] + sc[1]).reshape(shape3)
+        norm = max(np.linalg.norm(m, 2) for m in a)
+        c = float(f"{(norm + rng.uniform(0.5, 1.5)) * rng.choice([-1.0, 1.0]):.4g}")
+        eye = c * np.eye(shape3[1])
+        if np.linalg.cond(a + eye).max() > 20:
+            return None
+        a_ng, a_th, text = pre(sc)
+        r_ng, r_th, rtext = _view(plan.shape, shape3)
+        return Step(f"{name}({text}{rtext} + {c:g}*I)",
+                    lambda x, L: f_ng(F.add2(r_ng(a_ng(x)), _const(eye, x, "ng"))),
+                    lambda x, L: f_th(r_th(a_th(x)) + _const(eye, x, "th")))
+    return build
+
+
+def build_cholesky(plan):
+    """batch_cholesky(X X^T + c*I), X = reshape(s*x + c0, (B, N, N)), c in [0.3, 1]: eigenvalues >= c."""
+    shape3 = _square_shape(plan)
+    sc = adapt(plan, -0.6, 0.6)
+    if shape3 is None or sc is None:
+        return None
+    rng = plan.rng
+    c = float(f"{rng.uniform(0.3, 1.0):.3g}")
+    eye = c * np.eye(shape3[1])
+    upper = bool(rng.integers(0, 2))
+    a_ng, a_th, text = pre(sc)
+    r_ng, r_th, rtext = _view(plan.shape, shape3)
+
+    def s_ng(x, L):
+        m = r_ng(a_ng(x))
+        return F.batch_cholesky(F.add2(F.batch_matmul(m, m, transpose_b=True), _const(eye, x, "ng")), upper=upper)
+
+    def s_th(x, L):
+        m = r_th(a_th(x))
+        return torch.linalg.cholesky(m @ m.transpose(-1, -2) + _const(eye, x, "th"), upper=upper)
+    return Step(f"batch_cholesky(X X^T + {c:g}*I, upper={upper}), X = {text}{rtext}", s_ng, s_th)
+
+
+def build_einsum(plan):
+    """An equation that fits the current shape; the second operand, if any, a new leaf."""
+    rng = plan.rng
+    shape = plan.shape
+    if rng.integers(0, 3) == 0:  # a diagonal or a trace of a square view, which the shapes seldom are
+        sq = _square_shape(plan, sizes=(2, 3))
+        if sq is not None:
+            target = sq[1:] if sq[0] == 1 else sq
+            r_ng, r_th, rtext = _view(shape, target)
+            eq = ["ii->i", "ii"][int(rng.integers(0, 2))] if len(target) == 2 else \
+                ["bii->bi", "bii->b", "bii->ib", "...ii->...i", "...ii"][int(rng.integers(0, 5))]
+            return Step(f"einsum({eq!r}, x{rtext})", lambda x, L: F.einsum(r_ng(x), equation=eq),
+                        lambda x, L: torch.einsum(eq, r_th(x)))
+    nd = len(shape)
+    options = []  # (equation, leaf shape or None)
+    if nd >= 1:
+        options += [("...i->...", None), ("...i,i->...", shape[-1:])]
+    if nd == 1:
+        options += [("i,i->", shape), ("i,j->ij", (int(rng.integers(1, 4)),)), ("i->i", None)]
+    if nd == 2:
+        m, n = shape
+        options += [("ij->ji", None), ("ji", None), ("ij,j->i", (n,)), ("ij,ij->", shape),
+                    ("ij,jk->ik", (n, int(rng.integers(1, 4)))), ("ij,kj", (int(rng.integers(1, 3)), n))]
+        if m == n:
+            options += [("ii->i", None), ("ii", None)]
+    if nd == 3:
+        b, m, n = shape
+        options += [("bij,bjk->bik", (b, n, int(rng.integers(1, 4)))), ("bij->jbi", None),
+                    ("bij,bij->b", shape)]
+        if m == n:
+            options += [("bii->bi", None), ("bii->b", None)]
+    if not options:
+        return None
+    eq, lshape = options[int(rng.integers(0, len(options)))]
+    numpy_order = bool(rng.integers(0, 2))  # einsum(eq, *ops) as NumPy, or einsum(*ops, equation=eq)
+    if lshape is None:
+        s_ng = (lambda x, L: F.einsum(eq, x)) if numpy_order else (lambda x, L: F.einsum(x, equation=eq))
+        return Step(f"einsum({eq!r}, x)", s_ng, lambda x, L: torch.einsum(eq, x))
+    i = plan.leaf_index(0)
+    leaf = rng.uniform(-1, 1, size=lshape)
+    s_ng = (lambda x, L: F.einsum(eq, x, L[i])) if numpy_order else \
+        (lambda x, L: F.einsum(x, L[i], equation=eq))
+    return Step(f"einsum({eq!r}, x, e{i}{tuple(lshape)})", s_ng, lambda x, L: torch.einsum(eq, x, L[i]),
+                [(f"e{i}", leaf)])
+
+
+def build_matrix_diag(plan):
+    """(..., M) -> (..., M, M); a value whose output would be too large is viewed as (n / M, M)."""
+    n = plan.cur.numel()
+    if plan.cur.ndim >= 1 and n * plan.shape[-1] <= SIZE_CAP:
+        target = plan.shape
+    else:
+        sizes = [m for m in _divisors(n) if n * m <= SIZE_CAP]
+        m = int(plan.rng.choice([m for m in sizes if m > 1] or sizes))
+        target = (n // m, m)
+    r_ng, r_th, rtext = _view(plan.shape, target)
+    return Step(f"matrix_diag(x{rtext})", lambda x, L: F.matrix_diag(r_ng(x)),
+                lambda x, L: torch.diag_embed(r_th(x)))
+
+
+def build_matrix_diag_part(plan):
+    if plan.cur.ndim >= 2 and plan.shape[-1] == plan.shape[-2]:
+        target = plan.shape
+    else:
+        target = _square_shape(plan, sizes=(2, 3, 4))
+        if target is None:
+            return None
+    r_ng, r_th, rtext = _view(plan.shape, target)
+    return Step(f"matrix_diag_part(x{rtext})", lambda x, L: F.matrix_diag_part(r_ng(x)),
+                lambda x, L: torch.diagonal(r_th(x), dim1=-2, dim2=-1))
+
+
+def build_trilu(plan):
+    """The upper or lower triangle of the last two axes; a 0-D or 1-D value is viewed as (n / p, p)."""
+    n = plan.cur.numel()
+    if plan.cur.ndim >= 2:
+        target = plan.shape
+    else:
+        p = int(plan.rng.choice(_divisors(n)))
+        target = (n // p, p)
+    k = int(plan.rng.integers(-1, 2))
+    upper = bool(plan.rng.integers(0, 2))
+    f_th = torch.triu if upper else torch.tril
+    r_ng, r_th, rtext = _view(plan.shape, target)
+    return Step(f"trilu(x{rtext}, {k}, upper={upper})", lambda x, L: F.trilu(r_ng(x), k, upper),
+                lambda x, L: f_th(r_th(x), k))
+
+
+def fft_builder(inverse):
+    """fft/ifft over the last d = 1 or 2 axes before the (real, imaginary) axis; a current value
+    whose last axis is not 2 is reshaped to (..., 2) first."""
+    name = "ifft" if inverse else "fft"
+    f_ng = F.ifft if inverse else F.fft
+    f_th = torch.fft.ifftn if inverse else torch.fft.fftn
+
+    def build(plan):
+        rng = plan.rng
+        d = int(rng.integers(1, 3))
+        n = plan.cur.numel()
+        if plan.cur.ndim >= d + 1 and plan.shape[-1] == 2 and rng.integers(0, 4):
+            target = plan.shape
+        elif n % 2 == 0:
+            m = n // 2
+            p = int(rng.choice(_divisors(m)))
+            target = (m // p, p, 2) if d == 1 or rng.integers(0, 2) else (1, m // p, p, 2)
+            if d == 1 and rng.integers(0, 2):
+                target = (m, 2)
+        else:
+            return None
+        normalized = bool(rng.integers(0, 2))
+        norm = "ortho" if normalized else "backward"  # ifft's 'backward' is 1/N, as nthgrad's
+        sc = adapt(plan, -2, 2)
+        if sc is None:
+            return None
+        a_ng, a_th, text = pre(sc)
+        r_ng, r_th, rtext = _view(plan.shape, target)
+        dims = tuple(range(-d, 0))
+
+        def s_th(x, L):
+            z = torch.view_as_complex(r_th(a_th(x)).contiguous())
+            return torch.view_as_real(f_th(z, dim=dims, norm=norm))
+        return Step(f"{name}({text}{rtext}, signal_ndim={d}, normalized={normalized})",
+                    lambda x, L: f_ng(r_ng(a_ng(x)), d, normalized), s_th)
+    return build
+
+
+def build_interpolate(plan):
+    """Linear interpolation of the last 1 or 2 axes, align_corners or half_pixel (torch's
+    align_corners=False), on torch's (1, C, L...) view."""
+    nd = plan.cur.ndim
+    if nd == 0:
+        return None
+    rng = plan.rng
+    n = 2 if nd >= 2 and rng.integers(0, 2) else 1
+    lead, spatial = plan.shape[:nd - n], plan.shape[nd - n:]
+    align = bool(rng.integers(0, 2))
+    out = tuple(int(o) for o in rng.integers(2 if align else 1, 5, size=n))
+    if int(np.prod(lead)) * int(np.prod(out)) > SIZE_CAP:
+        return None
+    c = int(np.prod(lead))
+    mode = "linear" if n == 1 else "bilinear"
+
+    def s_th(x, L):
+        y = TF.interpolate(x.reshape((1, c) + spatial), size=out, mode=mode, align_corners=align)
+        return y.reshape(lead + out)
+    kw = "align_corners=True" if align else "half_pixel=True"
+    return Step(f"interpolate(x, output_size={out}, linear, {kw})",
+                lambda x, L: F.interpolate(x, output_size=out, mode="linear", align_corners=align,
+                                           half_pixel=not align), s_th)
+
+
+def build_dropout(plan):
+    """dropout with a fixed seed; torch multiplies by the same mask / (1 - p), taken from nthgrad."""
+    p = float(plan.rng.choice([0.2, 0.25, 0.5]))
+    s = int(plan.rng.integers(0, 2 ** 31))
+    mask = np.asarray(F.dropout(ng.ones(plan.shape, dtype=ng.float64), p, seed=s), dtype=np.float64)
+    return Step(f"dropout(x, {p:g}, seed={s}) (kept {int((mask != 0).sum())}/{mask.size})",
+                lambda x, L: F.dropout(x, p, seed=s), lambda x, L: x * _const(mask, x, "th"))
+
+
 BUILDERS = {}
 for _row in UNARY:
     BUILDERS[_row[0]] = unary_builder(*_row)
@@ -1174,6 +1430,16 @@ _STRUCTURAL = {
     "scatter_add": build_scatter_add,
     "index_put": build_index_put,
     "top_k_data": build_top_k,
+    **{name: linalg_builder(name) for name in LINALG},
+    "batch_cholesky": build_cholesky,
+    "einsum": build_einsum,
+    "matrix_diag": build_matrix_diag,
+    "matrix_diag_part": build_matrix_diag_part,
+    "trilu": build_trilu,
+    "fft": fft_builder(False),
+    "ifft": fft_builder(True),
+    "interpolate": build_interpolate,
+    "dropout": build_dropout,
 }
 for _name, _b in _STRUCTURAL.items():
     BUILDERS[_name] = _b
