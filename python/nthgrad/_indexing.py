@@ -152,8 +152,7 @@ def getitem(x, key):
     if list(shape) != list(original):
         x = _C.reshape(x, shape)
     _check_arrays(entries, shape, original)
-    advanced = [i for i, (kind, _) in enumerate(entries) if kind == "array"]
-    if not advanced:
+    if not any(kind == "array" for kind, _ in entries):
         start = [v.start if kind == "slice" else v for kind, v in entries]
         stop = [v.stop if kind == "slice" else v + 1 for kind, v in entries]
         step = [v.step if kind == "slice" else 1 for kind, v in entries]

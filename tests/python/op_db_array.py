@@ -22,21 +22,27 @@ def _pad_ref(pad_width, mode, value=0.0):
     return ref
 
 
+def shift_sources(n, s, mode):
+    """Where shift(..., s) reads along an axis of length n: i - s clamped
+    ('nearest') or mirrored with the edge repeated ('reflect', NumPy's symmetric)."""
+    src = np.arange(n) - s
+    if mode == "nearest":
+        return np.clip(src, 0, n - 1)
+    src = np.mod(src, 2 * n)
+    return np.where(src >= n, 2 * n - 1 - src, src)
+
+
+def shift_reference(x, shifts, mode):
+    """NumPy reference of F.shift (shifts align to the last axes)."""
+    y = x
+    for i, s in enumerate(shifts):
+        axis = x.ndim - len(shifts) + i
+        y = np.take(y, shift_sources(x.shape[axis], s, mode), axis=axis)
+    return y
+
+
 def _shift_ref(shifts, mode):
-    def ref(x):
-        y = x
-        for i, s in enumerate(shifts):
-            axis = x.ndim - len(shifts) + i
-            n = x.shape[axis]
-            src = np.arange(n) - s
-            if mode == "nearest":
-                src = np.clip(src, 0, n - 1)
-            else:  # mirrored with the edge repeated (NumPy's symmetric)
-                src = np.mod(src, 2 * n)
-                src = np.where(src >= n, 2 * n - 1 - src, src)
-            y = np.take(y, src, axis=axis)
-        return y
-    return ref
+    return lambda x: shift_reference(x, shifts, mode)
 
 
 def _gather_ref(idx, axis, batch_dims):

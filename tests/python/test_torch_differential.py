@@ -65,6 +65,8 @@ import torch.nn.functional as TF  # noqa: E402
 
 import nthgrad as ng  # noqa: E402
 import nthgrad.functional as F  # noqa: E402
+import op_db  # noqa: E402,F401  (loads op_db_array through op_db, which it imports)
+from op_db_array import shift_sources  # noqa: E402
 
 N_CASES = 200         # 100 cases leave an op of the table unreached (test_the_compositions_cover_the_table)
 MAX_ORDER = 3
@@ -1070,12 +1072,7 @@ def build_shift(plan):
     mode = ["nearest", "reflect"][int(plan.rng.integers(0, 2))]
     srcs = []
     for i, s in enumerate(shifts):
-        n = plan.shape[plan.cur.ndim - k + i]
-        src = np.arange(n) - s
-        src = np.clip(src, 0, n - 1) if mode == "nearest" else np.where(np.mod(src, 2 * n) >= n,
-                                                                          2 * n - 1 - np.mod(src, 2 * n),
-                                                                          np.mod(src, 2 * n))
-        srcs.append(torch.tensor(src))
+        srcs.append(torch.tensor(shift_sources(plan.shape[plan.cur.ndim - k + i], s, mode)))
 
     def th(x, L):
         for i, src in enumerate(srcs):

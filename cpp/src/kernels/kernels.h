@@ -129,7 +129,7 @@ Tensor scatter_rows_add(const Tensor& src, const Tensor& rows, int64_t num_rows,
 Tensor scatter_rows_set(const Tensor& src, const Tensor& rows, int64_t num_rows, int64_t row_size, bool* all_unique);
 // 1 (in dtype) where rows[i] does not occur again later in `rows`, 0 where
 // it does: the writes that survive a scatter with "last one wins".
-Tensor last_occurrence(const Tensor& rows, int64_t num_rows, DType dtype, bool* all_unique);
+Tensor last_occurrence(const Tensor& rows, int64_t num_rows, DType dtype);
 // Row-major flat offsets into `dims` of coords (M, Y...) -> (Y...);
 // negative coordinates count from the end; one out of range throws
 // IndexError "<op>: index v is out of range for <what[j]>".

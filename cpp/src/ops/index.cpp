@@ -133,7 +133,7 @@ Variable scatter_nd(const Variable& data, const Variable& indices, const Shape& 
   Variable out = record("scatter_nd", {src}, y, kSavesNothing, [rows, unique, num_rows, row_size, k](const Ctx& c) {
     Variable g = detail::gather_rows("gather_rows", c.gy(), row_size, rows);
     if (!unique) {
-      Tensor last = kernels::last_occurrence(rows, num_rows, c.in_dtype(0), nullptr);
+      Tensor last = kernels::last_occurrence(rows, num_rows, c.in_dtype(0));
       g = where(record_nondiff(last.reshape({k, 1})), reshape(g, {k, row_size}),
                 record_nondiff(Tensor::zeros({}, c.in_dtype(0))));
     }

@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/eigen.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/strided.h"
 #include "kernels/kernels.h"
 
 namespace nthgrad::kernels {
@@ -16,19 +17,7 @@ namespace {
 
 using cpu::Acc;
 
-struct Lines {
-  int64_t outer = 1, n = 1, inner = 1;
-  Lines(const Shape& shape, int64_t axis) {
-    for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-      if (d < axis) outer *= shape[d];
-      if (d == axis) n = shape[d];
-      if (d > axis) inner *= shape[d];
-    }
-  }
-  int64_t count() const { return outer * inner; }
-  // Offset of element 0 of line l; element t is at start(l) + t * inner.
-  int64_t start(int64_t l) const { return (l / inner) * n * inner + l % inner; }
-};
+using cpu::Lines;
 
 // Calls f(start, stride, n) for every line, lines split across threads.
 template <typename F>

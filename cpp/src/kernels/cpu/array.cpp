@@ -11,16 +11,6 @@ namespace nthgrad::kernels {
 
 namespace {
 
-std::vector<int64_t> row_major_strides(const Shape& shape) {
-  std::vector<int64_t> st(shape.size());
-  int64_t s = 1;
-  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
-    st[d] = s;
-    s *= shape[d];
-  }
-  return st;
-}
-
 // Where slice reads in x: the offset of its first element and, per axis of
 // the result, the stride in x.
 struct SliceMap {
@@ -29,7 +19,7 @@ struct SliceMap {
 };
 SliceMap slice_map(const Shape& x_shape, const std::vector<int64_t>& start, const std::vector<int64_t>& step) {
   SliceMap m;
-  const std::vector<int64_t> xs = row_major_strides(x_shape);
+  const std::vector<int64_t> xs = cpu::row_major_strides(x_shape);
   m.strides.resize(xs.size());
   for (std::size_t d = 0; d < xs.size(); ++d) {
     m.base += start[d] * xs[d];

@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/eigen.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/strided.h"
 #include "kernels/kernels.h"
 
 namespace nthgrad::kernels {
@@ -75,19 +76,6 @@ void radix_argsort(std::vector<K>& keys, std::vector<uint32_t>& order, std::vect
     order.swap(tmp_order);
   }
 }
-
-// Rows of length n along `axis` of `shape`: outer * inner of them, the
-// elements of one `inner` apart.
-struct AxisRows {
-  int64_t outer = 1, n = 1, inner = 1;
-  AxisRows(const Shape& shape, int64_t axis) {
-    for (int64_t d = 0; d < axis; ++d) outer *= shape[d];
-    n = shape[axis];
-    for (int64_t d = axis + 1; d < static_cast<int64_t>(shape.size()); ++d) inner *= shape[d];
-  }
-  int64_t count() const { return outer * inner; }
-  int64_t base(int64_t r) const { return (r / inner) * n * inner + r % inner; }
-};
 
 }  // namespace
 
@@ -181,7 +169,7 @@ Tensor scatter_rows_set(const Tensor& src, const Tensor& rows, int64_t num_rows,
   return y;
 }
 
-Tensor last_occurrence(const Tensor& rows, int64_t num_rows, DType dtype, bool* all_unique) {
+Tensor last_occurrence(const Tensor& rows, int64_t num_rows, DType dtype) {
   const int64_t k = rows.numel();
   const int64_t* pr = rows.data<int64_t>();
   std::vector<char> last(k, 1);
@@ -198,16 +186,11 @@ Tensor last_occurrence(const Tensor& rows, int64_t num_rows, DType dtype, bool* 
     for (int64_t i = k - 1; i >= 0; --i) last[i] = seen.emplace(pr[i], 1).second;
   }
   Tensor y = Tensor::empty(rows.shape(), dtype);
-  bool unique = true;
   cpu::dispatch_floating(dtype, "last_occurrence kernel", [&](auto tag) {
     using T = decltype(tag);
     T* py = y.data<T>();
-    for (int64_t i = 0; i < k; ++i) {
-      py[i] = static_cast<T>(last[i]);
-      unique = unique && last[i];
-    }
+    for (int64_t i = 0; i < k; ++i) py[i] = static_cast<T>(last[i]);
   });
-  if (all_unique) *all_unique = unique;
   return y;
 }
 
@@ -238,8 +221,7 @@ Tensor along_axis_offsets(const Tensor& index, const Shape& x_shape, int64_t axi
                           const std::string& what) {
   Tensor y = Tensor::empty(index.shape(), DType::Int64);
   const int64_t nd = static_cast<int64_t>(x_shape.size());
-  std::vector<int64_t> stride(nd, 1);
-  for (int64_t d = nd - 2; d >= 0; --d) stride[d] = stride[d + 1] * x_shape[d + 1];
+  const std::vector<int64_t> stride = cpu::row_major_strides(x_shape);
   const int64_t n_axis = x_shape[axis];
   const Shape& is = index.shape();
   const int64_t* pi = index.data<int64_t>();
@@ -266,7 +248,7 @@ Tensor along_axis_offsets(const Tensor& index, const Shape& x_shape, int64_t axi
 Tensor argsort(const Tensor& x, int64_t axis, bool descending) {
   Tensor y = Tensor::empty(x.shape(), DType::Int64);
   if (x.numel() == 0) return y;
-  const AxisRows rows(x.shape(), axis);
+  const cpu::Lines rows(x.shape(), axis);
   int64_t* py = y.data<int64_t>();
   cpu::dispatch_all(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -279,7 +261,7 @@ Tensor argsort(const Tensor& x, int64_t axis, bool descending) {
         std::vector<K> keys(rows.n), tmp_keys(rows.n);
         std::vector<uint32_t> order(rows.n), tmp_order(rows.n);
         for (int64_t r = b; r < e; ++r) {
-          const int64_t base = rows.base(r);
+          const int64_t base = rows.start(r);
           keys.resize(rows.n);
           for (int64_t i = 0; i < rows.n; ++i) keys[i] = sort_key(px[base + i * rows.inner], descending);
           radix_argsort(keys, order, tmp_keys, tmp_order);

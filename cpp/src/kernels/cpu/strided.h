@@ -11,6 +11,33 @@
 
 namespace nthgrad::kernels::cpu {
 
+// Element strides of a contiguous tensor of `shape`.
+inline std::vector<int64_t> row_major_strides(const Shape& shape) {
+  std::vector<int64_t> st(shape.size());
+  int64_t s = 1;
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+    st[d] = s;
+    s *= shape[d];
+  }
+  return st;
+}
+
+// A tensor seen as (outer, n, inner) around `axis`: outer * inner lines of n
+// elements, one `inner` apart (the kernels that run along one axis).
+struct Lines {
+  int64_t outer = 1, n = 1, inner = 1;
+  Lines(const Shape& shape, int64_t axis) {
+    for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
+      if (d < axis) outer *= shape[d];
+      if (d == axis) n = shape[d];
+      if (d > axis) inner *= shape[d];
+    }
+  }
+  int64_t count() const { return outer * inner; }
+  // Offset of element 0 of line l; element t is at start(l) + t * inner.
+  int64_t start(int64_t l) const { return (l / inner) * n * inner + l % inner; }
+};
+
 template <std::size_t N>
 struct StridedPlan {
   Shape shape;                                 // output shape, merged and without size-1 axes
