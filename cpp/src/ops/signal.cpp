@@ -232,8 +232,6 @@ StftArgs stft_args(const char* op, int64_t window_size, int64_t stride, int64_t 
   return a;
 }
 
-Variable constant_tensor(Tensor t) { return record_nondiff(std::move(t)); }
-
 // frames[b, t, n] = x[b, t S + n] (t < T, n < N) from x (B, L), L >= (T-1) S + N or
 // zero-extended: ceil(N/S) shifted slices of x seen as (B, R, S), concatenated.
 Variable frame(const Variable& x, int64_t T, int64_t N, int64_t S) {
@@ -311,7 +309,7 @@ std::vector<double> bin_weights(const StftArgs& a, bool synthesis) {
 }
 
 Variable constant_vector(const std::vector<double>& v, const Shape& shape, DType dtype) {
-  return constant_tensor(kernels::cast(Tensor::from_data(v.data(), shape, DType::Float64), dtype));
+  return record_nondiff(kernels::cast(Tensor::from_data(v.data(), shape, DType::Float64), dtype));
 }
 
 // From this fft_size on, the real DFTs of stft / istft run through the fft op
@@ -330,7 +328,7 @@ std::pair<Variable, Variable> frames_to_spectrum(const Variable& frames, const S
     for (double& v : neg) v = -v;
     const Variable f2 = reshape(frames, {B * T, N});
     auto one = [&](Tensor m) {
-      return transpose(reshape(matmul(f2, constant_tensor(std::move(m))), {B, T, K}), {0, 2, 1});
+      return transpose(reshape(matmul(f2, record_nondiff(std::move(m))), {B, T, K}), {0, 2, 1});
     };
     return {one(kernels::dft_matrix(a.window, coef, false, dtype)),
             one(kernels::dft_matrix(a.window, neg, true, dtype))};
@@ -357,8 +355,8 @@ Variable spectrum_to_frames(const Variable& y_r, const Variable& y_i, const Stft
     std::vector<double> neg(coef);
     for (double& v : neg) v = -v;
     auto rows = [&](const Variable& y) { return reshape(transpose(y, {0, 2, 1}), {B * T, K}); };
-    const Variable c = constant_tensor(kernels::dft_matrix(a.window, coef, false, dtype));
-    const Variable s = constant_tensor(kernels::dft_matrix(a.window, neg, true, dtype));
+    const Variable c = record_nondiff(kernels::dft_matrix(a.window, coef, false, dtype));
+    const Variable s = record_nondiff(kernels::dft_matrix(a.window, neg, true, dtype));
     return reshape(add2(matmul(rows(y_r), c, false, true), matmul(rows(y_i), s, false, true)), {B, T, N});
   }
   // Re of the unnormalized inverse DFT of coef * (y_r + i y_i), zero above bin K: the real
@@ -407,7 +405,7 @@ std::pair<Variable, Variable> stft(const Variable& x, int64_t window_size, int64
   // the adjoint of istft: istft's cut -> zero padding, its division by the
   // squared-window sum (a constant diagonal) -> the same, its overlap-add -> framing
   const int64_t len = (T - 1) * S + N;
-  const Variable inv = constant_tensor(inverse_window("stft", a, T, x.dtype()));
+  const Variable inv = record_nondiff(inverse_window("stft", a, T, x.dtype()));
   const Variable xw = mul2(detail::slice_resolved(xp, {0, 0}, kOnes2, {B, len}), inv);
   return frames_to_spectrum(frame(xw, T, N, S), a, true);
 }
@@ -431,7 +429,7 @@ Variable istft(const Variable& y_r0, const Variable& y_i0, int64_t window_size, 
   const int64_t len = span + N;
   if (!as_stft_backward) {
     const Variable ola = overlap_add(spectrum_to_frames(y_r, y_i, a, true), S, len);
-    const Variable x = mul2(ola, constant_tensor(inverse_window("istft", a, T, y_r.dtype())));
+    const Variable x = mul2(ola, record_nondiff(inverse_window("istft", a, T, y_r.dtype())));
     return p == 0 ? x : detail::slice_resolved(x, {0, p}, kOnes2, {B, len - 2 * p});
   }
   // the adjoint of stft: DFT -> its transpose, framing -> overlap-add, padding -> its adjoint
