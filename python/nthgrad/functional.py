@@ -45,6 +45,33 @@ _COMPILED = [
     # signal (section 11) and related
     "interpolate", "fft", "ifft", "stft", "istft",
 ]
+# issue 8's families (sections 2, 3, 5, 13, 14 and related), one list each
+_CONV = [
+]
+
+
+_POOLING = [
+]
+
+
+_SEQUENCE = [
+]
+
+
+_NORMALIZATION = [
+]
+
+
+_LOSS = [
+]
+
+
+_QUANTIZE = [
+]
+
+
+_COMPILED += _CONV + _POOLING + _SEQUENCE + _NORMALIZATION + _LOSS + _QUANTIZE
+
 for _name in _COMPILED:
     globals()[_name] = getattr(_C, _name)
 

@@ -443,6 +443,16 @@ from op_db_random import ROWS as _RANDOM_ROWS  # noqa: E402
 
 OPS += _ARRAY_ROWS + _LINALG_ROWS + _SIGNAL_ROWS + _RANDOM_ROWS
 
+# issue 8's families
+from op_db_conv import ROWS as _CONV_ROWS  # noqa: E402
+from op_db_pooling import ROWS as _POOLING_ROWS  # noqa: E402
+from op_db_sequence import ROWS as _SEQUENCE_ROWS  # noqa: E402
+from op_db_normalization import ROWS as _NORMALIZATION_ROWS  # noqa: E402
+from op_db_loss import ROWS as _LOSS_ROWS  # noqa: E402
+from op_db_quantize import ROWS as _QUANTIZE_ROWS  # noqa: E402
+
+OPS += _CONV_ROWS + _POOLING_ROWS + _SEQUENCE_ROWS + _NORMALIZATION_ROWS + _LOSS_ROWS + _QUANTIZE_ROWS
+
 
 def op_names():
     return sorted({spec.name for spec in OPS})

@@ -223,5 +223,24 @@ void check_choice_weights(const Tensor& w, int64_t draws, bool replace);
 Tensor random_choice_index(const Tensor& w, int64_t draws, bool replace, RandomKey key);
 
 
+// ---- conv (issue 8) ----
+
+
+
+// ---- pooling (issue 8) ----
+
+
+
+// ---- sequence (issue 8) ----
+
+
+
+// ---- normalization (issue 8) ----
+
+
+
+// ---- quantize (issue 8) ----
+
+
 
 }  // namespace nthgrad::kernels

@@ -77,6 +77,12 @@ void bind_array(py::module_& m);       // array manipulation and indexing (issue
 void bind_linalg(py::module_& m);      // decompositions, einsum, matrix_diag, trilu
 void bind_signal(py::module_& m);      // interpolate, fft, stft
 void bind_random(py::module_& m);      // random sources, dropout
+void bind_conv(py::module_& m);        // convolution, deconvolution (issue 8)
+void bind_pooling(py::module_& m);     // pooling, unpooling, embed
+void bind_sequence(py::module_& m);    // rnn, lstm, gru, multi_head_attention
+void bind_normalization(py::module_& m);
+void bind_loss(py::module_& m);
+void bind_quantize(py::module_& m);    // quantizers, clip_grad_by_*
 
 // An axis argument as nnabla and NumPy take it: None (all axes), an int or a
 // sequence of ints.

@@ -30,4 +30,10 @@ PYBIND11_MODULE(_C, m) {
   nthgrad::python::bind_linalg(m);
   nthgrad::python::bind_signal(m);
   nthgrad::python::bind_random(m);
+  nthgrad::python::bind_conv(m);
+  nthgrad::python::bind_pooling(m);
+  nthgrad::python::bind_sequence(m);
+  nthgrad::python::bind_normalization(m);
+  nthgrad::python::bind_loss(m);
+  nthgrad::python::bind_quantize(m);
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/cpu/eigen.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/strided.h"
 #include "kernels/kernels.h"
@@ -207,3 +208,31 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& bias) {
 }
 
 }  // namespace nthgrad::kernels
+
+// ---- cpu::gemm (gemm.h): the general product for the kernels of issue 8 ----
+// (Eigen's expression API for now; issue 8 routes it through OpenBLAS.)
+namespace nthgrad::kernels::cpu {
+
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  using Stride = Eigen::OuterStride<>;
+  using ConstMap = Eigen::Map<const RowMajorMatrix<T>, 0, Stride>;
+  Eigen::Map<RowMajorMatrix<T>, 0, Stride> C(c, m, n, Stride(ldc));
+  ConstMap A(a, trans_a ? k : m, trans_a ? m : k, Stride(lda));
+  ConstMap B(b, trans_b ? n : k, trans_b ? k : n, Stride(ldb));
+  if (beta == T(0)) C.setZero();
+  else if (beta != T(1)) C *= beta;
+  if (k == 0) return;
+  if (!trans_a && !trans_b) C.noalias() += alpha * A * B;
+  else if (trans_a && !trans_b) C.noalias() += alpha * A.transpose() * B;
+  else if (!trans_a && trans_b) C.noalias() += alpha * A * B.transpose();
+  else C.noalias() += alpha * A.transpose() * B.transpose();
+}
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                          float, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
+                           int64_t, double, double*, int64_t);
+
+}  // namespace nthgrad::kernels::cpu

@@ -1,0 +1,2 @@
+// (filled in by issue 8)
+#include "nthgrad/ops/pooling.h"

@@ -1,0 +1,7 @@
+#include "python/common.h"
+
+namespace nthgrad::python {
+
+void bind_loss(py::module_& m) { (void)m; }
+
+}  // namespace nthgrad::python

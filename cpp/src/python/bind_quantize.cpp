@@ -1,0 +1,7 @@
+#include "python/common.h"
+
+namespace nthgrad::python {
+
+void bind_quantize(py::module_& m) { (void)m; }
+
+}  // namespace nthgrad::python
