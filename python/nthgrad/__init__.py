@@ -5,6 +5,11 @@ that have none.
     x = ng.tensor([0.5], requires_grad=True)
     (g,) = ng.grad(ng.functional.sin(x).sum(), [x], create_graph=True)
 """
+# Loads libscipy_openblas.so (the BLAS of the matrix products) before _C needs
+# it, so the library is found even when the wheel lives in another
+# site-packages than nthgrad (a venv over the system site-packages).
+import scipy_openblas32 as _scipy_openblas32  # noqa: F401
+
 from . import _C
 from ._C import Tensor, DType, from_dlpack
 from ._tensor import tensor, from_numpy, zeros, ones, full, where, maximum, minimum
