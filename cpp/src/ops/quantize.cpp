@@ -166,11 +166,10 @@ Variable pow2_quantize(const Variable& x, bool sign, bool with_zero, int64_t n, 
   const char* op = "pow2_quantize";
   check::floating(op, "x", x);
   const int64_t bits = n - (sign ? 1 : 0) - (with_zero ? 1 : 0);
-  if (bits < 1 || n > 32)
+  if (bits < 1 || n > 64)
     throw ValueError(detail::cat(op, ": n must leave at least one bit after the sign and zero bits and be at most ",
-                                 "32; got n=", n, " with sign=", sign ? "True" : "False",
+                                 "64; got n=", n, " with sign=", sign ? "True" : "False",
                                  ", with_zero=", with_zero ? "True" : "False"));
-  if (m < -1000 || m > 1000) throw ValueError(detail::cat(op, ": m must be in [-1000, 1000], got ", m));
   if (!quantize) return x;
   QuantizerParams p;
   p.sign = sign, p.with_zero = with_zero, p.n = n, p.m = m, p.fine_grained = ste_fine_grained;

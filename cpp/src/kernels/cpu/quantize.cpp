@@ -2,6 +2,7 @@
 // one pass, prune's threshold, quantize_linear's rounding, min-max ranges.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "kernels/cpu/eigen.h"
@@ -37,8 +38,9 @@ Bounds bounds(Quantizer q, const QuantizerParams& p) {
   } else if (q == Quantizer::Pow2) {
     int64_t bits = p.sign ? p.n - 1 : p.n;
     if (p.with_zero) bits -= 1;
-    b.hi = std::ldexp(1.0, static_cast<int>(p.m));                                  // p_max
-    b.p_min = std::ldexp(1.0, static_cast<int>(p.m - ((int64_t{1} << bits) - 1)));  // smallest power
+    const double m = static_cast<double>(p.m);
+    b.hi = std::exp2(m);                                                   // p_max
+    b.p_min = std::exp2(m - (std::exp2(static_cast<double>(bits)) - 1));  // the smallest power
     b.threshold = b.p_min * std::pow(2.0, -0.5);  // below it, with_zero rounds to 0
   }
   return b;
@@ -109,7 +111,8 @@ Tensor prune(const Tensor& x, double rate) {
     T* py = y.data<T>();
     if (n == 0) return;
     std::vector<T> a(static_cast<std::size_t>(n));
-    for (int64_t i = 0; i < n; ++i) a[i] = std::abs(px[i]);
+    // NaN sorts as +inf: nth_element needs a strict weak order (NaN would break it and read out of bounds)
+    for (int64_t i = 0; i < n; ++i) a[i] = std::isnan(px[i]) ? std::numeric_limits<T>::infinity() : std::abs(px[i]);
     const int64_t k = static_cast<int64_t>(static_cast<double>(n - 1) * rate);
     std::nth_element(a.begin(), a.begin() + k, a.end());
     T threshold = a[k];
