@@ -264,3 +264,30 @@ def test_clip_grad_by_norm_rescales_always():
     n = np.linalg.norm(gyv, axis=1, keepdims=True)
     np.testing.assert_allclose(np.asarray(h), 2.0 * (1 / n - gyv * gyv.sum(axis=1, keepdims=True) / n ** 3),
                                rtol=1e-12)
+
+
+# ---- robustness ----------------------------------------------------------------------------
+
+def test_non_finite_inputs_and_extreme_parameters_do_not_crash():
+    x = f64([np.nan, 1.0, -np.inf, np.inf, 0.0, -0.2, np.nan])
+    y = np.asarray(F.prune(x, rate=0.5))  # NaN sorts as +inf when the threshold is chosen
+    assert np.isnan(y[0]) and np.isnan(y[6]) and y[2] == -np.inf and y[3] == np.inf and y[4] == 0
+    assert np.asarray(F.pow2_quantize(f64([3.0, -0.1]), n=64, m=-5000)).shape == (2,)
+    assert np.asarray(F.fixed_point_quantize(x, n=64)).shape == (7,)
+    # a zero scale divides to +-inf / NaN, saturated where defined
+    q = np.asarray(F.quantize_linear(f64([1.0, -1.0, 0.0]), f64([0.0]), f64([0.0])))
+    np.testing.assert_array_equal(q[:2], [127, -128])
+    assert np.isnan(q[2])
+    with pytest.raises(ValueError, match="min_max_quantize: x_min_max needs a non-empty x"):
+        _mm(f64(np.zeros((0, 2))), f64([[0.0, 0.0]]), f64([[1.0, 1.0]]), x_min_max=True)
+
+
+def test_signatures_follow_nnabla():
+    import re
+    # pybind11 functions carry their signature in the docstring's first line: "name(a: T, b: T = v, ...) -> R"
+    params = lambda f: re.findall(r"[(,] ?(\w+):", f.__doc__.splitlines()[0])  # noqa: E731
+    assert params(F.quantize_linear) == ["x", "scale", "zero_point", "round_mode", "narrow_range", "dtype"]
+    assert params(F.min_max_quantize) == ["x", "qr_min", "qr_max", "ql_min", "ql_max", "decay", "x_min_max", "ema",
+                                          "ste_fine_grained", "eps", "quantize"]
+    assert params(F.pow2_quantize) == ["x", "sign", "with_zero", "n", "m", "quantize", "ste_fine_grained"]
+    assert params(F.clip_grad_by_norm) == ["x", "clip_norm", "axes"]
