@@ -54,11 +54,13 @@ void check_param_shape(const char* op, const char* arg, const Variable& p, const
                                  "each axis, size 1 or x's size; x has shape ", shape_str(x.shape())));
 }
 
-// p's value in x's dtype and x's shape, as a constant.
-Tensor spread(const Variable& p, const Variable& x) {
-  Tensor v = p.dtype() == x.dtype() ? p.value() : kernels::cast(p.value(), x.dtype());
-  return kernels::broadcast_to(v, x.shape());
+// p's value in x's dtype.
+Tensor in_dtype_of(const Variable& p, const Variable& x) {
+  return p.dtype() == x.dtype() ? p.value() : kernels::cast(p.value(), x.dtype());
 }
+
+// p's value in x's dtype and x's shape.
+Tensor spread(const Variable& p, const Variable& x) { return kernels::broadcast_to(in_dtype_of(p, x), x.shape()); }
 
 // Replaces the values of an input in place (nnabla's state updates), refusing memory nthgrad does
 // not own: it may be a read-only NumPy array.
@@ -120,7 +122,7 @@ Variable quantize_linear(const Variable& x, const Variable& scale, const Variabl
                   static_cast<std::size_t>(z.numel()) * itemsize(z.dtype())) != 0)
     overwrite(op, "zero_point", zero_point, z);
   Tensor y = kernels::quantize_linear(x.value(), spread(scale, x), spread(zero_point, x), mode, qmin, qmax);
-  Variable s = record_nondiff(scale.dtype() == x.dtype() ? scale.value() : kernels::cast(scale.value(), x.dtype()));
+  Variable s = record_nondiff(in_dtype_of(scale, x));  // broadcast by div2 in the rule
   return record(op, {x, scale, zero_point}, y, kSavesNothing, [s](const Ctx& c) {
     if (c.needs(1)) no_gradient("quantize_linear", "scale");
     if (c.needs(2)) no_gradient("quantize_linear", "zero_point");
@@ -133,11 +135,11 @@ Variable dequantize_linear(const Variable& x, const Variable& scale, const Varia
   check::floating(op, "x", x);
   check_param_shape(op, "scale", scale, x);
   check_param_shape(op, "zero_point", zero_point, x);
-  Variable s = record_nondiff(spread(scale, x));
+  Variable s = record_nondiff(in_dtype_of(scale, x));  // both broadcast by mul2 / sub2 (equal ranks)
   Tensor y;
   {
     NoGradGuard no_grad;
-    y = mul2(sub2(x.detach(), record_nondiff(spread(zero_point, x))), s).value();
+    y = mul2(sub2(x.detach(), record_nondiff(in_dtype_of(zero_point, x))), s).value();
   }
   return record(op, {x, scale, zero_point}, y, kSavesNothing, [s](const Ctx& c) {
     if (c.needs(1)) no_gradient("dequantize_linear", "scale");
@@ -185,7 +187,7 @@ Variable min_max_quantize(const Variable& x, const Variable& qr_min, const Varia
   const Variable* ranges[4] = {&qr_min, &qr_max, &ql_min, &ql_max};
   for (int i = 0; i < 4; ++i) {
     check_param_shape(op, names[i], *ranges[i], x);
-    check::same_shape(op, "qr_min", qr_min, names[i], *ranges[i]);
+    if (i > 0) check::same_shape(op, "qr_min", qr_min, names[i], *ranges[i]);
     if (ranges[i]->dtype() != x.dtype())
       throw TypeError(detail::cat(op, ": ", names[i], " is ", dtype_name(ranges[i]->dtype()), " but x is ",
                                   dtype_name(x.dtype()), "; they must have one dtype"));
@@ -219,9 +221,8 @@ Variable min_max_quantize(const Variable& x, const Variable& qr_min, const Varia
       overwrite(op, "qr_max", qr_max, kernels::where(narrow, floor_max, qr_max.value()));
   }
   const kernels::MinMaxRange r = kernels::min_max_range(qr_min.value(), qr_max.value(), ql_min.value(), ql_max.value());
-  Variable lo = record_nondiff(kernels::broadcast_to(r.lo, x.shape()));
-  Variable hi = record_nondiff(kernels::broadcast_to(r.hi, x.shape()));
-  Variable scale = record_nondiff(kernels::broadcast_to(r.scale, x.shape()));
+  // of the ranges' shape: the ops below broadcast them over x (equal ranks)
+  Variable lo = record_nondiff(r.lo), hi = record_nondiff(r.hi), scale = record_nondiff(r.scale);
   Tensor y;
   Variable inside, below, above;
   {
