@@ -59,7 +59,7 @@ LabelMasks label_masks(const char* op, const Variable& x, const Variable& target
                                  shape_str(target.shape()), ")"));
   int64_t a = axis.value_or(x.ndim() - 1);
   if (a < -x.ndim() || a >= x.ndim())
-    throw ValueError(detail::cat(op, ": axis ", a, " is out of range for x of shape ", shape_str(x.shape())));
+    throw IndexError(detail::cat(op, ": axis ", a, " is out of range for x of shape ", shape_str(x.shape())));
   if (a < 0) a += x.ndim();
   Shape want = x.shape();
   want[a] = 1;
