@@ -63,10 +63,14 @@ _NORMALIZATION = [
 
 
 _LOSS = [
+    "sigmoid_cross_entropy", "binary_cross_entropy", "softmax_cross_entropy", "categorical_cross_entropy",
+    "squared_error", "absolute_error", "huber_loss", "epsilon_insensitive_loss", "kl_multinomial",
 ]
 
 
 _QUANTIZE = [
+    "binary_sigmoid", "binary_tanh", "prune", "quantize_linear", "dequantize_linear", "fixed_point_quantize",
+    "pow2_quantize", "min_max_quantize", "clip_grad_by_value", "clip_grad_by_norm",
 ]
 
 

@@ -135,3 +135,35 @@ TEST(bad_input_throws) {
   CHECK_THROWS(fft(a, 4), ValueError);
   CHECK_THROWS(dropout(a, 1.5, 0), ValueError);
 }
+
+// ---- loss and quantize (issue 8) ----
+
+TEST(losses_from_cpp) {
+  std::mt19937 gen(11);
+  Variable t(Tensor::full({3, 4}, 0.3, DType::Float64));
+  gradcheck([&](const Variable& x) { return sigmoid_cross_entropy(x, t); }, random({3, 4}, gen), gen);
+  Variable labels(Tensor::from_data(std::vector<int64_t>{2, -1, 0}.data(), {3, 1}, DType::Int64));
+  gradcheck([&](const Variable& x) { return softmax_cross_entropy(x, labels); }, random({3, 4}, gen), gen);
+  Variable q(Tensor::full({3, 4}, 0.25, DType::Float64));
+  gradcheck([&](const Variable& p) { return kl_multinomial(exp(p), q); }, random({3, 4}, gen), gen);
+  Variable y = softmax_cross_entropy(Variable(Tensor::zeros({3, 4}, DType::Float64)), labels);
+  CHECK(y.shape() == (Shape{3, 1}));
+  CHECK_NEAR(y.value().at(0), std::log(4.0), 1e-12);
+  CHECK(y.value().at(1) == 0.0);  // label -1
+  Variable bad(Tensor::from_data(std::vector<int64_t>{4, 0, 0}.data(), {3, 1}, DType::Int64));
+  CHECK_THROWS(softmax_cross_entropy(Variable(Tensor::zeros({3, 4}, DType::Float64)), bad), IndexError);
+  CHECK_THROWS(sigmoid_cross_entropy(t, Variable(Tensor::ones({4}, DType::Float64))), ValueError);
+}
+
+TEST(quantizers_from_cpp) {
+  Tensor v = Tensor::from_data(std::vector<double>{-2.0, -0.5, 0.5, 2.0}.data(), {4}, DType::Float64);
+  Variable x(v, true);
+  Variable g = grad({sum(binary_tanh(x))}, {x})[0];
+  CHECK(g.value().at(0) == 0.0 && g.value().at(1) == 1.0 && g.value().at(2) == 1.0 && g.value().at(3) == 0.0);
+  Variable zp(Tensor::full({1}, 2.5, DType::Float64));
+  Variable y = quantize_linear(x, Variable(Tensor::full({1}, 0.5, DType::Float64)), zp, "HALF_TO_EVEN");
+  CHECK(zp.value().at(0) == 2.0);  // rounded in place
+  CHECK(y.value().at(0) == -2.0 && y.value().at(1) == 1.0 && y.value().at(3) == 6.0);
+  CHECK_THROWS(prune(x, 2.0), ValueError);
+  CHECK_THROWS(quantize_linear(x, x, x, "UP"), ValueError);
+}

@@ -240,6 +240,32 @@ Tensor random_choice_index(const Tensor& w, int64_t draws, bool replace, RandomK
 
 
 // ---- quantize (issue 8) ----
+// Elementwise quantizers: the quantized x and the straight-through mask
+// (gx = gy * mask), both of x's dtype, in one pass (kernels/cpu/quantize.cpp).
+enum class Quantizer { BinarySigmoid, BinaryTanh, FixedPoint, Pow2 };
+struct QuantizerParams {
+  bool sign = true;
+  bool with_zero = true;
+  int64_t n = 8;
+  int64_t m = 1;
+  double delta = 0.0625;
+  bool fine_grained = true;  // false: the mask is all ones
+};
+std::pair<Tensor, Tensor> quantize(Quantizer q, const Tensor& x, const QuantizerParams& p);
+// x with every |x| below the floor((size-1) rate)-th smallest |x| set to 0 (rate 1: all).
+Tensor prune(const Tensor& x, double rate);
+enum class RoundMode { HalfAwayFromZero, HalfToEven };
+Tensor round_values(const Tensor& x, RoundMode mode);
+// clip(round(x / scale) + zero_point, qmin, qmax); scale and zero_point of x's shape and dtype.
+Tensor quantize_linear(const Tensor& x, const Tensor& scale, const Tensor& zero_point, RoundMode mode, double qmin,
+                       double qmax);
+// Min-max quantizer ranges, all of one shape: scale = (qr_max - qr_min) / (ql_max - ql_min) and the
+// range [lo, hi] shifted so that the zero point (ql_min - qr_min / scale, rounded into [ql_min, ql_max])
+// is a level.
+struct MinMaxRange {
+  Tensor scale, lo, hi;
+};
+MinMaxRange min_max_range(const Tensor& qr_min, const Tensor& qr_max, const Tensor& ql_min, const Tensor& ql_max);
 
 
 

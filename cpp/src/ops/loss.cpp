@@ -1,2 +1,186 @@
-// (filled in by issue 8)
+// Loss functions (technical note section 13), each composed of differentiable
+// ops (softplus, log_softmax, log, abs, where, sum, ...), so their gradients of
+// every order come from those ops' rules. Integer labels enter as a constant
+// one-hot mask, so the label picks log_softmax(x)[label] by a product with
+// the mask and a sum along the class axis, and the gradient is the mask's
+// scatter of gy.
 #include "nthgrad/ops/loss.h"
+
+#include <limits>
+
+#include "autograd/record.h"
+#include "kernels/kernels.h"
+#include "nthgrad/ops/activation.h"
+#include "nthgrad/ops/arithmetic.h"
+#include "nthgrad/ops/array.h"
+#include "nthgrad/ops/logical.h"
+#include "nthgrad/ops/math.h"
+#include "nthgrad/ops/reduction.h"
+#include "ops/detail/check.h"
+
+namespace nthgrad {
+
+namespace {
+
+// Two float operands broadcast as NumPy; the error names the loss, not the sub2 inside it.
+void check_broadcast(const char* op, const Variable& x0, const Variable& x1) {
+  check::floating(op, "x0", x0);
+  check::floating(op, "x1", x1);
+  broadcast_shapes(op, "x0", x0.shape(), "x1", x1.shape());
+}
+
+// Two float operands of one shape (nnabla's rule for these losses), in one dtype.
+std::pair<Variable, Variable> equal_shape_pair(const char* op, const char* a0, const Variable& x0, const char* a1,
+                                               const Variable& x1) {
+  check::floating(op, a0, x0);
+  check::floating(op, a1, x1);
+  check::same_shape(op, a0, x0, a1, x1);
+  return check::promote(op, x0, x1);
+}
+
+// The smallest positive normal number of the dtype: nnabla clamps probabilities there before log.
+double tiny(DType dtype) {
+  return dtype == DType::Float32 ? std::numeric_limits<float>::min() : std::numeric_limits<double>::min();
+}
+
+struct LabelMasks {
+  int64_t axis;
+  Variable onehot;  // x's shape: 1 at (..., label, ...) along axis
+  Variable valid;   // target's shape: 0 where the label is -1
+};
+
+// Checks the labels of softmax / categorical cross-entropy and makes their
+// constant masks. Float labels are truncated to integers, as nnabla does.
+LabelMasks label_masks(const char* op, const Variable& x, const Variable& target, std::optional<int64_t> axis) {
+  check::floating(op, "x", x);
+  check::defined(op, "target", target);
+  if (x.ndim() == 0)
+    throw ValueError(detail::cat(op, ": x must have a class axis, got a 0-d x (target of shape ",
+                                 shape_str(target.shape()), ")"));
+  int64_t a = axis.value_or(x.ndim() - 1);
+  if (a < -x.ndim() || a >= x.ndim())
+    throw IndexError(detail::cat(op, ": axis ", a, " is out of range for x of shape ", shape_str(x.shape())));
+  if (a < 0) a += x.ndim();
+  Shape want = x.shape();
+  want[a] = 1;
+  if (target.shape() != want)
+    throw ValueError(detail::cat(op, ": target must have x's shape with 1 at axis ", a, ", i.e. ", shape_str(want),
+                                 "; got target of shape ", shape_str(target.shape()), " for x of shape ",
+                                 shape_str(x.shape())));
+  Tensor labels;
+  if (target.dtype() == DType::Int64) {
+    labels = target.value();
+  } else if (is_floating(target.dtype())) {
+    try {
+      labels = kernels::cast(target.value(), DType::Int64);
+    } catch (const ValueError& e) {
+      throw ValueError(detail::cat(op, ": target labels: ", e.what()));
+    }
+  } else {
+    throw TypeError(detail::cat(op, ": target must hold int64 (or float) labels, got ", dtype_name(target.dtype()),
+                                " (shape ", shape_str(target.shape()), ")"));
+  }
+  const int64_t classes = x.shape()[a];
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < a; ++d) outer *= x.shape()[d];
+  for (int64_t d = a + 1; d < x.ndim(); ++d) inner *= x.shape()[d];
+  Tensor onehot = Tensor::zeros(x.shape(), x.dtype());
+  Tensor valid = Tensor::ones(target.shape(), x.dtype());
+  const int64_t* lab = labels.data<int64_t>();
+  auto fill = [&](auto tag) {
+    using T = decltype(tag);
+    T* oh = onehot.data<T>();
+    T* ok = valid.data<T>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        const int64_t l = lab[o * inner + i];
+        if (l == -1) {
+          ok[o * inner + i] = T(0);
+          continue;
+        }
+        if (l < -1 || l >= classes)
+          throw IndexError(detail::cat(op, ": label ", l, " is out of range for ", classes,
+                                       " classes (labels are 0..", classes - 1, ", or -1 to ignore); x of shape ",
+                                       shape_str(x.shape())));
+        oh[(o * classes + l) * inner + i] = T(1);
+      }
+  };
+  if (x.dtype() == DType::Float32)
+    fill(float{});
+  else
+    fill(double{});
+  return {a, record_nondiff(onehot), record_nondiff(valid)};
+}
+
+}  // namespace
+
+// softplus(x) - x t: stable for any |x| (softplus = max(x, 0) + log1p(e^-|x|))
+Variable sigmoid_cross_entropy(const Variable& x, const Variable& target) {
+  auto [a, t] = equal_shape_pair("sigmoid_cross_entropy", "x", x, "target", target);
+  return sub2(softplus(a), mul2(a, t));
+}
+
+// -(t log max(x, tiny) + (1-t) log max(1-x, tiny))
+Variable binary_cross_entropy(const Variable& x, const Variable& target) {
+  auto [p, t] = equal_shape_pair("binary_cross_entropy", "x", x, "target", target);
+  const double eps = tiny(p.dtype());
+  Variable log_p = log(maximum_scalar(p, eps));
+  Variable log_1mp = log(maximum_scalar(r_sub_scalar(p, 1.0), eps));
+  return mul_scalar(add2(mul2(t, log_p), mul2(r_sub_scalar(t, 1.0), log_1mp)), -1.0);
+}
+
+// -sum(log_softmax(x) * onehot) along axis
+Variable softmax_cross_entropy(const Variable& x, const Variable& target, std::optional<int64_t> axis) {
+  const LabelMasks m = label_masks("softmax_cross_entropy", x, target, axis);
+  return mul_scalar(sum(mul2(log_softmax(x, m.axis), m.onehot), {m.axis}, true), -1.0);
+}
+
+// -log max(x[label], tiny); an ignored label reads 1 instead (loss 0, no gradient)
+Variable categorical_cross_entropy(const Variable& x, const Variable& target, std::optional<int64_t> axis) {
+  const LabelMasks m = label_masks("categorical_cross_entropy", x, target, axis);
+  Variable picked = add2(sum(mul2(x, m.onehot), {m.axis}, true), r_sub_scalar(m.valid, 1.0));
+  return mul_scalar(log(maximum_scalar(picked, tiny(x.dtype()))), -1.0);
+}
+
+Variable squared_error(const Variable& x0, const Variable& x1) {
+  check_broadcast("squared_error", x0, x1);
+  Variable d = sub2(x0, x1);
+  return mul2(d, d);
+}
+
+// d s with the constant s = (d > 0 ? 1 : -1): nnabla's -1 at d = 0, which abs (+1 at 0) would not give
+Variable absolute_error(const Variable& x0, const Variable& x1) {
+  check_broadcast("absolute_error", x0, x1);
+  Variable d = sub2(x0, x1);
+  return mul2(d, sign(d.detach(), -1.0, false));
+}
+
+// where(|d| < delta, d^2, delta (2|d| - delta)); the condition is a constant mask
+Variable huber_loss(const Variable& x0, const Variable& x1, double delta) {
+  check_broadcast("huber_loss", x0, x1);
+  Variable d = sub2(x0, x1);
+  Variable ad = abs(d);
+  return where(less_scalar(ad, delta), mul2(d, d), mul_scalar(add_scalar(mul_scalar(ad, 2.0), -delta), delta));
+}
+
+// max(|d| - epsilon, 0): gradient sign(d) where |d| > epsilon (sign +1 at d = 0, as nnabla's x0 >= x1)
+Variable epsilon_insensitive_loss(const Variable& x0, const Variable& x1, double epsilon) {
+  check_broadcast("epsilon_insensitive_loss", x0, x1);
+  return maximum_scalar(add_scalar(abs(sub2(x0, x1)), -epsilon), 0.0);
+}
+
+Variable kl_multinomial(const Variable& p, const Variable& q, int64_t base_axis) {
+  auto [a, b] = equal_shape_pair("kl_multinomial", "p", p, "q", q);
+  const int64_t nd = a.ndim();
+  const int64_t base = base_axis < 0 ? base_axis + nd : base_axis;
+  if (base < 0 || base >= nd)
+    throw ValueError(detail::cat("kl_multinomial: base_axis ", base_axis, " is out of range for p of shape ",
+                                 shape_str(a.shape()), " (it must name an axis)"));
+  Axes axes;
+  for (int64_t d = base; d < nd; ++d) axes.push_back(d);
+  Shape out(a.shape().begin(), a.shape().begin() + base);
+  out.push_back(1);
+  return reshape(sum(mul2(a, sub2(log(a), log(b))), axes, false), out);
+}
+
+}  // namespace nthgrad
