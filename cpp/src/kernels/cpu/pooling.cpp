@@ -1,1 +1,216 @@
-// (filled in by issue 8)
+// Kernels of the pooling family: max pooling with its argmax, and the
+// weighted window sum (sum / average pooling) with its adjoint. Every window
+// is a box, so each axis gets a table of its windows' clipped ranges and
+// weights, and the kernels loop over raw pointers. The adjoint is written as
+// a gather (each input element sums the outputs whose windows contain it), so
+// it runs in parallel over the input without two threads writing one element.
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu/eigen.h"
+#include "kernels/cpu/parallel.h"
+#include "kernels/kernels.h"
+
+namespace nthgrad::kernels {
+
+namespace {
+
+// One spatial axis: window o reads [lo[o], hi[o]) with factor f[o] of its
+// weight; input i lies in the windows [first[i], last[i]).
+struct AxisWindows {
+  std::vector<int64_t> lo, hi, first, last;
+  std::vector<double> f;
+};
+
+AxisWindows axis_windows(const PoolGeometry& g, int d, PoolWeight w) {
+  const int64_t L = g.in[d], O = g.out[d], k = g.kernel[d], s = g.stride[d], p = g.pad[d];
+  AxisWindows a;
+  a.lo.resize(O);
+  a.hi.resize(O);
+  a.f.resize(O);
+  a.first.assign(L, O);
+  a.last.assign(L, 0);
+  for (int64_t o = 0; o < O; ++o) {
+    const int64_t start = o * s - p;
+    a.lo[o] = std::max<int64_t>(start, 0);
+    a.hi[o] = std::max(a.lo[o], std::min(start + k, L));
+    int64_t count = 1;
+    if (w == PoolWeight::AverageIncludingPad) count = std::min(start + k, L + p) - start;
+    if (w == PoolWeight::AverageValid) count = a.hi[o] - a.lo[o];
+    a.f[o] = count > 0 ? 1.0 / static_cast<double>(count) : 0.0;
+    for (int64_t i = a.lo[o]; i < a.hi[o]; ++i) {
+      a.first[i] = std::min(a.first[i], o);
+      a.last[i] = std::max(a.last[i], o + 1);
+    }
+  }
+  return a;
+}
+
+struct Windows {
+  AxisWindows ax[3];
+  Windows(const PoolGeometry& g, PoolWeight w) : ax{axis_windows(g, 0, w), axis_windows(g, 1, w), axis_windows(g, 2, w)} {}
+};
+
+int64_t out_rows(const PoolGeometry& g) { return g.outer * g.out[0] * g.out[1] * g.out[2]; }
+int64_t in_rows(const PoolGeometry& g) { return g.outer * g.in[0] * g.in[1] * g.in[2]; }
+
+// Rows per parallel chunk so that one chunk does about kGrainSize element reads.
+int64_t grain(int64_t work_per_row) { return std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(work_per_row, 1)); }
+
+// Splits a row number r of (outer, n0, n1, n2) into its outer index and three coordinates.
+struct RowIndex {
+  int64_t n, i0, i1, i2;
+};
+RowIndex split_row(int64_t r, const int64_t dims[3]) {
+  RowIndex ix;
+  ix.i2 = r % dims[2];
+  r /= dims[2];
+  ix.i1 = r % dims[1];
+  r /= dims[1];
+  ix.i0 = r % dims[0];
+  ix.n = r / dims[0];
+  return ix;
+}
+
+}  // namespace
+
+Tensor max_pooling(const Tensor& x, const PoolGeometry& g, const Shape& y_shape, Tensor& argmax) {
+  Tensor y = Tensor::empty(y_shape, x.dtype());
+  argmax = Tensor::empty(y_shape, DType::Int64);
+  if (y.numel() == 0) return y;
+  const Windows win(g, PoolWeight::Sum);
+  const int64_t L1 = g.in[1], L2 = g.in[2], C = g.inner;
+  const int64_t in_block = g.in[0] * L1 * L2 * C;
+  const int64_t window = g.kernel[0] * g.kernel[1] * g.kernel[2];
+  cpu::dispatch_floating(x.dtype(), "max_pooling kernel", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    int64_t* pa = argmax.data<int64_t>();
+    cpu::parallel_for(0, out_rows(g), grain(window * C), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const RowIndex o = split_row(r, g.out);
+        const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
+        const int64_t base = o.n * in_block;
+        // The first element of the window starts the search; later ones win only if strictly greater
+        // (ties go to the first maximum), or if NaN while the best is not.
+        const int64_t first = base + ((a0.lo[o.i0] * L1 + a1.lo[o.i1]) * L2 + a2.lo[o.i2]) * C;
+        T* yr = py + r * C;
+        int64_t* ar = pa + r * C;
+        if (C == 1) {
+          T best = px[first];
+          int64_t arg = first;
+          for (int64_t z = a0.lo[o.i0]; z < a0.hi[o.i0]; ++z)
+            for (int64_t v = a1.lo[o.i1]; v < a1.hi[o.i1]; ++v) {
+              const int64_t row = base + (z * L1 + v) * L2;
+              for (int64_t u = a2.lo[o.i2]; u < a2.hi[o.i2]; ++u) {
+                const T val = px[row + u];
+                if (val > best || (val != val && best == best)) {
+                  best = val;
+                  arg = row + u;
+                }
+              }
+            }
+          *yr = best;
+          *ar = arg;
+          continue;
+        }
+        for (int64_t c = 0; c < C; ++c) {
+          yr[c] = px[first + c];
+          ar[c] = first + c;
+        }
+        for (int64_t z = a0.lo[o.i0]; z < a0.hi[o.i0]; ++z)
+          for (int64_t v = a1.lo[o.i1]; v < a1.hi[o.i1]; ++v)
+            for (int64_t u = a2.lo[o.i2]; u < a2.hi[o.i2]; ++u) {
+              const int64_t off = base + ((z * L1 + v) * L2 + u) * C;
+              const T* xs = px + off;
+              for (int64_t c = 0; c < C; ++c) {
+                const T val = xs[c], best = yr[c];
+                if (val > best || (val != val && best == best)) {
+                  yr[c] = val;
+                  ar[c] = off + c;
+                }
+              }
+            }
+      }
+    });
+  });
+  return y;
+}
+
+Tensor window_pooling(const Tensor& x, const PoolGeometry& g, PoolWeight w, const Shape& y_shape) {
+  Tensor y = Tensor::zeros(y_shape, x.dtype());
+  if (y.numel() == 0) return y;
+  const Windows win(g, w);
+  const int64_t L1 = g.in[1], L2 = g.in[2], C = g.inner;
+  const int64_t in_block = g.in[0] * L1 * L2 * C;
+  const int64_t window = g.kernel[0] * g.kernel[1] * g.kernel[2];
+  cpu::dispatch_floating(x.dtype(), "pooling kernel", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    cpu::parallel_for(0, out_rows(g), grain(window * C), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const RowIndex o = split_row(r, g.out);
+        const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
+        const int64_t base = o.n * in_block;
+        const T weight = static_cast<T>(a0.f[o.i0] * a1.f[o.i1] * a2.f[o.i2]);
+        T* yr = py + r * C;  // zeros from Tensor::zeros
+        if (C == 1) {
+          T acc = 0;
+          for (int64_t z = a0.lo[o.i0]; z < a0.hi[o.i0]; ++z)
+            for (int64_t v = a1.lo[o.i1]; v < a1.hi[o.i1]; ++v) {
+              const T* row = px + base + (z * L1 + v) * L2;
+              for (int64_t u = a2.lo[o.i2]; u < a2.hi[o.i2]; ++u) acc += row[u];
+            }
+          *yr = weight * acc;
+          continue;
+        }
+        for (int64_t z = a0.lo[o.i0]; z < a0.hi[o.i0]; ++z)
+          for (int64_t v = a1.lo[o.i1]; v < a1.hi[o.i1]; ++v)
+            for (int64_t u = a2.lo[o.i2]; u < a2.hi[o.i2]; ++u) {
+              const T* xs = px + base + ((z * L1 + v) * L2 + u) * C;
+              for (int64_t c = 0; c < C; ++c) yr[c] += xs[c];
+            }
+        for (int64_t c = 0; c < C; ++c) yr[c] *= weight;
+      }
+    });
+  });
+  return y;
+}
+
+Tensor window_pooling_backward(const Tensor& gy, const PoolGeometry& g, PoolWeight w, const Shape& x_shape) {
+  Tensor gx = Tensor::zeros(x_shape, gy.dtype());
+  if (gx.numel() == 0 || gy.numel() == 0) return gx;
+  const Windows win(g, w);
+  const int64_t O1 = g.out[1], O2 = g.out[2], C = g.inner;
+  const int64_t out_block = g.out[0] * O1 * O2 * C;
+  // Each input element lies in about prod(k / s) windows.
+  int64_t overlap = 1;
+  for (int d = 0; d < 3; ++d) overlap *= (g.kernel[d] + g.stride[d] - 1) / g.stride[d];
+  cpu::dispatch_floating(gy.dtype(), "pooling backward kernel", [&](auto tag) {
+    using T = decltype(tag);
+    const T* pg = gy.data<T>();
+    T* px = gx.data<T>();
+    cpu::parallel_for(0, in_rows(g), grain(overlap * C), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const RowIndex i = split_row(r, g.in);
+        const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
+        const int64_t base = i.n * out_block;
+        T* xr = px + r * C;  // zeros from Tensor::zeros
+        for (int64_t z = a0.first[i.i0]; z < a0.last[i.i0]; ++z)
+          for (int64_t v = a1.first[i.i1]; v < a1.last[i.i1]; ++v) {
+            const double fzv = a0.f[z] * a1.f[v];
+            for (int64_t u = a2.first[i.i2]; u < a2.last[i.i2]; ++u) {
+              const T weight = static_cast<T>(fzv * a2.f[u]);
+              const T* gs = pg + base + ((z * O1 + v) * O2 + u) * C;
+              for (int64_t c = 0; c < C; ++c) xr[c] += weight * gs[c];
+            }
+          }
+      }
+    });
+  });
+  return gx;
+}
+
+}  // namespace nthgrad::kernels
