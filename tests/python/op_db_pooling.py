@@ -90,6 +90,8 @@ def _bad_pooling(f):
         (lambda: f(t((1, 4, 4)), (2, 2), stride=(-1, 1)), ValueError, "stride (-1, 1)"),
         (lambda: f(t((1, 4, 4)), (2, 0)), ValueError, "kernel (2, 0)"),
         (lambda: f(t((1, 4, 4)), (2, 2), pad=(-1, 0)), ValueError, "pad (-1, 0)"),
+        (lambda: f(t((1, 4, 4)), (2, 2), pad=(2 ** 62, 0), ignore_border=False), ValueError, "pad in [0, 2^31)"),
+        (lambda: f(t((1, 4, 4)), (2 ** 40, 2), ignore_border=False), ValueError, "kernel (1099511627776, 2)"),
         (lambda: f(t((1, 4, 4)), (2, 2), stride=(1, 1, 1)), ValueError, "one entry per kernel axis"),
         (lambda: f(t((4,)), (2, 2)), ValueError, "at least 2 axes"),
         (lambda: f(t((4, 4)), (2, 2), channel_last=True), ValueError, "at least 3 axes"),
@@ -165,7 +167,8 @@ ROWS += [
            [((2, 3, 2, 2),), ((2, 2),), ((0, 3, 2),)], order=3,
            bad=[(lambda: F.unpooling(t((2, 3)), (2, 2, 2)), ValueError, "unpooling: kernel (2, 2, 2)"),
                 (lambda: F.unpooling(t((2, 3)), (2, 2, 2)), ValueError, "(2, 3)"),
-                (lambda: F.unpooling(t((2, 3)), (2, 0)), ValueError, ">= 1"),
+                (lambda: F.unpooling(t((2, 3)), (2, 0)), ValueError, "in [1, 2^31)"),
+                (lambda: F.unpooling(t((2, 3)), (2, 2 ** 62)), ValueError, "in [1, 2^31)"),
                 (lambda: F.unpooling(t((2, 3)), ()), ValueError, "needs 1 to"),
                 (lambda: F.unpooling(ti((2, 3)), (2,)), TypeError, "int64")]),
     _unpool_row([((2, 3, 4),), ((5,),)], (3,)),                      # 1-d

@@ -22,6 +22,9 @@ namespace {
 using kernels::PoolGeometry;
 using kernels::PoolWeight;
 
+// Kernel, stride and pad entries are below 2^31 (nnabla's int), so sizes such as L + 2p cannot overflow.
+constexpr int64_t kMaxSize = (int64_t{1} << 31) - 1;
+
 struct Pooling {
   PoolGeometry g;
   Shape y_shape;
@@ -54,8 +57,8 @@ Pooling pooling_geometry(const char* op, const Variable& x, const std::vector<in
   if (channel_last) p.g.inner = x.shape()[ndim - 1];
   for (int64_t i = 0; i < n; ++i) {
     const int64_t k = kernel[i], s = stride[i], pd = pad[i], L = x.shape()[first + i];
-    if (k < 1 || s < 1 || pd < 0)
-      throw ValueError(detail::cat(op, ": kernel and stride must be >= 1 and pad >= 0, got kernel ",
+    if (k < 1 || s < 1 || pd < 0 || k > kMaxSize || s > kMaxSize || pd > kMaxSize)
+      throw ValueError(detail::cat(op, ": kernel and stride must be in [1, 2^31) and pad in [0, 2^31), got kernel ",
                                    shape_str(kernel), ", stride ", shape_str(stride), ", pad ", shape_str(pad),
                                    " (x of shape ", shape_str(x.shape()), ")"));
     if (ignore_border && L + 2 * pd < k)
@@ -157,8 +160,8 @@ Variable unpooling(const Variable& x, const std::vector<int64_t>& kernel, bool c
                                  x.ndim() - (channel_last ? 1 : 0), " entries for x of shape ", shape_str(x.shape()),
                                  channel_last ? " (channel_last)" : ""));
   for (int64_t k : kernel)
-    if (k < 1)
-      throw ValueError(detail::cat("unpooling: kernel entries must be >= 1, got ", shape_str(kernel),
+    if (k < 1 || k > kMaxSize)
+      throw ValueError(detail::cat("unpooling: kernel entries must be in [1, 2^31), got ", shape_str(kernel),
                                    " (x of shape ", shape_str(x.shape()), ")"));
   Shape split, blocks, out;
   for (int64_t a = 0; a < x.ndim(); ++a) {

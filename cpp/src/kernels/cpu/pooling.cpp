@@ -51,25 +51,21 @@ struct Windows {
   Windows(const PoolGeometry& g, PoolWeight w) : ax{axis_windows(g, 0, w), axis_windows(g, 1, w), axis_windows(g, 2, w)} {}
 };
 
-int64_t out_rows(const PoolGeometry& g) { return g.outer * g.out[0] * g.out[1] * g.out[2]; }
-int64_t in_rows(const PoolGeometry& g) { return g.outer * g.in[0] * g.in[1] * g.in[2]; }
-
 // Rows per parallel chunk so that one chunk does about kGrainSize element reads.
 int64_t grain(int64_t work_per_row) { return std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(work_per_row, 1)); }
 
-// Splits a row number r of (outer, n0, n1, n2) into its outer index and three coordinates.
-struct RowIndex {
-  int64_t n, i0, i1, i2;
+// The kernels run over lines: (outer, n0, n1) positions, each with a contiguous
+// last axis, so that the index arithmetic (divisions) is per line, not per element.
+struct Line {
+  int64_t n, i0, i1;
 };
-RowIndex split_row(int64_t r, const int64_t dims[3]) {
-  RowIndex ix;
-  ix.i2 = r % dims[2];
-  r /= dims[2];
-  ix.i1 = r % dims[1];
+Line split_line(int64_t r, const int64_t dims[3]) {
+  Line l;
+  l.i1 = r % dims[1];
   r /= dims[1];
-  ix.i0 = r % dims[0];
-  ix.n = r / dims[0];
-  return ix;
+  l.i0 = r % dims[0];
+  l.n = r / dims[0];
+  return l;
 }
 
 }  // namespace
@@ -79,7 +75,7 @@ Tensor max_pooling(const Tensor& x, const PoolGeometry& g, const Shape& y_shape,
   argmax = Tensor::empty(y_shape, DType::Int64);
   if (y.numel() == 0) return y;
   const Windows win(g, PoolWeight::Sum);
-  const int64_t L1 = g.in[1], L2 = g.in[2], C = g.inner;
+  const int64_t L1 = g.in[1], L2 = g.in[2], O2 = g.out[2], C = g.inner;
   const int64_t in_block = g.in[0] * L1 * L2 * C;
   const int64_t window = g.kernel[0] * g.kernel[1] * g.kernel[2];
   cpu::dispatch_floating(x.dtype(), "max_pooling kernel", [&](auto tag) {
@@ -87,51 +83,54 @@ Tensor max_pooling(const Tensor& x, const PoolGeometry& g, const Shape& y_shape,
     const T* px = x.data<T>();
     T* py = y.data<T>();
     int64_t* pa = argmax.data<int64_t>();
-    cpu::parallel_for(0, out_rows(g), grain(window * C), [&](int64_t b, int64_t e) {
+    const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
+    cpu::parallel_for(0, g.outer * g.out[0] * g.out[1], grain(O2 * window * C), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
-        const RowIndex o = split_row(r, g.out);
-        const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
+        const Line o = split_line(r, g.out);
         const int64_t base = o.n * in_block;
-        // The first element of the window starts the search; later ones win only if strictly greater
-        // (ties go to the first maximum), or if NaN while the best is not.
-        const int64_t first = base + ((a0.lo[o.i0] * L1 + a1.lo[o.i1]) * L2 + a2.lo[o.i2]) * C;
-        T* yr = py + r * C;
-        int64_t* ar = pa + r * C;
-        if (C == 1) {
-          T best = px[first];
-          int64_t arg = first;
-          for (int64_t z = a0.lo[o.i0]; z < a0.hi[o.i0]; ++z)
-            for (int64_t v = a1.lo[o.i1]; v < a1.hi[o.i1]; ++v) {
-              const int64_t row = base + (z * L1 + v) * L2;
-              for (int64_t u = a2.lo[o.i2]; u < a2.hi[o.i2]; ++u) {
-                const T val = px[row + u];
-                if (val > best || (val != val && best == best)) {
-                  best = val;
-                  arg = row + u;
+        const int64_t z0 = a0.lo[o.i0], z1 = a0.hi[o.i0], v0 = a1.lo[o.i1], v1 = a1.hi[o.i1];
+        for (int64_t o2 = 0; o2 < O2; ++o2) {
+          const int64_t u0 = a2.lo[o2], u1 = a2.hi[o2];
+          // The window's first element starts the search; a later one wins only if strictly greater
+          // (ties go to the first maximum) or NaN while the best is not.
+          const int64_t first = base + ((z0 * L1 + v0) * L2 + u0) * C;
+          T* yr = py + (r * O2 + o2) * C;
+          int64_t* ar = pa + (r * O2 + o2) * C;
+          if (C == 1) {
+            T best = px[first];
+            int64_t arg = first;
+            for (int64_t z = z0; z < z1; ++z)
+              for (int64_t v = v0; v < v1; ++v) {
+                const int64_t row = base + (z * L1 + v) * L2;
+                for (int64_t u = u0; u < u1; ++u) {
+                  const T val = px[row + u];
+                  if (val > best || (val != val && best == best)) {
+                    best = val;
+                    arg = row + u;
+                  }
                 }
               }
-            }
-          *yr = best;
-          *ar = arg;
-          continue;
-        }
-        for (int64_t c = 0; c < C; ++c) {
-          yr[c] = px[first + c];
-          ar[c] = first + c;
-        }
-        for (int64_t z = a0.lo[o.i0]; z < a0.hi[o.i0]; ++z)
-          for (int64_t v = a1.lo[o.i1]; v < a1.hi[o.i1]; ++v)
-            for (int64_t u = a2.lo[o.i2]; u < a2.hi[o.i2]; ++u) {
-              const int64_t off = base + ((z * L1 + v) * L2 + u) * C;
-              const T* xs = px + off;
-              for (int64_t c = 0; c < C; ++c) {
-                const T val = xs[c], best = yr[c];
-                if (val > best || (val != val && best == best)) {
-                  yr[c] = val;
-                  ar[c] = off + c;
+            *yr = best;
+            *ar = arg;
+            continue;
+          }
+          for (int64_t c = 0; c < C; ++c) {
+            yr[c] = px[first + c];
+            ar[c] = first + c;
+          }
+          for (int64_t z = z0; z < z1; ++z)
+            for (int64_t v = v0; v < v1; ++v)
+              for (int64_t u = u0; u < u1; ++u) {
+                const int64_t off = base + ((z * L1 + v) * L2 + u) * C;
+                const T* xs = px + off;
+                for (int64_t c = 0; c < C; ++c) {  // branch-free, so that it vectorizes
+                  const T val = xs[c], best = yr[c];
+                  const bool wins = val > best || (val != val && best == best);
+                  yr[c] = wins ? val : best;
+                  ar[c] = wins ? off + c : ar[c];
                 }
               }
-            }
+        }
       }
     });
   });
@@ -142,37 +141,42 @@ Tensor window_pooling(const Tensor& x, const PoolGeometry& g, PoolWeight w, cons
   Tensor y = Tensor::zeros(y_shape, x.dtype());
   if (y.numel() == 0) return y;
   const Windows win(g, w);
-  const int64_t L1 = g.in[1], L2 = g.in[2], C = g.inner;
+  const int64_t L1 = g.in[1], L2 = g.in[2], O2 = g.out[2], C = g.inner;
   const int64_t in_block = g.in[0] * L1 * L2 * C;
   const int64_t window = g.kernel[0] * g.kernel[1] * g.kernel[2];
   cpu::dispatch_floating(x.dtype(), "pooling kernel", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
     T* py = y.data<T>();
-    cpu::parallel_for(0, out_rows(g), grain(window * C), [&](int64_t b, int64_t e) {
+    const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
+    cpu::parallel_for(0, g.outer * g.out[0] * g.out[1], grain(O2 * window * C), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
-        const RowIndex o = split_row(r, g.out);
-        const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
+        const Line o = split_line(r, g.out);
         const int64_t base = o.n * in_block;
-        const T weight = static_cast<T>(a0.f[o.i0] * a1.f[o.i1] * a2.f[o.i2]);
-        T* yr = py + r * C;  // zeros from Tensor::zeros
-        if (C == 1) {
-          T acc = 0;
-          for (int64_t z = a0.lo[o.i0]; z < a0.hi[o.i0]; ++z)
-            for (int64_t v = a1.lo[o.i1]; v < a1.hi[o.i1]; ++v) {
-              const T* row = px + base + (z * L1 + v) * L2;
-              for (int64_t u = a2.lo[o.i2]; u < a2.hi[o.i2]; ++u) acc += row[u];
-            }
-          *yr = weight * acc;
-          continue;
+        const int64_t z0 = a0.lo[o.i0], z1 = a0.hi[o.i0], v0 = a1.lo[o.i1], v1 = a1.hi[o.i1];
+        const double f01 = a0.f[o.i0] * a1.f[o.i1];
+        for (int64_t o2 = 0; o2 < O2; ++o2) {
+          const int64_t u0 = a2.lo[o2], u1 = a2.hi[o2];
+          const T weight = static_cast<T>(f01 * a2.f[o2]);
+          T* yr = py + (r * O2 + o2) * C;  // zeros from Tensor::zeros
+          if (C == 1) {
+            T acc = 0;
+            for (int64_t z = z0; z < z1; ++z)
+              for (int64_t v = v0; v < v1; ++v) {
+                const T* row = px + base + (z * L1 + v) * L2;
+                for (int64_t u = u0; u < u1; ++u) acc += row[u];
+              }
+            *yr = weight * acc;
+            continue;
+          }
+          for (int64_t z = z0; z < z1; ++z)
+            for (int64_t v = v0; v < v1; ++v)
+              for (int64_t u = u0; u < u1; ++u) {
+                const T* xs = px + base + ((z * L1 + v) * L2 + u) * C;
+                for (int64_t c = 0; c < C; ++c) yr[c] += xs[c];
+              }
+          for (int64_t c = 0; c < C; ++c) yr[c] *= weight;
         }
-        for (int64_t z = a0.lo[o.i0]; z < a0.hi[o.i0]; ++z)
-          for (int64_t v = a1.lo[o.i1]; v < a1.hi[o.i1]; ++v)
-            for (int64_t u = a2.lo[o.i2]; u < a2.hi[o.i2]; ++u) {
-              const T* xs = px + base + ((z * L1 + v) * L2 + u) * C;
-              for (int64_t c = 0; c < C; ++c) yr[c] += xs[c];
-            }
-        for (int64_t c = 0; c < C; ++c) yr[c] *= weight;
       }
     });
   });
@@ -183,7 +187,7 @@ Tensor window_pooling_backward(const Tensor& gy, const PoolGeometry& g, PoolWeig
   Tensor gx = Tensor::zeros(x_shape, gy.dtype());
   if (gx.numel() == 0 || gy.numel() == 0) return gx;
   const Windows win(g, w);
-  const int64_t O1 = g.out[1], O2 = g.out[2], C = g.inner;
+  const int64_t O1 = g.out[1], O2 = g.out[2], L2 = g.in[2], C = g.inner;
   const int64_t out_block = g.out[0] * O1 * O2 * C;
   // Each input element lies in about prod(k / s) windows.
   int64_t overlap = 1;
@@ -192,19 +196,22 @@ Tensor window_pooling_backward(const Tensor& gy, const PoolGeometry& g, PoolWeig
     using T = decltype(tag);
     const T* pg = gy.data<T>();
     T* px = gx.data<T>();
-    cpu::parallel_for(0, in_rows(g), grain(overlap * C), [&](int64_t b, int64_t e) {
+    const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
+    cpu::parallel_for(0, g.outer * g.in[0] * g.in[1], grain(L2 * overlap * C), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
-        const RowIndex i = split_row(r, g.in);
-        const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
+        const Line i = split_line(r, g.in);
         const int64_t base = i.n * out_block;
-        T* xr = px + r * C;  // zeros from Tensor::zeros
         for (int64_t z = a0.first[i.i0]; z < a0.last[i.i0]; ++z)
           for (int64_t v = a1.first[i.i1]; v < a1.last[i.i1]; ++v) {
             const double fzv = a0.f[z] * a1.f[v];
-            for (int64_t u = a2.first[i.i2]; u < a2.last[i.i2]; ++u) {
-              const T weight = static_cast<T>(fzv * a2.f[u]);
-              const T* gs = pg + base + ((z * O1 + v) * O2 + u) * C;
-              for (int64_t c = 0; c < C; ++c) xr[c] += weight * gs[c];
+            const T* gline = pg + base + (z * O1 + v) * O2 * C;
+            for (int64_t i2 = 0; i2 < L2; ++i2) {
+              T* xr = px + (r * L2 + i2) * C;  // zeros from Tensor::zeros
+              for (int64_t u = a2.first[i2]; u < a2.last[i2]; ++u) {
+                const T weight = static_cast<T>(fzv * a2.f[u]);
+                const T* gs = gline + u * C;
+                for (int64_t c = 0; c < C; ++c) xr[c] += weight * gs[c];
+              }
             }
           }
       }
