@@ -85,6 +85,22 @@ def test_nan_wins_and_takes_the_gradient():
         assert g[0, 0, 0, 1] == 1.0 and g[0, 0, 1, 0] == 0.0 and g[0, 0, 1, 1] == 0.0
 
 
+def test_nan_and_ties_per_channel_with_channel_last():
+    """channel_last with several channels runs the vectorised loop: NaN and ties per channel."""
+    x = RNG.permutation(4 * 4 * 8).reshape(1, 4, 4, 8).astype(np.float64)
+    x[0, 0, 1, 2] = np.nan                        # channel 2: NaN in window (0, 0)
+    x[0, 1, 0, 5] = x[0, 1, 1, 5] = 1000.0        # channel 5: a tie in window (0, 0); (1, 0) comes first
+    xt = f64(x, requires_grad=True)
+    fn = lambda v: F.max_pooling(v, (2, 2), channel_last=True)  # noqa: E731
+    y = np.asarray(fn(xt))
+    want = np.moveaxis(pool_ref(np.moveaxis(x, -1, 1), (2, 2)), 1, -1)
+    np.testing.assert_array_equal(y, want)        # NaN where the window holds one (assert_array_equal: NaN == NaN)
+    assert np.isnan(y[0, 0, 0, 2]) and np.isnan(want[0, 0, 0, 2])
+    g = grad_of(fn, xt)
+    assert g[0, 0, 1, 2] == 1.0 and g[0, 1, 0, 5] == 1.0 and g[0, 1, 1, 5] == 0.0
+    assert g.sum() == y.size
+
+
 def test_second_order_of_max_pooling_gathers_at_the_argmax():
     xa = RNG.permutation(36).reshape(1, 1, 6, 6) * 0.1
     x = f64(xa, requires_grad=True)

@@ -5,6 +5,9 @@
 // a gather (each input element sums the outputs whose windows contain it), so
 // it runs in parallel over the input without two threads writing one element.
 #include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/eigen.h"
@@ -84,52 +87,64 @@ Tensor max_pooling(const Tensor& x, const PoolGeometry& g, const Shape& y_shape,
     T* py = y.data<T>();
     int64_t* pa = argmax.data<int64_t>();
     const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
+    using Rel = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+    const bool vector_channels = C > 1 && in_block <= std::numeric_limits<Rel>::max();
     cpu::parallel_for(0, g.outer * g.out[0] * g.out[1], grain(O2 * window * C), [&](int64_t b, int64_t e) {
+      std::vector<T> best(vector_channels ? C : 0);
+      std::vector<Rel> rel(vector_channels ? C : 0);
       for (int64_t r = b; r < e; ++r) {
         const Line o = split_line(r, g.out);
         const int64_t base = o.n * in_block;
         const int64_t z0 = a0.lo[o.i0], z1 = a0.hi[o.i0], v0 = a1.lo[o.i1], v1 = a1.hi[o.i1];
         for (int64_t o2 = 0; o2 < O2; ++o2) {
           const int64_t u0 = a2.lo[o2], u1 = a2.hi[o2];
-          // The window's first element starts the search; a later one wins only if strictly greater
-          // (ties go to the first maximum) or NaN while the best is not.
+          // Per channel, the window's first element starts the search; a later one wins only if strictly
+          // greater (ties go to the first maximum) or NaN while the best is not.
           const int64_t first = base + ((z0 * L1 + v0) * L2 + u0) * C;
           T* yr = py + (r * O2 + o2) * C;
           int64_t* ar = pa + (r * O2 + o2) * C;
-          if (C == 1) {
-            T best = px[first];
-            int64_t arg = first;
+          if (vector_channels) {
+            // channel_last: the loop over the channels is innermost and contiguous; it keeps the offset
+            // from `first` in an integer as wide as T, so that compare and select vectorize.
+            const T* x0 = px + first;
+            for (int64_t c = 0; c < C; ++c) {
+              best[c] = x0[c];
+              rel[c] = 0;
+            }
             for (int64_t z = z0; z < z1; ++z)
-              for (int64_t v = v0; v < v1; ++v) {
-                const int64_t row = base + (z * L1 + v) * L2;
+              for (int64_t v = v0; v < v1; ++v)
                 for (int64_t u = u0; u < u1; ++u) {
-                  const T val = px[row + u];
-                  if (val > best || (val != val && best == best)) {
-                    best = val;
-                    arg = row + u;
+                  const Rel off = static_cast<Rel>((((z - z0) * L1 + (v - v0)) * L2 + (u - u0)) * C);
+                  const T* xs = x0 + off;
+                  for (int64_t c = 0; c < C; ++c) {
+                    const T val = xs[c], b0 = best[c];
+                    const bool wins = val > b0 || (val != val && b0 == b0);
+                    best[c] = wins ? val : b0;
+                    rel[c] = wins ? off : rel[c];
                   }
                 }
-              }
-            *yr = best;
-            *ar = arg;
+            for (int64_t c = 0; c < C; ++c) {
+              yr[c] = best[c];
+              ar[c] = first + rel[c] + c;
+            }
             continue;
           }
           for (int64_t c = 0; c < C; ++c) {
-            yr[c] = px[first + c];
-            ar[c] = first + c;
-          }
-          for (int64_t z = z0; z < z1; ++z)
-            for (int64_t v = v0; v < v1; ++v)
-              for (int64_t u = u0; u < u1; ++u) {
-                const int64_t off = base + ((z * L1 + v) * L2 + u) * C;
-                const T* xs = px + off;
-                for (int64_t c = 0; c < C; ++c) {  // branch-free, so that it vectorizes
-                  const T val = xs[c], best = yr[c];
-                  const bool wins = val > best || (val != val && best == best);
-                  yr[c] = wins ? val : best;
-                  ar[c] = wins ? off + c : ar[c];
+            T b0 = px[first + c];
+            int64_t arg = first + c;
+            for (int64_t z = z0; z < z1; ++z)
+              for (int64_t v = v0; v < v1; ++v) {
+                const int64_t row = base + (z * L1 + v) * L2 * C + c;
+                for (int64_t u = u0; u < u1; ++u) {
+                  const T val = px[row + u * C];
+                  const bool wins = val > b0 || (val != val && b0 == b0);
+                  b0 = wins ? val : b0;
+                  arg = wins ? row + u * C : arg;
                 }
               }
+            yr[c] = b0;
+            ar[c] = arg;
+          }
         }
       }
     });
