@@ -213,6 +213,7 @@ Tensor window_pooling_backward(const Tensor& gy, const PoolGeometry& g, PoolWeig
     T* px = gx.data<T>();
     const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
     cpu::parallel_for(0, g.outer * g.in[0] * g.in[1], grain(L2 * overlap * C), [&](int64_t b, int64_t e) {
+      std::vector<T> scaled(O2 * C);  // one line of gy times its windows' weights
       for (int64_t r = b; r < e; ++r) {
         const Line i = split_line(r, g.in);
         const int64_t base = i.n * out_block;
@@ -220,12 +221,15 @@ Tensor window_pooling_backward(const Tensor& gy, const PoolGeometry& g, PoolWeig
           for (int64_t v = a1.first[i.i1]; v < a1.last[i.i1]; ++v) {
             const double fzv = a0.f[z] * a1.f[v];
             const T* gline = pg + base + (z * O1 + v) * O2 * C;
+            for (int64_t u = 0; u < O2; ++u) {
+              const T weight = static_cast<T>(fzv * a2.f[u]);
+              for (int64_t c = 0; c < C; ++c) scaled[u * C + c] = weight * gline[u * C + c];
+            }
             for (int64_t i2 = 0; i2 < L2; ++i2) {
               T* xr = px + (r * L2 + i2) * C;  // zeros from Tensor::zeros
               for (int64_t u = a2.first[i2]; u < a2.last[i2]; ++u) {
-                const T weight = static_cast<T>(fzv * a2.f[u]);
-                const T* gs = gline + u * C;
-                for (int64_t c = 0; c < C; ++c) xr[c] += weight * gs[c];
+                const T* gs = scaled.data() + u * C;
+                for (int64_t c = 0; c < C; ++c) xr[c] += gs[c];
               }
             }
           }
