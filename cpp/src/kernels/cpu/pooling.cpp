@@ -1,9 +1,11 @@
 // Kernels of the pooling family: max pooling with its argmax, and the
 // weighted window sum (sum / average pooling) with its adjoint. Every window
 // is a box, so each axis gets a table of its windows' clipped ranges and
-// weights, and the kernels loop over raw pointers. The adjoint is written as
-// a gather (each input element sums the outputs whose windows contain it), so
-// it runs in parallel over the input without two threads writing one element.
+// weights, and the kernels loop over raw pointers. The adjoint adds each
+// weighted gy over its window, one (batch, channel) plane per thread; with
+// channel_last it is a gather instead (each input element sums the outputs
+// whose windows contain it), parallel over input lines. Either way no two
+// threads write one element.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -212,6 +214,34 @@ Tensor window_pooling_backward(const Tensor& gy, const PoolGeometry& g, PoolWeig
     const T* pg = gy.data<T>();
     T* px = gx.data<T>();
     const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
+    if (C == 1) {
+      // Channel first: each (batch, channel) plane of gx belongs to one thread, which adds each weighted
+      // gy over its window (as the forward reads it); no write is shared between threads.
+      const int64_t in_block = g.in[0] * g.in[1] * L2;
+      const int64_t window = g.kernel[0] * g.kernel[1] * g.kernel[2];
+      cpu::parallel_for(0, g.outer, grain(out_block * window), [&](int64_t b, int64_t e) {
+        for (int64_t n = b; n < e; ++n) {
+          const T* gplane = pg + n * out_block;
+          T* xplane = px + n * in_block;
+          for (int64_t o0 = 0; o0 < g.out[0]; ++o0)
+            for (int64_t o1 = 0; o1 < O1; ++o1) {
+              const double f01 = a0.f[o0] * a1.f[o1];
+              const T* gline = gplane + (o0 * O1 + o1) * O2;
+              for (int64_t o2 = 0; o2 < O2; ++o2) {
+                const T val = static_cast<T>(f01 * a2.f[o2]) * gline[o2];
+                for (int64_t z = a0.lo[o0]; z < a0.hi[o0]; ++z)
+                  for (int64_t v = a1.lo[o1]; v < a1.hi[o1]; ++v) {
+                    T* row = xplane + (z * g.in[1] + v) * L2;
+                    for (int64_t u = a2.lo[o2]; u < a2.hi[o2]; ++u) row[u] += val;
+                  }
+              }
+            }
+        }
+      });
+      return;
+    }
+    // channel_last: each input element gathers the outputs whose windows contain it, so the work splits
+    // over input lines (there may be a single batch item) without shared writes.
     cpu::parallel_for(0, g.outer * g.in[0] * g.in[1], grain(L2 * overlap * C), [&](int64_t b, int64_t e) {
       std::vector<T> scaled(O2 * C);  // one line of gy times its windows' weights
       for (int64_t r = b; r < e; ++r) {
