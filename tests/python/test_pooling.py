@@ -325,3 +325,32 @@ def test_embed_and_unpooling_match_torch():
     x = RNG.standard_normal((2, 3, 3, 4))
     _torch_orders(lambda v: F.unpooling(v, (2, 3)),
                   lambda v: torch.nn.functional.interpolate(v, scale_factor=(2, 3), mode="nearest"), x)
+
+
+def test_random_geometries_match_the_reference():
+    """200 seeded random geometries (2-d / 3-d, stride, pad, ignore_border, channel_last, including_pad):
+    forward against the NumPy loops, and each gradient against the reference's own adjoint
+    (<pool(x), u> = <x, gx>) -- which also exercises both backward kernels (plane scatter, line gather)."""
+    rng = np.random.default_rng(2024)
+    for _ in range(200):
+        n = int(rng.integers(2, 4))
+        kernel = tuple(int(k) for k in rng.integers(1, 4, n))
+        stride = tuple(int(s) for s in rng.integers(1, 4, n))
+        pad = tuple(int(rng.integers(0, k)) for k in kernel)
+        ignore_border = bool(rng.integers(0, 2))
+        channel_last = bool(rng.integers(0, 2))
+        including_pad = bool(rng.integers(0, 2))
+        spatial = tuple(int(max(L, k)) for L, k in zip(rng.integers(1, 7, n), kernel))
+        lead = (int(rng.integers(1, 3)), int(rng.integers(1, 4)))
+        shape = lead + spatial if not channel_last else lead[:1] + spatial + lead[1:]
+        x = RNG.permutation(int(np.prod(shape))).reshape(shape) * 0.01
+        kw = dict(kernel=kernel, stride=stride, pad=pad, ignore_border=ignore_border, channel_last=channel_last)
+        for mode, f, extra in (("max", F.max_pooling, {}), ("sum", F.sum_pooling, {}),
+                               ("average", F.average_pooling, {"including_pad": including_pad})):
+            xt = f64(x, requires_grad=True)
+            y = f(xt, **kw, **extra)
+            want = pool_ref(x, mode=mode, including_pad=including_pad, **kw)
+            np.testing.assert_allclose(np.asarray(y), want, rtol=1e-12, atol=1e-12, err_msg=f"{mode} {kw}")
+            u = RNG.standard_normal(y.shape)
+            (g,) = ng.grad((y * f64(u)).sum(), [xt])
+            assert np.sum(want * u) == pytest.approx(np.sum(x * np.asarray(g)), rel=1e-10, abs=1e-10), (mode, kw)
