@@ -51,6 +51,7 @@ _CONV = [
 
 
 _POOLING = [
+    "max_pooling", "average_pooling", "global_average_pooling", "sum_pooling", "unpooling", "embed",
 ]
 
 

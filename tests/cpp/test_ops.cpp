@@ -167,3 +167,36 @@ TEST(quantizers_from_cpp) {
   CHECK_THROWS(prune(x, 2.0), ValueError);
   CHECK_THROWS(quantize_linear(x, x, x, "UP"), ValueError);
 }
+
+TEST(pooling_family) {  // issue 8
+  std::mt19937 gen(8);
+  // max over 2x2 windows of 0..15 (4x4): 5, 7, 13, 15; the gradient goes to those four elements
+  std::vector<double> ramp(16);
+  for (int i = 0; i < 16; ++i) ramp[i] = i;
+  Variable x(Tensor::from_data(ramp.data(), {1, 1, 4, 4}, DType::Float64), true);
+  Variable y = max_pooling(x, {2, 2});
+  CHECK((y.shape() == Shape{1, 1, 2, 2}));
+  CHECK(y.value().at(0) == 5.0 && y.value().at(3) == 15.0);
+  Variable g = grad({sum(y)}, {x})[0];
+  CHECK(g.value().at(5) == 1.0 && g.value().at(4) == 0.0 && g.value().at(15) == 1.0);
+  CHECK(average_pooling(x, {2, 2}, {2, 2}, true, {1, 1}).value().at(1) == 0.75);  // (1 + 2) / 4
+  CHECK(sum_pooling(x, {4, 4}).value().at(0) == 120.0);
+  CHECK((unpooling(x, {2, 3}).shape() == Shape{1, 1, 8, 12}));
+  CHECK((global_average_pooling(random({2, 3, 2, 2, 2}, gen)).shape() == Shape{2, 3, 1, 1}));
+  gradcheck([](const Variable& v) { return sin(max_pooling(v * v, {2, 2}, {1, 1}, false, {1, 1})); },
+            random({1, 2, 3, 3}, gen), gen);
+  gradcheck([](const Variable& v) { return tanh(average_pooling(v, {2, 3}, {1, 2}, true, {1, 1}, true, false)); },
+            random({1, 3, 4, 2}, gen), gen);
+  gradcheck([](const Variable& v) { return exp(sum_pooling(v, {2, 2, 2}, {1, 1, 1}, false)); },
+            random({1, 3, 3, 3}, gen), gen);
+  gradcheck([](const Variable& v) { return cos(unpooling(v, {2}) * global_average_pooling(v)); },
+            random({1, 2, 3}, gen), gen);
+  Variable idx(Tensor::from_data(std::vector<int64_t>{2, 0, 2}.data(), {3}, DType::Int64));
+  gradcheck([&](const Variable& w) { return sin(embed(idx, w)); }, random({3, 2}, gen), gen);
+  Variable a(Tensor::ones({1, 1, 3, 3}, DType::Float32));
+  CHECK_THROWS(max_pooling(a, {4, 4}), ValueError);
+  CHECK_THROWS(max_pooling(a, {2}), ValueError);
+  CHECK_THROWS(sum_pooling(a, {2, 2}, {-1, 1}), ValueError);
+  CHECK_THROWS(embed(Variable(Tensor::from_data(std::vector<int64_t>{3}.data(), {1}, DType::Int64)), a), IndexError);
+  CHECK_THROWS(embed(a, a), TypeError);
+}

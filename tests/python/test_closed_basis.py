@@ -35,6 +35,7 @@ COMPOSED_OF.update({
     "batch_det": {"batch_inv"}, "batch_logdet": {"batch_inv"}, "batch_cholesky": {"batch_inv", "trilu"},
     "matrix_diag": {"matrix_diag_part"}, "matrix_diag_part": {"matrix_diag"},
     "einsum": {"matrix_diag_part", "matrix_diag"},
+    "stft": {"gather"},  # reflect padding (take_along); hidden until node_names stopped reusing freed ids
 })
 # loss (issue 8): softmax_cross_entropy is -sum(log_softmax(x) * onehot) along the class axis.
 COMPOSED_OF.update({"softmax_cross_entropy": {"log_softmax"}})

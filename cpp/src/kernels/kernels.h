@@ -228,6 +228,25 @@ Tensor random_choice_index(const Tensor& w, int64_t draws, bool replace, RandomK
 
 
 // ---- pooling (issue 8) ----
+// Window geometry of max / sum / average pooling over 2 or 3 spatial axes.
+// x is read as (outer, L_0, L_1, L_2, inner): outer = the leading axes, inner
+// = C for channel_last (else 1); 2-d pooling has L_0 = O_0 = k_0 = s_0 = 1,
+// p_0 = 0. Window o along axis d covers [o s_d - p_d, o s_d - p_d + k_d),
+// clipped to [0, L_d). The op layer checks the geometry.
+struct PoolGeometry {
+  int64_t outer = 1, inner = 1;
+  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, kernel[3] = {1, 1, 1}, stride[3] = {1, 1, 1}, pad[3] = {0, 0, 0};
+};
+// The max of each (non-empty) window, and in `argmax` the int64 flat offset
+// into x of the first maximum in row-major window order; a NaN wins (the first one).
+Tensor max_pooling(const Tensor& x, const PoolGeometry& g, const Shape& y_shape, Tensor& argmax);
+// y_o = w_o * (sum of window o), w_o = prod_d f_d(o_d): 1 (Sum), 1 / (the
+// window clipped to [-p, L + p)) (AverageIncludingPad), 1 / (its real
+// elements) (AverageValid).
+enum class PoolWeight { Sum, AverageIncludingPad, AverageValid };
+Tensor window_pooling(const Tensor& x, const PoolGeometry& g, PoolWeight w, const Shape& y_shape);
+// Its adjoint: gx_i = sum over the windows o that contain i of w_o gy_o.
+Tensor window_pooling_backward(const Tensor& gy, const PoolGeometry& g, PoolWeight w, const Shape& x_shape);
 
 
 
