@@ -36,6 +36,9 @@ COMPOSED_OF.update({
     "matrix_diag": {"matrix_diag_part"}, "matrix_diag_part": {"matrix_diag"},
     "einsum": {"matrix_diag_part", "matrix_diag"},
 })
+# conv (issue 8): convolution, deconvolution and the weight-gradient op close over one another.
+_CONV_CYCLE = {"convolution", "deconvolution", "convolution_weight_grad"}
+COMPOSED_OF.update({name: _CONV_CYCLE for name in _CONV_CYCLE | {"depthwise_convolution", "depthwise_deconvolution"}})
 
 
 def allowed(op):
