@@ -96,6 +96,38 @@ def test_channel_last_equals_channel_first():
     np.testing.assert_allclose(np.moveaxis(got, -1, 1), want, rtol=1e-12)
 
 
+CHANNEL_LAST_CASES = [
+    # small, batch-parallel, one item (parallel im2col / col2im over positions / channels), 1x1, 3-d
+    ((2, 4, 6, 5), (6, 2, 3, 2), {"pad": (1, 0), "stride": (1, 2), "group": 2}),
+    ((8, 16, 12, 12), (32, 8, 3, 3), {"pad": (1, 1), "group": 2}),
+    ((1, 16, 40, 40), (8, 16, 3, 3), {"pad": (1, 2), "stride": (2, 1), "dilation": (1, 2)}),
+    ((4, 6, 5, 5), (4, 3, 1, 1), {"group": 2}),
+    ((2, 2, 4, 5, 4), (4, 1, 2, 3, 2), {"stride": (1, 2, 1), "pad": (0, 1, 1), "group": 2}),
+]
+
+
+@pytest.mark.parametrize("xs, ws, kw", CHANNEL_LAST_CASES)
+@pytest.mark.parametrize("transposed", [False, True], ids=["conv", "deconv"])
+def test_channel_last_kernels_equal_channel_first(xs, ws, kw, transposed):
+    """The channel_last kernels (their own im2col / col2im) against the channel-first ones, with gradients."""
+    rng = np.random.default_rng(8)
+    op = F.deconvolution if transposed else F.convolution
+    if transposed:  # x of the deconvolution has the convolution's output channels
+        ws = (ws[1] * kw.get("group", 1), ws[0] // kw.get("group", 1)) + ws[2:]
+        kw = dict(kw, dilation=kw.get("dilation"))
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    results = []
+    for cl in (False, True):
+        xt = _t(np.moveaxis(x, 1, -1) if cl else x, True)
+        wt = _t(np.moveaxis(w, 1, -1) if cl else w, True)
+        y = op(xt, wt, channel_last=cl, **kw)
+        gx, gw = ng.grad((y * y).sum(), [xt, wt])
+        back = (lambda a: np.moveaxis(np.asarray(a), -1, 1)) if cl else np.asarray
+        results.append([back(y), back(gx), back(gw)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
 def test_depthwise_ops_are_grouped_convolutions():
     rng = np.random.default_rng(5)
     x, w = _rand(rng, 2, 3, 6, 6), _rand(rng, 6, 3, 3)
