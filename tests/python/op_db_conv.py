@@ -112,7 +112,9 @@ BAD_CONV = [
     (lambda: conv(t((2, 4, 5, 5)), t((6, 4, 3))), ValueError, "spatial axes"),
     (lambda: conv(t((2, 4, 5, 5)), t((6, 4, 3, 3)), t((5,))), ValueError, "bias of shape (5,)"),
     (lambda: conv(t((2, 4, 5, 5)), t((6, 4, 3, 3)), pad=(1,)), ValueError, "one entry per spatial axis"),
-    (lambda: conv(t((2, 4, 5, 5)), t((6, 4, 3, 3)), stride=(0, 1)), ValueError, "stride (0, 1)"),
+    (lambda: conv(t((2, 4, 5, 5)), t((6, 4, 3, 3)), stride=(0, 1)), ValueError,
+     "stride (0, 1) must have entries in [1, 2^30]"),
+    (lambda: conv(t((2, 4, 5, 5)), t((6, 4, 3, 3)), pad=(2 ** 62, 0)), ValueError, "pad (4611686018427387904, 0)"),
     (lambda: conv(t((2, 4, 5, 5)), t((6, 4, 3, 3)), base_axis=4), IndexError, "base_axis 4"),
     (lambda: conv(t((2, 4, 5, 5)), t((6, 4, 3, 3)), pad="1"), TypeError, "pad must be None or a sequence"),
     (lambda: conv(ti((2, 4, 5, 5)), t((6, 4, 3, 3))), TypeError, "argument x must be float"),
@@ -124,6 +126,7 @@ BAD_DECONV = [
     (lambda: deconv(t((2, 6, 3, 3)), t((6, 2, 3, 3)), group=4), ValueError, "6 channels, which group=4"),
     (lambda: deconv(t((2, 4, 3, 3)), t((4, 2, 3, 3)), t((3,))), ValueError, "bias of shape (3,)"),
     (lambda: deconv(t((2, 4, 1, 1)), t((4, 2, 1, 1)), pad=(1, 1)), ValueError, "pad (1, 1) is too large"),
+    (lambda: deconv(t((2, 4, 5, 5)), t((4, 2, 2, 2)), pad=(3, 0)), ValueError, "the output would have size 0"),
     (lambda: deconv(t((2, 4, 3, 3)), t((4, 2, 3, 3)), output_padding=(1, 1, 1)), ValueError,
      "output_padding (1, 1, 1) must have one entry"),
 ]

@@ -247,3 +247,21 @@ DECONV_CASES = [
 def test_deconvolution_matches_torch(name, xs, ws, kw, dtype):
     torch = pytest.importorskip("torch")
     _compare_with_torch(torch, True, xs, ws, kw, dtype)
+
+
+def test_empty_axes():
+    rng = np.random.default_rng(9)
+    # no input channels: y is the bias; gradients keep their (empty) shapes
+    x, w, b = _t(np.ones((2, 0, 5)), True), _t(np.ones((3, 0, 2)), True), _t(rng.standard_normal(3), True)
+    y = F.convolution(x, w, b)
+    np.testing.assert_array_equal(np.asarray(y), np.broadcast_to(np.asarray(b)[None, :, None], (2, 3, 4)))
+    assert [g.shape for g in ng.grad(y.sum(), [x, w, b])] == [(2, 0, 5), (3, 0, 2), (3,)]
+    # an empty spatial axis: deconvolution gives the sizes its convolution maps back to 0, holding the bias
+    x, w = _t(np.ones((2, 4, 0)), True), _t(rng.standard_normal((4, 3, 2)), True)
+    y = F.deconvolution(x, w, b, stride=(3,), output_padding=(2,))
+    assert y.shape == (2, 3, 1) and np.array_equal(np.asarray(y)[:, :, 0], np.broadcast_to(np.asarray(b), (2, 3)))
+    gx, gw = ng.grad((y * y).sum(), [x, w])
+    assert gx.shape == (2, 4, 0) and np.all(np.asarray(gw) == 0)
+    # zero-size padded windows read only padding
+    y = F.convolution(_t(np.ones((1, 4, 3, 0))), _t(np.ones((2, 4, 2, 2))), pad=(0, 1))
+    assert y.shape == (1, 2, 2, 1) and np.all(np.asarray(y) == 0)

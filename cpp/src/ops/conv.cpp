@@ -129,9 +129,11 @@ std::vector<int64_t> per_axis(const char* op, const char* arg, const std::vector
   if (static_cast<int64_t>(v.size()) != n)
     throw ValueError(detail::cat(op, ": ", arg, " ", vec_str(v), " must have one entry per spatial axis (", n,
                                  " for weight of shape ", shape_str(ws), ")"));
+  // (the upper bound keeps every size computed from them within int64)
+  constexpr int64_t kMax = int64_t{1} << 30;
   for (int64_t e : v)
-    if (e < min)
-      throw ValueError(detail::cat(op, ": ", arg, " ", vec_str(v), " must have entries >= ", min));
+    if (e < min || e > kMax)
+      throw ValueError(detail::cat(op, ": ", arg, " ", vec_str(v), " must have entries in [", min, ", 2^30]"));
   return v;
 }
 
@@ -264,8 +266,9 @@ Conv deconvolution_geometry(const char* op, const Variable& x, const Shape& ws, 
     const int64_t out = c.g.stride[a] * (spatial[a] - 1) - 2 * c.g.pad[a] +
                         c.g.dilation[a] * (c.g.kernel[a] - 1) + 1 + op_pad[a];
     // the padding must leave an output from which the convolution gets x's size back
-    if (out < 0 || (out + 2 * c.g.pad[a] - c.g.dilation[a] * (c.g.kernel[a] - 1) - 1) / c.g.stride[a] + 1 !=
-                       spatial[a])
+    const int64_t room = out + 2 * c.g.pad[a] - c.g.dilation[a] * (c.g.kernel[a] - 1) - 1;
+    const int64_t floor_div = room >= 0 ? room / c.g.stride[a] : -((-room + c.g.stride[a] - 1) / c.g.stride[a]);
+    if (out < (spatial[a] > 0 ? 1 : 0) || floor_div + 1 != spatial[a])
       throw ValueError(detail::cat(op, ": pad ", vec_str(c.g.pad), " is too large for x of shape ",
                                    shape_str(x.shape()), " and weight of shape ", shape_str(ws),
                                    " (the output would have size ", out, " on spatial axis ", a, ")"));
@@ -347,9 +350,13 @@ Variable depthwise_convolution(const Variable& x, const Variable& weight, const 
     throw IndexError(detail::cat(op, ": base_axis ", base_axis, " is out of range for x of shape ",
                                  shape_str(x.shape())));
   const int64_t channels = x.shape()[b];
-  if (weight.shape()[0] != channels * multiplier)
+  int64_t filters = 0;
+  if (__builtin_mul_overflow(channels, multiplier, &filters))
+    throw ValueError(detail::cat(op, ": multiplier=", multiplier, " is too large for x of shape ",
+                                 shape_str(x.shape())));
+  if (weight.shape()[0] != filters)
     throw ValueError(detail::cat(op, ": weight of shape ", shape_str(weight.shape()), " must have ",
-                                 channels * multiplier, " filters (channels of x of shape ", shape_str(x.shape()),
+                                 filters, " filters (channels of x of shape ", shape_str(x.shape()),
                                  " times multiplier=", multiplier, ")"));
   Shape ws = weight.shape();
   ws.insert(ws.begin() + 1, 1);

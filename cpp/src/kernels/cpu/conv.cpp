@@ -127,7 +127,7 @@ void im2col_rows(const Plan& p, std::conditional_t<Scatter, T*, const T*> x,
 template <typename T>
 void im2col(const Plan& p, const T* x, T* col, bool parallel) {
   if (!parallel) return im2col_rows<false, T>(p, x, col, 0, p.rows);
-  cpu::parallel_for(0, p.rows, std::max<int64_t>(1, cpu::kGrainSize / p.O),
+  cpu::parallel_for(0, p.rows, std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(1, p.O)),
                     [&](int64_t s, int64_t e) { im2col_rows<false, T>(p, x, col, s, e); });
 }
 
@@ -136,7 +136,8 @@ void im2col(const Plan& p, const T* x, T* col, bool parallel) {
 template <typename T>
 void col2im(const Plan& p, const T* col, T* x, bool parallel) {
   if (!parallel) return im2col_rows<true, T>(p, x, col, 0, p.rows);
-  cpu::parallel_for(0, p.Cg, std::max<int64_t>(1, cpu::kGrainSize / (p.K * p.O)), [&](int64_t s, int64_t e) {
+  cpu::parallel_for(0, p.Cg, std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(1, p.K * p.O)),
+                    [&](int64_t s, int64_t e) {
     im2col_rows<true, T>(p, x, col, s * p.K, e * p.K);
   });
 }
@@ -230,7 +231,7 @@ void im2col_channel_last(const Plan& p, std::conditional_t<Scatter, T*, const T*
 template <typename T>
 void im2col_cl(const Plan& p, const T* x, T* col, bool parallel) {
   if (!parallel) return im2col_channel_last<false, T>(p, x, col, 0, p.O, 0, p.Cg);
-  cpu::parallel_for(0, p.O, std::max<int64_t>(1, cpu::kGrainSize / p.rows),
+  cpu::parallel_for(0, p.O, std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(1, p.rows)),
                     [&](int64_t s, int64_t e) { im2col_channel_last<false, T>(p, x, col, s, e, 0, p.Cg); });
 }
 
@@ -238,7 +239,7 @@ void im2col_cl(const Plan& p, const T* x, T* col, bool parallel) {
 template <typename T>
 void col2im_cl(const Plan& p, const T* col, T* x, bool parallel) {
   if (!parallel) return im2col_channel_last<true, T>(p, x, col, 0, p.O, 0, p.Cg);
-  cpu::parallel_for(0, p.Cg, std::max<int64_t>(1, cpu::kGrainSize / (p.K * p.O)),
+  cpu::parallel_for(0, p.Cg, std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(1, p.K * p.O)),
                     [&](int64_t s, int64_t e) { im2col_channel_last<true, T>(p, x, col, 0, p.O, s, e); });
 }
 
