@@ -100,13 +100,11 @@ def check_gradients(fn, arrays, order=2, diff_args=None, eps=1e-6, rtol=1e-5, at
 def node_names(*tensors):
     """The names of every graph node behind the tensors (None entries are skipped)."""
     seen, names, stack = set(), set(), [t.grad_fn for t in tensors if t is not None]
-    kept = []  # a Node wrapper is made per access: keep each alive so that no id is reused while walking
     while stack:
         node = stack.pop()
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
-        kept.append(node)
         names.add(node.name)
         stack.extend(node.next_functions)
     return names
