@@ -32,13 +32,13 @@ def conv_ref(x, w, b=None, base_axis=1, pad=None, stride=None, dilation=None, gr
     x, w = _to_channel_first(np.asarray(x, np.float64), np.asarray(w, np.float64), base_axis, channel_last)
     pad, stride, dil = _per_axis(pad, n, 0), _per_axis(stride, n, 1), _per_axis(dilation, n, 1)
     lead = x.shape[:base_axis]
-    x = x.reshape((-1,) + x.shape[base_axis:])
+    x = x.reshape((int(np.prod(lead)),) + x.shape[base_axis:])
     xp = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in pad])
     C, Co, K = x.shape[1], w.shape[0], w.shape[2:]
     cg, cog = C // group, Co // group
     out = [(xp.shape[2 + a] - dil[a] * (K[a] - 1) - 1) // stride[a] + 1 for a in range(n)]
     y = np.zeros((x.shape[0], Co) + tuple(out))
-    for k in np.ndindex(*K):
+    for k in np.ndindex(*K) if min(out) > 0 else ():  # (an empty axis: a negative slice end would wrap)
         window = tuple(slice(k[a] * dil[a], k[a] * dil[a] + stride[a] * (out[a] - 1) + 1, stride[a]) for a in range(n))
         patch = xp[(slice(None), slice(None)) + window]  # (B, C, out...)
         for g in range(group):
@@ -59,13 +59,13 @@ def deconv_ref(x, w, b=None, base_axis=1, pad=None, stride=None, dilation=None, 
     pad, stride, dil = _per_axis(pad, n, 0), _per_axis(stride, n, 1), _per_axis(dilation, n, 1)
     opad = _per_axis(output_padding, n, 0)
     lead = x.shape[:base_axis]
-    x = x.reshape((-1,) + x.shape[base_axis:])
+    x = x.reshape((int(np.prod(lead)),) + x.shape[base_axis:])
     C, cog, K, L = x.shape[1], w.shape[1], w.shape[2:], x.shape[2:]
     cg = C // group
     out = [stride[a] * (L[a] - 1) - 2 * pad[a] + dil[a] * (K[a] - 1) + 1 + opad[a] for a in range(n)]
-    full = [pad[a] + out[a] + stride[a] * (L[a] - 1) + dil[a] * (K[a] - 1) + 1 for a in range(n)]
+    full = [pad[a] + out[a] + stride[a] * max(L[a] - 1, 0) + dil[a] * (K[a] - 1) + 1 for a in range(n)]
     y = np.zeros((x.shape[0], cog * group) + tuple(full))
-    for k in np.ndindex(*K):
+    for k in np.ndindex(*K) if min(L) > 0 else ():
         window = tuple(slice(k[a] * dil[a], k[a] * dil[a] + stride[a] * (L[a] - 1) + 1, stride[a]) for a in range(n))
         for g in range(group):
             wk = w[(slice(g * cg, (g + 1) * cg), slice(None)) + k]  # (cg, cog)
@@ -125,8 +125,10 @@ BAD_DECONV = [
     (lambda: deconv(t((2, 4, 3, 3)), t((5, 2, 3, 3))), ValueError, "expects 5 input channels"),
     (lambda: deconv(t((2, 6, 3, 3)), t((6, 2, 3, 3)), group=4), ValueError, "6 channels, which group=4"),
     (lambda: deconv(t((2, 4, 3, 3)), t((4, 2, 3, 3)), t((3,))), ValueError, "bias of shape (3,)"),
-    (lambda: deconv(t((2, 4, 1, 1)), t((4, 2, 1, 1)), pad=(1, 1)), ValueError, "pad (1, 1) is too large"),
-    (lambda: deconv(t((2, 4, 5, 5)), t((4, 2, 2, 2)), pad=(3, 0)), ValueError, "the output would have size 0"),
+    (lambda: deconv(t((2, 4, 1, 1)), t((4, 2, 1, 1)), pad=(1, 1)), ValueError,
+     "with pad (1, 1), stride (1, 1) and output_padding (0, 0) give no valid output"),
+    (lambda: deconv(t((2, 4, 5, 5)), t((4, 2, 2, 2)), pad=(3, 0)), ValueError,
+     "(size 0 on spatial axis 0; the pad is too large)"),
     (lambda: deconv(t((2, 4, 3, 3)), t((4, 2, 3, 3)), output_padding=(1, 1, 1)), ValueError,
      "output_padding (1, 1, 1) must have one entry"),
 ]

@@ -101,7 +101,8 @@ def test_channel_last_equals_channel_first():
     x, w, b = _rand(rng, 2, 4, 6, 5), _rand(rng, 6, 2, 3, 2), _rand(rng, 6)
     kw = {"pad": (1, 0), "stride": (1, 2), "group": 2}
     want = np.asarray(F.convolution(_t(x), _t(w), _t(b), **kw))
-    got = np.asarray(F.convolution(_t(np.moveaxis(x, 1, -1)), _t(np.moveaxis(w, 1, -1)), _t(b), channel_last=True, **kw))
+    got = np.asarray(F.convolution(_t(np.moveaxis(x, 1, -1)), _t(np.moveaxis(w, 1, -1)), _t(b), channel_last=True,
+                                   **kw))
     np.testing.assert_allclose(np.moveaxis(got, -1, 1), want, rtol=1e-12)
     wd = _rand(rng, 4, 3, 2, 2)
     want = np.asarray(F.deconvolution(_t(x), _t(wd), stride=(2, 2), output_padding=(1, 0), group=2))

@@ -139,7 +139,8 @@ std::vector<int64_t> per_axis(const char* op, const char* arg, const std::vector
 
 // The layout checks both ops share; fills g's options, batch and n-d sizes
 // of the op's input x (spatial sizes returned), and c.lead.
-Shape check_layout(const char* op, const Variable& x, const Shape& ws, int64_t base_axis, const std::vector<int64_t>& pad, const std::vector<int64_t>& stride,
+Shape check_layout(const char* op, const Variable& x, const Shape& ws, int64_t base_axis,
+                   const std::vector<int64_t>& pad, const std::vector<int64_t>& stride,
                    const std::vector<int64_t>& dilation, int64_t group, bool channel_last, Conv& c,
                    int64_t& x_channels) {
   const int64_t n = static_cast<int64_t>(ws.size()) - 2;
@@ -269,9 +270,10 @@ Conv deconvolution_geometry(const char* op, const Variable& x, const Shape& ws, 
     const int64_t room = out + 2 * c.g.pad[a] - c.g.dilation[a] * (c.g.kernel[a] - 1) - 1;
     const int64_t floor_div = room >= 0 ? room / c.g.stride[a] : -((-room + c.g.stride[a] - 1) / c.g.stride[a]);
     if (out < (spatial[a] > 0 ? 1 : 0) || floor_div + 1 != spatial[a])
-      throw ValueError(detail::cat(op, ": pad ", vec_str(c.g.pad), " is too large for x of shape ",
-                                   shape_str(x.shape()), " and weight of shape ", shape_str(ws),
-                                   " (the output would have size ", out, " on spatial axis ", a, ")"));
+      throw ValueError(detail::cat(op, ": x of shape ", shape_str(x.shape()), " and weight of shape ", shape_str(ws),
+                                   " with pad ", vec_str(c.g.pad), ", stride ", vec_str(c.g.stride),
+                                   " and output_padding ", vec_str(op_pad), " give no valid output (size ", out,
+                                   " on spatial axis ", a, "; the pad is too large)"));
     c.g.in_size.push_back(out);
   }
   check::numel(op, "the output shape", c.x_shape());
@@ -297,8 +299,8 @@ Variable deconvolution(const Variable& x, const Variable& weight, const Variable
                        const std::vector<int64_t>& output_padding) {
   check::floating("deconvolution", "x", x);
   check::floating("deconvolution", "weight", weight);
-  const Conv c = deconvolution_geometry("deconvolution", x, weight.shape(), bias, base_axis, pad, stride, dilation, group,
-                                        channel_last, output_padding);
+  const Conv c = deconvolution_geometry("deconvolution", x, weight.shape(), bias, base_axis, pad, stride, dilation,
+                                        group, channel_last, output_padding);
   const Promoted p(x, weight, bias);
   return deconv_op(p.x, p.w, p.b, c);
 }
@@ -330,7 +332,7 @@ Variable convolution_weight_grad(const Variable& x, const Variable& gy, const st
     throw ValueError(detail::cat(op, ": gy of shape ", shape_str(gy.shape()), " does not match the output ",
                                  shape_str(c.y_shape()), " of the convolution of x of shape ", shape_str(x.shape()),
                                  " with kernel ", vec_str(kernel)));
-  const Promoted p(x, gy, {});
+  const Promoted p(x, gy, {});  // gy promotes in the weight's slot
   return weight_grad_op(p.x, p.w, c);
 }
 

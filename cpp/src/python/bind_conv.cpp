@@ -21,7 +21,8 @@ Ints ints_arg(const char* op, const char* arg, const py::object& obj) {
     try {
       out.push_back(v.cast<int64_t>());
     } catch (const py::cast_error&) {
-      throw ValueError(detail::cat(op, ": ", arg, " holds a value out of range: ", std::string(py::str(py::repr(obj)))));
+      throw ValueError(
+          detail::cat(op, ": ", arg, " holds a value out of range: ", std::string(py::str(py::repr(obj)))));
     }
   }
   return out;
