@@ -47,6 +47,7 @@ _COMPILED = [
 ]
 # issue 8's families (sections 2, 3, 5, 13, 14 and related), one list each
 _CONV = [
+    "convolution", "depthwise_convolution", "deconvolution", "depthwise_deconvolution",
 ]
 
 

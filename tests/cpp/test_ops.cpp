@@ -200,3 +200,30 @@ TEST(pooling_family) {  // issue 8
   CHECK_THROWS(embed(Variable(Tensor::from_data(std::vector<int64_t>{3}.data(), {1}, DType::Int64)), a), IndexError);
   CHECK_THROWS(embed(a, a), TypeError);
 }
+
+TEST(convolution_family) {
+  std::mt19937 gen(8);
+  // x (1, 1, 3) with w (1, 1, 2) = [1, 2]: y = [x0 + 2 x1, x1 + 2 x2]; deconvolution maps it back by w^T
+  Tensor xv = Tensor::from_data(std::vector<double>{1.0, 2.0, 3.0}.data(), {1, 1, 3}, DType::Float64);
+  Tensor wv = Tensor::from_data(std::vector<double>{1.0, 2.0}.data(), {1, 1, 2}, DType::Float64);
+  Variable y = convolution(Variable(xv), Variable(wv));
+  CHECK(y.shape() == Shape({1, 1, 2}) && y.value().at(0) == 5.0 && y.value().at(1) == 8.0);
+  Variable back = deconvolution(y, Variable(wv));
+  CHECK(back.shape() == Shape({1, 1, 3}) && back.value().at(0) == 5.0 && back.value().at(1) == 18.0 &&
+        back.value().at(2) == 16.0);
+  // second-order gradients through the cycle, by finite differences
+  Variable w = random({4, 1, 3, 2}, gen, false);
+  gradcheck([&](const Variable& x) { return tanh(convolution(x, w, {}, 1, {1, 0}, {2, 1}, {}, 2)); },
+            random({2, 2, 5, 4}, gen), gen);
+  gradcheck([&](const Variable& x) { return sin(deconvolution(x, w, {}, 1, {}, {2, 1}, {}, 2, false, {1, 0})); },
+            random({1, 4, 3, 2}, gen), gen);
+  Variable x = random({2, 2, 5, 4}, gen, false);
+  gradcheck([&](const Variable& v) { return tanh(convolution(x, v, {}, 1, {1, 1}, {}, {}, 2)); },
+            random({4, 1, 3, 2}, gen), gen);
+  CHECK_THROWS(convolution(x, Variable(Tensor::ones({4, 3, 3, 3}, DType::Float64)), {}, 1, {}, {}, {}, 2),
+               ValueError);
+  CHECK_THROWS(convolution(x, w, {}, 5), IndexError);
+  CHECK_THROWS(deconvolution(x, Variable(Tensor::ones({2, 1, 2, 2}, DType::Float64)), {}, 1, {}, {2, 2}, {}, 1,
+                             false, {2, 0}),
+               ValueError);
+}

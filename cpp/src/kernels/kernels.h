@@ -224,6 +224,23 @@ Tensor random_choice_index(const Tensor& w, int64_t draws, bool replace, RandomK
 
 
 // ---- conv (issue 8) ----
+// One convolution seen from its input: x (B, C, L...) and weight
+// (C', C/group, K...) give y (B, C', O...), O = (L + 2p - d(k-1) - 1)/s + 1.
+// channel_last: x (B, L..., C), weight (C', K..., C/group), y (B, O..., C').
+// Deconvolution is conv_transpose of the convolution it is the adjoint of.
+// The op checks every size; the kernels trust them.
+struct ConvGeometry {
+  int64_t batch = 1, channels = 0, out_channels = 0, group = 1;
+  Shape in_size, out_size, kernel;
+  std::vector<int64_t> pad, stride, dilation;
+  bool channel_last = false;
+};
+// y = x * w (+ bias, shape (C'))
+Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g);
+// x-shaped adjoint of conv_forward applied to a y-shaped gy (+ bias, shape (C)): deconvolution
+Tensor conv_transpose(const Tensor& gy, const Tensor& w, const Tensor& bias, const ConvGeometry& g);
+// weight-shaped: gw = sum over batch and positions of gy (x) windows of x
+Tensor conv_weight_grad(const Tensor& x, const Tensor& gy, const ConvGeometry& g);
 
 
 

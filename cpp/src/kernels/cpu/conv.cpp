@@ -1,1 +1,403 @@
-// (filled in by issue 8)
+// Kernels of the convolution family: im2col + cpu::gemm for the forward
+// product, gemm + col2im for its adjoint (deconvolution, the data gradient),
+// im2col + gemm for the weight gradient, in both layouts without transposing
+// any tensor.
+//
+// Channel-first, per batch item and group g, the column matrix col (Cg*K
+// rows, O columns) holds in row r = (c, k_1..k_n), column o = (o_1..o_n), the
+// input value x[c, o*s - p + k*d] (zero in the padding). Then
+//   y_g  = w_g col                 (Cog x O)
+//   col  = w_g^T gy_g, col2im      (the adjoint: scatter-add of the same entries)
+//   gw_g += gy_g col^T             (Cog x Cg*K)
+// channel_last uses the transposed col (O rows of K*Cg contiguous channel
+// runs) and the same products transposed (see im2col_channel_last).
+// A 1x1 kernel with stride 1 and no padding has col = x: no im2col at all.
+//
+// Threads: with at least as many batch items as threads, one item per
+// thread at a time (each with its own col buffer; gemm then runs on the
+// calling thread); with fewer, items in turn, im2col / col2im split over
+// rows / channels and each gemm threaded by itself.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "kernels/cpu/eigen.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/parallel.h"
+#include "kernels/kernels.h"
+
+namespace nthgrad::kernels {
+
+namespace {
+
+// Sizes of one convolution in channel-first form.
+struct Plan {
+  int64_t n = 0;                       // spatial axes
+  int64_t B = 1, C = 0, Co = 0, G = 1;  // batch, in / out channels, groups
+  int64_t Cg = 0, Cog = 0;              // channels per group
+  int64_t L = 1, O = 1, K = 1;          // spatial sizes (products)
+  int64_t rows = 0;                     // Cg * K: rows of the column matrix
+  int64_t w_size = 0;                   // Co * rows
+  std::vector<int64_t> in, out, ker, pad, stride, dil, in_stride;
+  bool pointwise = false;  // col == x
+  bool channel_last = false;
+
+  explicit Plan(const ConvGeometry& g)
+      : n(static_cast<int64_t>(g.kernel.size())), B(g.batch), C(g.channels), Co(g.out_channels), G(g.group),
+        in(g.in_size), out(g.out_size), ker(g.kernel), pad(g.pad), stride(g.stride), dil(g.dilation),
+        channel_last(g.channel_last) {
+    Cg = C / G;
+    Cog = Co / G;
+    in_stride.assign(n, 1);
+    for (int64_t a = n - 1; a >= 0; --a) {
+      if (a + 1 < n) in_stride[a] = in_stride[a + 1] * in[a + 1];
+      L *= in[a];
+      O *= out[a];
+      K *= ker[a];
+    }
+    rows = Cg * K;
+    w_size = Co * rows;
+    pointwise = K == 1;
+    for (int64_t a = 0; a < n; ++a) pointwise = pointwise && stride[a] == 1 && pad[a] == 0;
+  }
+  // Multiply-adds of one batch item's product, to decide on threads.
+  int64_t item_work() const { return std::max<int64_t>(1, Co * O * rows); }
+};
+
+// The column rows [r0, r1) of one channel group of one batch item: gathers
+// from x into col (Scatter = false, im2col) or adds col into x (Scatter =
+// true, col2im). The last spatial axis is the inner loop: its in-range
+// output positions [lo, hi) read x at a fixed stride, the rest is padding.
+template <bool Scatter, typename T>
+void im2col_rows(const Plan& p, std::conditional_t<Scatter, T*, const T*> x,
+                 std::conditional_t<Scatter, const T*, T*> col, int64_t r0, int64_t r1) {
+  const int64_t n = p.n, last = n - 1;
+  const int64_t on = p.out[last], ln = p.in[last], sn = p.stride[last];
+  const int64_t outer = p.O / std::max<int64_t>(1, on);
+  std::vector<int64_t> off(n);  // input index = o * s + off, per axis
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t c = r / p.K;
+    int64_t kr = r % p.K;
+    for (int64_t a = last; a >= 0; --a) {
+      off[a] = (kr % p.ker[a]) * p.dil[a] - p.pad[a];
+      kr /= p.ker[a];
+    }
+    const int64_t o_last = off[last];
+    const int64_t lo = std::min(on, o_last >= 0 ? 0 : (-o_last + sn - 1) / sn);
+    const int64_t hi = std::max(lo, ln - 1 - o_last >= 0 ? std::min(on, (ln - 1 - o_last) / sn + 1) : 0);
+    auto xc = x + c * p.L;
+    auto row = col + r * p.O;
+    for (int64_t q = 0; q < outer; ++q) {
+      bool inside = true;
+      int64_t xoff = o_last;
+      int64_t rem = q;
+      for (int64_t a = last - 1; a >= 0; --a) {
+        const int64_t i = (rem % p.out[a]) * p.stride[a] + off[a];
+        rem /= p.out[a];
+        inside = inside && i >= 0 && i < p.in[a];
+        xoff += i * p.in_stride[a];
+      }
+      auto seg = row + q * on;
+      if constexpr (Scatter) {
+        if (!inside) continue;
+        T* xs = xc + xoff;
+        for (int64_t o = lo; o < hi; ++o) xs[o * sn] += seg[o];
+      } else {
+        if (!inside) {
+          std::fill_n(seg, on, T(0));
+          continue;
+        }
+        std::fill_n(seg, lo, T(0));
+        const T* xs = xc + xoff;
+        if (sn == 1) {
+          std::copy(xs + lo, xs + hi, seg + lo);
+        } else {
+          for (int64_t o = lo; o < hi; ++o) seg[o] = xs[o * sn];
+        }
+        std::fill(seg + hi, seg + on, T(0));
+      }
+    }
+  }
+}
+
+// im2col of one group (x: its Cg channel planes) into col.
+template <typename T>
+void im2col(const Plan& p, const T* x, T* col, bool parallel) {
+  if (!parallel) return im2col_rows<false, T>(p, x, col, 0, p.rows);
+  cpu::parallel_for(0, p.rows, std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(1, p.O)),
+                    [&](int64_t s, int64_t e) { im2col_rows<false, T>(p, x, col, s, e); });
+}
+
+// col2im of one group: adds col into x (its Cg channel planes). In parallel
+// by channels, whose rows write disjoint planes.
+template <typename T>
+void col2im(const Plan& p, const T* col, T* x, bool parallel) {
+  if (!parallel) return im2col_rows<true, T>(p, x, col, 0, p.rows);
+  cpu::parallel_for(0, p.Cg, std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(1, p.K * p.O)),
+                    [&](int64_t s, int64_t e) {
+    im2col_rows<true, T>(p, x, col, s * p.K, e * p.K);
+  });
+}
+
+// A scratch buffer left uninitialized (every element is written before it is read).
+template <typename T>
+std::unique_ptr<T[]> scratch(int64_t n) {
+  return std::unique_ptr<T[]>(new T[static_cast<std::size_t>(n)]);
+}
+
+bool batch_parallel(const Plan& p) {
+  return p.B > 1 && p.B >= omp_get_max_threads() && p.B * p.item_work() >= cpu::kGrainSize;
+}
+
+// Calls item(b, col, parallel_inside) for every batch item b, with a column
+// buffer of col_size elements owned by the calling thread.
+template <typename T, typename F>
+void over_batch(const Plan& p, int64_t col_size, const F& item) {
+  if (batch_parallel(p)) {
+    cpu::parallel_for(0, p.B, std::max<int64_t>(1, cpu::kGrainSize / p.item_work()), [&](int64_t s, int64_t e) {
+      const auto col = scratch<T>(col_size);
+      for (int64_t b = s; b < e; ++b) item(b, col.get(), false);
+    });
+  } else {
+    const auto col = scratch<T>(col_size);
+    for (int64_t b = 0; b < p.B; ++b) item(b, col.get(), true);
+  }
+}
+
+template <typename T>
+void add_bias(T* y, const T* bias, int64_t channels, int64_t size) {
+  if (!bias) return;
+  for (int64_t c = 0; c < channels; ++c) {
+    T* yc = y + c * size;
+    const T v = bias[c];
+    for (int64_t i = 0; i < size; ++i) yc[i] += v;
+  }
+}
+
+template <typename T>
+void add_bias_channel_last(T* y, const T* bias, int64_t size, int64_t channels) {
+  if (!bias) return;
+  for (int64_t i = 0; i < size; ++i)
+    for (int64_t c = 0; c < channels; ++c) y[i * channels + c] += bias[c];
+}
+
+// ---- channel_last: col is (O, K*Cg), row o holds for each kernel offset k
+// the Cg channels of the group at input position o*s - p + k*d, a contiguous
+// run of x (M, L..., C). Then y_b (O, C') = col w_g^T, written in place with
+// row stride C'; the weight (C', K..., Cg) is already (C', K*Cg). ----
+
+// Output positions [o0, o1), channels [c0, c1) of the group (x points at its
+// first channel): gathers x into col (im2col) or adds col into x (col2im).
+template <bool Scatter, typename T>
+void im2col_channel_last(const Plan& p, std::conditional_t<Scatter, T*, const T*> x,
+                         std::conditional_t<Scatter, const T*, T*> col, int64_t o0, int64_t o1, int64_t c0,
+                         int64_t c1) {
+  const int64_t n = p.n;
+  std::vector<int64_t> base(n);
+  for (int64_t o = o0; o < o1; ++o) {
+    int64_t rem = o;
+    for (int64_t a = n - 1; a >= 0; --a) {
+      base[a] = (rem % p.out[a]) * p.stride[a] - p.pad[a];
+      rem /= p.out[a];
+    }
+    for (int64_t kr = 0; kr < p.K; ++kr) {
+      bool inside = true;
+      int64_t pos = 0, kk = kr;
+      for (int64_t a = n - 1; a >= 0; --a) {
+        const int64_t i = base[a] + (kk % p.ker[a]) * p.dil[a];
+        kk /= p.ker[a];
+        inside = inside && i >= 0 && i < p.in[a];
+        pos += i * p.in_stride[a];
+      }
+      auto seg = col + o * p.rows + kr * p.Cg;
+      if constexpr (Scatter) {
+        if (!inside) continue;
+        T* xs = x + pos * p.C;
+        for (int64_t c = c0; c < c1; ++c) xs[c] += seg[c];
+      } else {
+        if (inside) {
+          std::copy(x + pos * p.C + c0, x + pos * p.C + c1, seg + c0);
+        } else {
+          std::fill(seg + c0, seg + c1, T(0));
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void im2col_cl(const Plan& p, const T* x, T* col, bool parallel) {
+  if (!parallel) return im2col_channel_last<false, T>(p, x, col, 0, p.O, 0, p.Cg);
+  cpu::parallel_for(0, p.O, std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(1, p.rows)),
+                    [&](int64_t s, int64_t e) { im2col_channel_last<false, T>(p, x, col, s, e, 0, p.Cg); });
+}
+
+// In parallel by channels, which write disjoint elements of x.
+template <typename T>
+void col2im_cl(const Plan& p, const T* col, T* x, bool parallel) {
+  if (!parallel) return im2col_channel_last<true, T>(p, x, col, 0, p.O, 0, p.Cg);
+  cpu::parallel_for(0, p.Cg, std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(1, p.K * p.O)),
+                    [&](int64_t s, int64_t e) { im2col_channel_last<true, T>(p, x, col, 0, p.O, s, e); });
+}
+
+// ---- the three products, per batch item and group ----
+
+template <typename T>
+void forward(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
+  over_batch<T>(p, p.pointwise ? 0 : p.rows * p.O, [&](int64_t b, T* col, bool inner) {
+    for (int64_t g = 0; g < p.G; ++g) {
+      const T* wg = w + g * p.Cog * p.rows;
+      if (p.channel_last) {
+        const T* xg = x + b * p.L * p.C + g * p.Cg;
+        if (!p.pointwise) im2col_cl(p, xg, col, inner);
+        cpu::gemm<T>(false, true, p.O, p.Cog, p.rows, T(1), p.pointwise ? xg : col, p.pointwise ? p.C : p.rows, wg,
+                     p.rows, T(0), y + b * p.O * p.Co + g * p.Cog, p.Co);
+      } else {
+        const T* xg = x + (b * p.C + g * p.Cg) * p.L;
+        if (!p.pointwise) im2col(p, xg, col, inner);
+        cpu::gemm<T>(false, false, p.Cog, p.O, p.rows, T(1), wg, p.rows, p.pointwise ? xg : col, p.O, T(0),
+                     y + (b * p.Co + g * p.Cog) * p.O, p.O);
+      }
+    }
+    if (p.channel_last) {
+      add_bias_channel_last(y + b * p.O * p.Co, bias, p.O, p.Co);
+    } else {
+      add_bias(y + b * p.Co * p.O, bias, p.Co, p.O);
+    }
+  });
+}
+
+template <typename T>
+void transpose_conv(const Plan& p, const T* gy, const T* w, const T* bias, T* x) {
+  over_batch<T>(p, p.pointwise ? 0 : p.rows * p.O, [&](int64_t b, T* col, bool inner) {
+    T* xb = x + b * p.C * p.L;
+    if (!p.pointwise) std::fill_n(xb, p.C * p.L, T(0));
+    for (int64_t g = 0; g < p.G; ++g) {
+      const T* wg = w + g * p.Cog * p.rows;
+      if (p.channel_last) {
+        const T* gyg = gy + b * p.O * p.Co + g * p.Cog;
+        T* xg = xb + g * p.Cg;
+        if (p.pointwise) {
+          cpu::gemm<T>(false, false, p.O, p.Cg, p.Cog, T(1), gyg, p.Co, wg, p.rows, T(0), xg, p.C);
+        } else {
+          cpu::gemm<T>(false, false, p.O, p.rows, p.Cog, T(1), gyg, p.Co, wg, p.rows, T(0), col, p.rows);
+          col2im_cl(p, col, xg, inner);
+        }
+      } else {
+        const T* gyg = gy + (b * p.Co + g * p.Cog) * p.O;
+        T* xg = xb + g * p.Cg * p.L;
+        if (p.pointwise) {
+          cpu::gemm<T>(true, false, p.rows, p.O, p.Cog, T(1), wg, p.rows, gyg, p.O, T(0), xg, p.O);
+        } else {
+          cpu::gemm<T>(true, false, p.rows, p.O, p.Cog, T(1), wg, p.rows, gyg, p.O, T(0), col, p.O);
+          col2im(p, col, xg, inner);
+        }
+      }
+    }
+    if (p.channel_last) {
+      add_bias_channel_last(xb, bias, p.L, p.C);
+    } else {
+      add_bias(xb, bias, p.C, p.L);
+    }
+  });
+}
+
+// gw_g += gy_g col^T (channel_last: gy_g^T col) for the items [b0, b1) into acc (zeroed here).
+template <typename T>
+void weight_grad_items(const Plan& p, const T* x, const T* gy, T* acc, T* col, int64_t b0, int64_t b1, bool inner) {
+  std::fill_n(acc, p.w_size, T(0));
+  for (int64_t b = b0; b < b1; ++b) {
+    for (int64_t g = 0; g < p.G; ++g) {
+      T* accg = acc + g * p.Cog * p.rows;
+      if (p.channel_last) {
+        const T* xg = x + b * p.L * p.C + g * p.Cg;
+        if (!p.pointwise) im2col_cl(p, xg, col, inner);
+        cpu::gemm<T>(true, false, p.Cog, p.rows, p.O, T(1), gy + b * p.O * p.Co + g * p.Cog, p.Co,
+                     p.pointwise ? xg : col, p.pointwise ? p.C : p.rows, T(1), accg, p.rows);
+      } else {
+        const T* xg = x + (b * p.C + g * p.Cg) * p.L;
+        if (!p.pointwise) im2col(p, xg, col, inner);
+        cpu::gemm<T>(false, true, p.Cog, p.rows, p.O, T(1), gy + (b * p.Co + g * p.Cog) * p.O, p.O,
+                     p.pointwise ? xg : col, p.O, T(1), accg, p.rows);
+      }
+    }
+  }
+}
+
+// Batch-parallel: one partial sum per chunk of items, added in chunk order
+// (the result does not depend on which thread ran which chunk).
+template <typename T>
+void weight_grad(const Plan& p, const T* x, const T* gy, T* gw) {
+  const int64_t col_size = p.pointwise ? 0 : p.rows * p.O;
+  if (!batch_parallel(p)) {
+    const auto col = scratch<T>(col_size);
+    weight_grad_items(p, x, gy, gw, col.get(), 0, p.B, true);
+    return;
+  }
+  const int64_t chunks = std::min<int64_t>(p.B, omp_get_max_threads());
+  const auto partial = scratch<T>((chunks - 1) * p.w_size);  // zeroed by weight_grad_items
+  cpu::parallel_for(0, chunks, 1, [&](int64_t s, int64_t e) {
+    const auto col = scratch<T>(col_size);
+    for (int64_t t = s; t < e; ++t) {
+      T* acc = t == 0 ? gw : partial.get() + (t - 1) * p.w_size;
+      weight_grad_items(p, x, gy, acc, col.get(), p.B * t / chunks, p.B * (t + 1) / chunks, false);
+    }
+  });
+  for (int64_t t = 1; t < chunks; ++t) {
+    const T* src = partial.get() + (t - 1) * p.w_size;
+    for (int64_t i = 0; i < p.w_size; ++i) gw[i] += src[i];
+  }
+}
+
+// The shape of a data tensor with flattened batch: (B, C, S...) or (B, S..., C).
+Shape data_shape(const ConvGeometry& g, int64_t channels, const Shape& spatial) {
+  Shape s{g.batch};
+  if (!g.channel_last) s.push_back(channels);
+  s.insert(s.end(), spatial.begin(), spatial.end());
+  if (g.channel_last) s.push_back(channels);
+  return s;
+}
+
+}  // namespace
+
+Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g) {
+  const Plan p(g);
+  Tensor y = Tensor::empty(data_shape(g, p.Co, g.out_size), x.dtype());
+  if (y.numel() == 0) return y;
+  cpu::dispatch_floating(x.dtype(), "convolution kernel", [&](auto tag) {
+    using T = decltype(tag);
+    forward<T>(p, x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, y.data<T>());
+  });
+  return y;
+}
+
+Tensor conv_transpose(const Tensor& gy, const Tensor& w, const Tensor& bias, const ConvGeometry& g) {
+  const Plan p(g);
+  Tensor x = Tensor::empty(data_shape(g, p.C, g.in_size), gy.dtype());
+  if (x.numel() == 0) return x;
+  cpu::dispatch_floating(gy.dtype(), "deconvolution kernel", [&](auto tag) {
+    using T = decltype(tag);
+    transpose_conv<T>(p, gy.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, x.data<T>());
+  });
+  return x;
+}
+
+Tensor conv_weight_grad(const Tensor& x, const Tensor& gy, const ConvGeometry& g) {
+  const Plan p(g);
+  Shape ws{p.Co};
+  if (!g.channel_last) ws.push_back(p.Cg);
+  ws.insert(ws.end(), g.kernel.begin(), g.kernel.end());
+  if (g.channel_last) ws.push_back(p.Cg);
+  Tensor gw = Tensor::zeros(ws, x.dtype());
+  if (gw.numel() == 0 || p.B == 0 || p.O == 0) return gw;
+  cpu::dispatch_floating(x.dtype(), "convolution_weight_grad kernel", [&](auto tag) {
+    using T = decltype(tag);
+    weight_grad<T>(p, x.data<T>(), gy.data<T>(), gw.data<T>());
+  });
+  return gw;
+}
+
+}  // namespace nthgrad::kernels
