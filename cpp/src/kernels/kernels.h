@@ -236,6 +236,11 @@ Tensor random_choice_index(const Tensor& w, int64_t draws, bool replace, RandomK
 
 
 // ---- normalization (issue 8) ----
+// In place, same shape and dtype: y = keep * y + (1 - keep) * x (keep = 0:
+// a plain copy of x). The running statistics and spectral_norm's u.
+void lerp_into(Tensor& y, const Tensor& x, double keep);
+// y += val in place, for float or int64 counters (mean_subtraction's t).
+void add_scalar_into(Tensor& y, double val);
 
 
 
