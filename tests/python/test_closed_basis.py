@@ -36,6 +36,8 @@ COMPOSED_OF.update({
     "matrix_diag": {"matrix_diag_part"}, "matrix_diag_part": {"matrix_diag"},
     "einsum": {"matrix_diag_part", "matrix_diag"},
 })
+# normalization (issue 8): fused_batch_normalization is batch_normalization's ops followed by relu.
+COMPOSED_OF.update({"fused_batch_normalization": {"relu"}})
 
 
 def allowed(op):
