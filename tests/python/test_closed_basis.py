@@ -36,8 +36,12 @@ COMPOSED_OF.update({
     "matrix_diag": {"matrix_diag_part"}, "matrix_diag_part": {"matrix_diag"},
     "einsum": {"matrix_diag_part", "matrix_diag"},
 })
-# normalization (issue 8): fused_batch_normalization is batch_normalization's ops followed by relu.
-COMPOSED_OF.update({"fused_batch_normalization": {"relu"}})
+# normalization (issue 8): the statistics run in the fused op standardize, whose rule is
+# standardize_backward (rule in ops); fused_batch_normalization adds relu.
+COMPOSED_OF.update({op: {"standardize"} for op in (
+    "batch_normalization", "sync_batch_normalization", "layer_normalization", "instance_normalization",
+    "group_normalization", "tensor_normalization", "weight_standardization")})
+COMPOSED_OF["fused_batch_normalization"] = {"standardize", "relu"}
 
 
 def allowed(op):

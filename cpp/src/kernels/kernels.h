@@ -241,6 +241,13 @@ Tensor random_choice_index(const Tensor& w, int64_t draws, bool replace, RandomK
 void lerp_into(Tensor& y, const Tensor& x, double keep);
 // y += val in place, for float or int64 counters (mean_subtraction's t).
 void add_scalar_into(Tensor& y, double val);
+// x read as (A, C, B), statistics per c over (A, B), two-pass and accumulated
+// in double: {xhat = (x - mean) rstd (x's shape), mean, var (biased), rstd =
+// (var + eps)^-1/2} with the last three of shape (C,). A * B > 0.
+std::vector<Tensor> standardize(const Tensor& x, int64_t A, int64_t C, int64_t B, double eps);
+// Its first-order backward, in one kernel: rstd (g - mean(g) - xhat mean(g xhat)),
+// the means per c over (A, B); g, xhat (A, C, B), rstd (C,).
+Tensor standardize_backward(const Tensor& g, const Tensor& xhat, const Tensor& rstd, int64_t A, int64_t C, int64_t B);
 
 
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "autograd/record.h"
 #include "kernels/kernels.h"
@@ -86,10 +87,84 @@ struct Standardized {
   Variable y, mean, var;  // y = (x - mean) / sqrt(var + eps) * gamma + beta
 };
 
-// Batch statistics over `reduce` (kept dimensions), two-pass, then the affine
-// map. No reduction axes: each element is its own mean, the variance is 0.
+// x as (A, C, B) with the kept axes the middle block C, when they are
+// contiguous and something is reduced: the layout of the fused kernels.
+struct Layout {
+  int64_t A = 1, C = 1, B = 1;
+};
+std::optional<Layout> block_layout(const Shape& shape, const Axes& keep, const Axes& reduce) {
+  if (reduce.empty()) return std::nullopt;
+  for (std::size_t i = 1; i < keep.size(); ++i)
+    if (keep[i] != keep[i - 1] + 1) return std::nullopt;
+  const int64_t k0 = keep.empty() ? 0 : keep.front(), k1 = keep.empty() ? 0 : keep.back() + 1;
+  Layout l;
+  for (int64_t a = 0; a < static_cast<int64_t>(shape.size()); ++a)
+    (a < k0 ? l.A : a < k1 ? l.C : l.B) *= shape[a];
+  if (l.A * l.B == 0 || l.C == 0) return std::nullopt;
+  return l;
+}
+
+// standardize_backward: gx = rstd (g - mean(g) - xhat mean(g xhat)), means over `reduce`.
+// Linear in g and self-adjoint there; its rule is written in ops:
+//   gg = standardize_backward(u, xhat, rstd),
+//   gxhat = -rstd (u mean(g xhat) + g mean(u xhat)),
+//   grstd = sum(u (g - mean(g) - xhat mean(g xhat))).
+Variable standardize_backward(const Variable& g, const Variable& xhat, const Variable& rstd, const Layout& l,
+                              const Axes& reduce) {
+  Tensor gx = kernels::standardize_backward(g.value(), xhat.value(), rstd.value(), l.A, l.C, l.B);
+  return record("standardize_backward", {g, xhat, rstd}, gx, kSavesInputs, [l, reduce](const Ctx& c) {
+    const Variable& u = c.gy();
+    if (!u.defined()) return grads(Variable(), Variable(), Variable());
+    const Variable &g = c.in(0), &xhat = c.in(1), &rstd = c.in(2);
+    Variable gg, gxhat, grstd;
+    Variable m_gh = mean(mul2(g, xhat), reduce, true);
+    if (c.needs(0)) gg = standardize_backward(u, xhat, rstd, l, reduce);
+    if (c.needs(1))
+      gxhat = mul2(mul_scalar(rstd, -1.0), add2(mul2(u, m_gh), mul2(g, mean(mul2(u, xhat), reduce, true))));
+    if (c.needs(2)) grstd = sum(mul2(u, sub2(sub2(g, mean(g, reduce, true)), mul2(xhat, m_gh))), reduce, true);
+    return grads(gg, gxhat, grstd);
+  });
+}
+
+// standardize: (xhat, rstd) = ((x - mean) rstd, (var + eps)^-1/2) in one kernel;
+// gx = standardize_backward(gxhat, xhat, rstd) - grstd rstd^2 xhat / n (d rstd/dx = -rstd^2 xhat / n).
+// Both outputs are saved, so the rule is differentiable through them. `mean`
+// and `var` receive the statistics as plain tensors (for running statistics).
+Variable standardize_fused(const Variable& x, const Layout& l, const Axes& reduce, double eps, Tensor& mean_out,
+                           Tensor& var_out) {
+  std::vector<Tensor> k = kernels::standardize(x.value(), l.A, l.C, l.B, eps);
+  Shape ks = x.shape();
+  for (int64_t a : reduce) ks[a] = 1;
+  mean_out = k[1].reshape(ks);
+  var_out = k[2].reshape(ks);
+  const double n = static_cast<double>(l.A) * static_cast<double>(l.B);
+  VariableList out = record("standardize", {x}, {k[0], k[3].reshape(ks)}, Saved{0, 3}, [l, reduce, n](const Ctx& c) {
+    Variable xhat = c.out(0), rstd = c.out(1), gx;
+    if (c.gy(0).defined()) gx = standardize_backward(c.gy(0), xhat, rstd, l, reduce);
+    if (c.gy(1).defined()) {
+      Variable t = mul2(mul_scalar(mul2(c.gy(1), pow_scalar(rstd, 2.0)), -1.0 / n), xhat);
+      gx = gx.defined() ? add2(gx, t) : t;
+    }
+    return grads(gx);
+  });
+  return out[0];
+}
+
+// Batch statistics over `reduce` (kept dimensions), then the affine map.
+// Fused kernels (standardize) when the layout allows and the statistics need
+// no gradient; otherwise composed of ops, two-pass (no reduction axes: each
+// element is its own mean, the variance is 0).
 Standardized standardize(const Variable& x, const Axes& reduce, const Variable& beta, const Variable& gamma,
-                         double eps) {
+                         double eps, bool stats_need_grad) {
+  if (!stats_need_grad) {
+    if (auto l = block_layout(x.shape(), other_axes(x.ndim(), reduce), reduce)) {
+      Tensor m, v;
+      Variable y = standardize_fused(x, *l, reduce, eps, m, v);
+      if (gamma.defined()) y = mul2(y, gamma);
+      if (beta.defined()) y = add2(y, beta);
+      return {y, record_nondiff(m), record_nondiff(v)};
+    }
+  }
   Variable mu = reduce.empty() ? x : mean(x, reduce, true);
   Variable xc = sub2(x, mu);
   Variable var = reduce.empty() ? mul2(xc, xc) : mean(pow_scalar(xc, 2.0), reduce, true);
@@ -144,7 +219,7 @@ VariableList batch_normalization(const Variable& x, const Variable& beta, const 
     return {y};
   }
   Axes reduce = other_axes(x.ndim(), keep);
-  Standardized s = standardize(x, reduce, beta, gamma, eps);
+  Standardized s = standardize(x, reduce, beta, gamma, eps, output_stat);
   const int64_t n = count(x.shape(), reduce);
   if (n > 0) {  // running statistics: not part of the graph; the unbiased variance (n = 1: the biased one, 0)
     if (mean_.defined()) {
@@ -233,7 +308,7 @@ VariableList layer_normalization(const Variable& x, const Variable& beta, const 
   check_broadcast_param(op, "beta", beta, x, batch);
   check_broadcast_param(op, "gamma", gamma, x, batch);
   check_eps(op, eps);
-  return with_stats(standardize(x, other_axes(x.ndim(), batch), beta, gamma, eps), output_stat);
+  return with_stats(standardize(x, other_axes(x.ndim(), batch), beta, gamma, eps, output_stat), output_stat);
 }
 
 // instance_normalization: statistics over every axis except channel_axis and batch_axis
@@ -250,7 +325,7 @@ VariableList instance_normalization(const Variable& x, const Variable& beta, con
   check_eps(op, eps);
   Axes keep = batch;
   keep.push_back(c);
-  return with_stats(standardize(x, other_axes(x.ndim(), keep), beta, gamma, eps), output_stat);
+  return with_stats(standardize(x, other_axes(x.ndim(), keep), beta, gamma, eps, output_stat), output_stat);
 }
 
 // group_normalization: x as (.., G, C/G, ..) at channel_axis, statistics per (batch, group)
@@ -275,7 +350,7 @@ VariableList group_normalization(const Variable& x, const Variable& beta, const 
   grouped.insert(grouped.begin() + c, num_groups);
   Axes keep{c};
   for (int64_t b : batch) keep.push_back(b < c ? b : b + 1);
-  Standardized s = standardize(reshape(x, grouped), other_axes(x.ndim() + 1, keep), {}, {}, eps);
+  Standardized s = standardize(reshape(x, grouped), other_axes(x.ndim() + 1, keep), {}, {}, eps, output_stat);
   Variable y = reshape(s.y, x.shape());
   if (gamma.defined()) y = mul2(y, gamma);
   if (beta.defined()) y = add2(y, beta);
@@ -292,7 +367,7 @@ VariableList tensor_normalization(const Variable& x, const Axes& axes, const Var
   check_param(op, "beta", beta, x, ps);
   check_param(op, "gamma", gamma, x, ps);
   check_eps(op, eps);
-  return with_stats(standardize(x, other_axes(x.ndim(), keep), beta, gamma, eps), output_stat);
+  return with_stats(standardize(x, other_axes(x.ndim(), keep), beta, gamma, eps, output_stat), output_stat);
 }
 
 // weight_standardization: (w - mean) / sqrt(var + eps) per output channel
@@ -301,7 +376,7 @@ VariableList weight_standardization(const Variable& w, int64_t channel_axis, dou
   check::floating(op, "w", w);
   const int64_t c = normalize_axis(op, channel_axis, w.ndim());
   check_eps(op, eps);
-  return with_stats(standardize(w, other_axes(w.ndim(), {c}), {}, {}, eps), output_stat);
+  return with_stats(standardize(w, other_axes(w.ndim(), {c}), {}, {}, eps, output_stat), output_stat);
 }
 
 // spectral_norm: W / (u^T W v), u and v from power iteration (constants of the graph)

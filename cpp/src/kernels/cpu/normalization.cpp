@@ -1,7 +1,9 @@
 // Kernels of the normalization family: the in-place updates of running
 // statistics (batch_normalization, mean_subtraction) and of spectral_norm's
 // vector u. They write into existing tensors and are never part of a graph.
+#include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/cpu/eigen.h"
 #include "kernels/cpu/parallel.h"
@@ -31,6 +33,77 @@ void add_scalar_into(Tensor& y, double val) {
       for (int64_t i = 0; i < y.numel(); ++i) py[i] = static_cast<T>(py[i] + val);
     }
   });
+}
+
+// Channel c owns the strips x[a][c][0..B) for every a; channels are
+// independent, so the parallel loop runs over them.
+std::vector<Tensor> standardize(const Tensor& x, int64_t A, int64_t C, int64_t B, double eps) {
+  Tensor xhat = Tensor::empty(x.shape(), x.dtype());
+  Tensor mean = Tensor::empty({C}, x.dtype()), var = Tensor::empty({C}, x.dtype()),
+         rstd = Tensor::empty({C}, x.dtype());
+  cpu::dispatch_floating(x.dtype(), "standardize kernel", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    T* py = xhat.data<T>();
+    T *pm = mean.data<T>(), *pv = var.data<T>(), *pr = rstd.data<T>();
+    const double n = static_cast<double>(A) * static_cast<double>(B);
+    cpu::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        double s = 0;
+        for (int64_t a = 0; a < A; ++a) {
+          const T* row = px + (a * C + c) * B;
+          for (int64_t b = 0; b < B; ++b) s += row[b];
+        }
+        const double mu = s / n;
+        double ss = 0;
+        for (int64_t a = 0; a < A; ++a) {
+          const T* row = px + (a * C + c) * B;
+          for (int64_t b = 0; b < B; ++b) {
+            const double d = row[b] - mu;
+            ss += d * d;
+          }
+        }
+        const double v = ss / n, r = 1.0 / std::sqrt(v + eps);
+        pm[c] = static_cast<T>(mu);
+        pv[c] = static_cast<T>(v);
+        pr[c] = static_cast<T>(r);
+        const T mu_t = static_cast<T>(mu), r_t = static_cast<T>(r);
+        for (int64_t a = 0; a < A; ++a) {
+          const int64_t off = (a * C + c) * B;
+          for (int64_t b = 0; b < B; ++b) py[off + b] = (px[off + b] - mu_t) * r_t;
+        }
+      }
+    });
+  });
+  return {xhat, mean, var, rstd};
+}
+
+Tensor standardize_backward(const Tensor& g, const Tensor& xhat, const Tensor& rstd, int64_t A, int64_t C, int64_t B) {
+  Tensor gx = Tensor::empty(g.shape(), g.dtype());
+  cpu::dispatch_floating(g.dtype(), "standardize_backward kernel", [&](auto tag) {
+    using T = decltype(tag);
+    const T *pg = g.data<T>(), *ph = xhat.data<T>(), *pr = rstd.data<T>();
+    T* po = gx.data<T>();
+    const double n = static_cast<double>(A) * static_cast<double>(B);
+    cpu::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        double sg = 0, sgh = 0;
+        for (int64_t a = 0; a < A; ++a) {
+          const int64_t off = (a * C + c) * B;
+          for (int64_t b = 0; b < B; ++b) {
+            sg += pg[off + b];
+            sgh += static_cast<double>(pg[off + b]) * ph[off + b];
+          }
+        }
+        const T mg = static_cast<T>(sg / n), mgh = static_cast<T>(sgh / n), r = pr[c];
+        for (int64_t a = 0; a < A; ++a) {
+          const int64_t off = (a * C + c) * B;
+          for (int64_t b = 0; b < B; ++b) po[off + b] = r * (pg[off + b] - mg - ph[off + b] * mgh);
+        }
+      }
+    });
+  });
+  return gx;
 }
 
 }  // namespace nthgrad::kernels
