@@ -367,3 +367,25 @@ def test_norm_matches_torch_including_zero_slices():
         np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12)
         np.testing.assert_allclose(ours[1][0], theirs[1][0], rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(ours[2][0][1:], theirs[2][0][1:], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("op", ["batch", "layer", "instance", "group", "tensor", "weight"])
+def test_fused_statistics_agree_with_the_composed_path(op):
+    # output_stat=True makes the statistics differentiable outputs, which takes the path composed of
+    # mean / sub2 / pow_scalar; output_stat=False runs the fused standardize / standardize_backward ops
+    x, b, g = RNG.standard_normal((3, 4, 2)), RNG.standard_normal((1, 4, 1)), RNG.uniform(0.5, 1.5, (1, 4, 1))
+    calls = {
+        "batch": lambda x, b, g, s: F.batch_normalization(x, b, g, None, None, output_stat=s),
+        "layer": lambda x, b, g, s: F.layer_normalization(x, b, g, output_stat=s),
+        "instance": lambda x, b, g, s: F.instance_normalization(x, b, g, output_stat=s),
+        "group": lambda x, b, g, s: F.group_normalization(x, b, g, 2, output_stat=s),
+        "tensor": lambda x, b, g, s: F.tensor_normalization(x, [1], b, g, output_stat=s),
+        "weight": lambda x, b, g, s: F.weight_standardization(x * g + b, channel_axis=1, output_stat=s),
+    }
+    call = calls[op]
+    fused = grads_12(lambda x, b, g: call(x, b, g, False), [tensor(a, requires_grad=True) for a in (x, b, g)])
+    composed = grads_12(lambda x, b, g: call(x, b, g, True)[0], [tensor(a, requires_grad=True) for a in (x, b, g)])
+    assert_same(fused, composed, rtol=1e-10, atol=1e-12)
+    graph = call(tensor(x, requires_grad=True), tensor(b), tensor(g), False)
+    from gradcheck import node_names
+    assert "standardize" in node_names(graph)
