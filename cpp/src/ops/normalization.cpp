@@ -1,8 +1,10 @@
 // Normalization (technical note section 5) and the related normalizations.
-// No op here has a rule of its own: each is composed of differentiable ops
-// (mean, sub2, pow_scalar, mul2, add2, sum, reshape, matmul, where), so the
-// gradient of every order is that of the composition. What is not part of
-// any graph (running statistics, spectral_norm's u, mean_subtraction's t) is
+// The public ops are compositions of differentiable ops (mean, sub2,
+// pow_scalar, mul2, add2, sum, reshape, matmul, where), so the gradient of
+// every order is that of the composition. The one fused pair is
+// standardize / standardize_backward (the batch statistics and xhat in one
+// kernel), whose rules are again written in ops. What is not part of any
+// graph (running statistics, spectral_norm's u, mean_subtraction's t) is
 // computed from forward values and written in place by plain kernels.
 #include "nthgrad/ops/normalization.h"
 
@@ -212,9 +214,10 @@ VariableList batch_normalization(const Variable& x, const Variable& beta, const 
     throw ValueError(detail::cat(op, ": batch_stat=False normalizes by the running mean and variance, which are None"));
   if (output_stat && !batch_stat)
     throw ValueError(detail::cat(op, ": output_stat=True returns batch statistics and needs batch_stat=True"));
-  if (!batch_stat) {
-    Variable y = mul2(sub2(x, mean_), pow_scalar(add_scalar(variance, eps), -0.5));
-    if (gamma.defined()) y = mul2(y, gamma);
+  if (!batch_stat) {  // (x - mean) * scale + beta, the scale rsqrt(variance + eps) gamma made on the small tensors
+    Variable scale = pow_scalar(add_scalar(variance, eps), -0.5);
+    if (gamma.defined()) scale = mul2(scale, gamma);
+    Variable y = mul2(sub2(x, mean_), scale);
     if (beta.defined()) y = add2(y, beta);
     return {y};
   }

@@ -1,7 +1,8 @@
 #pragma once
 // Normalization (technical note section 5) and the related normalizations.
-// Every op is composed of differentiable ops (mean, sub2, pow_scalar, mul2,
-// ...), so its gradient is again a graph of ops and every order follows.
+// Every op is composed of differentiable ops (the fused statistics op
+// standardize, mean, sub2, pow_scalar, mul2, ...), so its gradient is again a
+// graph of ops and every order follows.
 // Statistics are two-pass (the variance is the mean of (x - mean)^2), which
 // stays accurate for inputs far from zero. An undefined beta / gamma means no
 // shift / no scale. Ops with `output_stat` return (y, mean, var), the biased
