@@ -37,11 +37,12 @@ COMPOSED_OF.update({
     "einsum": {"matrix_diag_part", "matrix_diag"},
 })
 # normalization (issue 8): the statistics run in the fused op standardize, whose rule is
-# standardize_backward (rule in ops); fused_batch_normalization adds relu.
-COMPOSED_OF.update({op: {"standardize"} for op in (
+# standardize_backward (rule in ops), per-channel gamma / beta in channel_affine, whose rule is
+# channel_sums (bilinear, rule in mul2 / add2); fused_batch_normalization adds relu.
+COMPOSED_OF.update({op: {"standardize", "channel_affine", "channel_sums"} for op in (
     "batch_normalization", "sync_batch_normalization", "layer_normalization", "instance_normalization",
     "group_normalization", "tensor_normalization", "weight_standardization")})
-COMPOSED_OF["fused_batch_normalization"] = {"standardize", "relu"}
+COMPOSED_OF["fused_batch_normalization"] = {"standardize", "channel_affine", "channel_sums", "relu"}
 
 
 def allowed(op):

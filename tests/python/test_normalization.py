@@ -369,13 +369,17 @@ def test_norm_matches_torch_including_zero_slices():
         np.testing.assert_allclose(ours[2][0][1:], theirs[2][0][1:], rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("op", ["batch", "layer", "instance", "group", "tensor", "weight"])
+@pytest.mark.parametrize("op", ["batch", "batch_gamma_only", "batch_beta_only", "layer", "instance", "group", "tensor",
+                                "weight"])
 def test_fused_statistics_agree_with_the_composed_path(op):
     # output_stat=True makes the statistics differentiable outputs, which takes the path composed of
     # mean / sub2 / pow_scalar; output_stat=False runs the fused standardize / standardize_backward ops
     x, b, g = RNG.standard_normal((3, 4, 2)), RNG.standard_normal((1, 4, 1)), RNG.uniform(0.5, 1.5, (1, 4, 1))
     calls = {
         "batch": lambda x, b, g, s: F.batch_normalization(x, b, g, None, None, output_stat=s),
+        # gamma or beta alone: channel_affine with one parameter (the other input gets a zero gradient)
+        "batch_gamma_only": lambda x, b, g, s: F.batch_normalization(x * b, None, g, None, None, output_stat=s),
+        "batch_beta_only": lambda x, b, g, s: F.batch_normalization(x * g, b, None, None, None, output_stat=s),
         "layer": lambda x, b, g, s: F.layer_normalization(x, b, g, output_stat=s),
         "instance": lambda x, b, g, s: F.instance_normalization(x, b, g, output_stat=s),
         "group": lambda x, b, g, s: F.group_normalization(x, b, g, 2, output_stat=s),

@@ -248,6 +248,10 @@ std::vector<Tensor> standardize(const Tensor& x, int64_t A, int64_t C, int64_t B
 // Its first-order backward, in one kernel: rstd (g - mean(g) - xhat mean(g xhat)),
 // the means per c over (A, B); g, xhat (A, C, B), rstd (C,).
 Tensor standardize_backward(const Tensor& g, const Tensor& xhat, const Tensor& rstd, int64_t A, int64_t C, int64_t B);
+// x (A, C, B) -> x gamma[c] + beta[c]; gamma, beta (C values) may be undefined (1, 0).
+Tensor channel_affine(const Tensor& x, const Tensor& gamma, const Tensor& beta, int64_t A, int64_t C, int64_t B);
+// a, b (A, C, B) -> {sum a, sum a b} per c over (A, B), accumulated in double, each of shape (C,).
+std::vector<Tensor> channel_sums(const Tensor& a, const Tensor& b, int64_t A, int64_t C, int64_t B);
 
 
 

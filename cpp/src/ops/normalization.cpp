@@ -152,6 +152,47 @@ Variable standardize_fused(const Variable& x, const Layout& l, const Axes& reduc
   return out[0];
 }
 
+// channel_sums: (sum a, sum a b) per channel (the kept-shape `ks`); bilinear, so its
+// rule is ga = us + up b, gb = up a.
+VariableList channel_sums(const Variable& a, const Variable& b, const Layout& l, const Shape& ks) {
+  std::vector<Tensor> k = kernels::channel_sums(a.value(), b.value(), l.A, l.C, l.B);
+  return record("channel_sums", {a, b}, {k[0].reshape(ks), k[1].reshape(ks)}, kSavesInputs, [l, ks](const Ctx& c) {
+    const Variable &us = c.gy(0), &up = c.gy(1);
+    Variable ga, gb;
+    if (c.needs(0)) {
+      if (up.defined()) ga = mul2(up, c.in(1));
+      if (us.defined()) ga = ga.defined() ? add2(ga, us) : broadcast(us, c.in_shape(0));
+    }
+    if (c.needs(1) && up.defined()) gb = mul2(up, c.in(0));
+    return grads(ga, gb);
+  });
+}
+
+// channel_affine: y = xhat gamma + beta with per-channel gamma, beta of the kept shape `ks` (either
+// may be undefined); gxhat = gy gamma, (gbeta, ggamma) = channel_sums(gy, xhat).
+Variable channel_affine(const Variable& xhat, const Variable& gamma, const Variable& beta, const Layout& l,
+                        const Shape& ks) {
+  Tensor y = kernels::channel_affine(xhat.value(), gamma.defined() ? gamma.value() : Tensor(),
+                                     beta.defined() ? beta.value() : Tensor(), l.A, l.C, l.B);
+  VariableList in{xhat};
+  if (gamma.defined()) in.push_back(gamma);
+  if (beta.defined()) in.push_back(beta);
+  const int ig = gamma.defined() ? 1 : -1, ib = beta.defined() ? static_cast<int>(in.size()) - 1 : -1;
+  const Saved saved{gamma.defined() ? uint64_t{3} : uint64_t{1}, 0};
+  return record("channel_affine", in, y, saved, [l, ks, ig, ib](const Ctx& c) {
+    VariableList g(c.num_inputs());
+    const Variable& gy = c.gy();
+    if (!gy.defined()) return g;
+    if (c.needs(0)) g[0] = ig >= 0 ? mul2(gy, c.in(ig)) : gy;
+    if ((ig >= 0 && c.needs(ig)) || (ib >= 0 && c.needs(ib))) {
+      VariableList sums = channel_sums(gy, c.in(0), l, ks);
+      if (ig >= 0) g[ig] = sums[1];
+      if (ib >= 0) g[ib] = sums[0];
+    }
+    return g;
+  });
+}
+
 // Batch statistics over `reduce` (kept dimensions), then the affine map.
 // Fused kernels (standardize) when the layout allows and the statistics need
 // no gradient; otherwise composed of ops, two-pass (no reduction axes: each
@@ -162,8 +203,14 @@ Standardized standardize(const Variable& x, const Axes& reduce, const Variable& 
     if (auto l = block_layout(x.shape(), other_axes(x.ndim(), reduce), reduce)) {
       Tensor m, v;
       Variable y = standardize_fused(x, *l, reduce, eps, m, v);
-      if (gamma.defined()) y = mul2(y, gamma);
-      if (beta.defined()) y = add2(y, beta);
+      const bool per_channel = (!gamma.defined() || gamma.shape() == m.shape()) &&
+                               (!beta.defined() || beta.shape() == m.shape());
+      if (per_channel && (gamma.defined() || beta.defined())) {
+        y = channel_affine(y, gamma, beta, *l, m.shape());
+      } else {
+        if (gamma.defined()) y = mul2(y, gamma);
+        if (beta.defined()) y = add2(y, beta);
+      }
       return {y, record_nondiff(m), record_nondiff(v)};
     }
   }

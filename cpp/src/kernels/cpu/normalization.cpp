@@ -1,6 +1,7 @@
 // Kernels of the normalization family: the in-place updates of running
 // statistics (batch_normalization, mean_subtraction) and of spectral_norm's
 // vector u. They write into existing tensors and are never part of a graph.
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -104,6 +105,52 @@ Tensor standardize_backward(const Tensor& g, const Tensor& xhat, const Tensor& r
     });
   });
   return gx;
+}
+
+Tensor channel_affine(const Tensor& x, const Tensor& gamma, const Tensor& beta, int64_t A, int64_t C, int64_t B) {
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  cpu::dispatch_floating(x.dtype(), "channel_affine kernel", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    const T* pg = gamma.defined() ? gamma.data<T>() : nullptr;
+    const T* pb = beta.defined() ? beta.data<T>() : nullptr;
+    T* py = y.data<T>();
+    cpu::parallel_for(0, A * C, std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(B, 1)),
+                      [&](int64_t r0, int64_t r1) {
+                        for (int64_t r = r0; r < r1; ++r) {
+                          const int64_t c = r % C;
+                          const T g = pg ? pg[c] : T(1), b = pb ? pb[c] : T(0);
+                          const T* xr = px + r * B;
+                          T* yr = py + r * B;
+                          for (int64_t i = 0; i < B; ++i) yr[i] = xr[i] * g + b;
+                        }
+                      });
+  });
+  return y;
+}
+
+std::vector<Tensor> channel_sums(const Tensor& a, const Tensor& b, int64_t A, int64_t C, int64_t B) {
+  Tensor sa = Tensor::empty({C}, a.dtype()), sab = Tensor::empty({C}, a.dtype());
+  cpu::dispatch_floating(a.dtype(), "channel_sums kernel", [&](auto tag) {
+    using T = decltype(tag);
+    const T *pa = a.data<T>(), *pb = b.data<T>();
+    T *ps = sa.data<T>(), *pp = sab.data<T>();
+    cpu::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        double s = 0, p = 0;
+        for (int64_t i = 0; i < A; ++i) {
+          const int64_t off = (i * C + c) * B;
+          for (int64_t j = 0; j < B; ++j) {
+            s += pa[off + j];
+            p += static_cast<double>(pa[off + j]) * pb[off + j];
+          }
+        }
+        ps[c] = static_cast<T>(s);
+        pp[c] = static_cast<T>(p);
+      }
+    });
+  });
+  return {sa, sab};
 }
 
 }  // namespace nthgrad::kernels
