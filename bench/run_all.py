@@ -31,6 +31,7 @@ CASES = (
     "bench_loss",
     "bench_pooling",
     "bench_conv",
+    "bench_normalization",
 )
 
 

@@ -61,6 +61,9 @@ _SEQUENCE = [
 
 
 _NORMALIZATION = [
+    "batch_normalization", "fused_batch_normalization", "weight_normalization", "norm", "norm_normalization",
+    "layer_normalization", "instance_normalization", "group_normalization", "tensor_normalization",
+    "weight_standardization", "spectral_norm", "mean_subtraction",
 ]
 
 
@@ -217,3 +220,21 @@ def einsum(*x, equation=None):
     if not isinstance(equation, str):
         raise TypeError(f"einsum: equation must be a str, got {type(equation).__name__}")
     return _C.einsum(list(x), equation)
+
+
+# ---- normalization (issue 8) ----
+__all__ += ["sync_batch_normalization"]
+
+
+def sync_batch_normalization(x, beta, gamma, mean, variance, comm, group="world", axes=[1], decay_rate=0.9,
+                             eps=1e-05, batch_stat=True, output_stat=False):
+    """batch_normalization whose batch statistics are all-reduced over the ranks
+    of `comm`. There is no communicator yet: on one process (comm None, or any
+    object whose `size` is 1 or absent) this is exactly batch_normalization; a
+    comm with size > 1 raises NotImplementedError."""
+    size = getattr(comm, "size", 1) if comm is not None else 1
+    size = size() if callable(size) else size
+    if size != 1:
+        raise NotImplementedError(f"sync_batch_normalization: a communicator of size {size} (group {group!r}) is "
+                                  "not supported yet; only one process (comm None or of size 1)")
+    return _C.batch_normalization(x, beta, gamma, mean, variance, axes, decay_rate, eps, batch_stat, output_stat)

@@ -227,3 +227,25 @@ TEST(convolution_family) {
                              false, {2, 0}),
                ValueError);
 }
+
+TEST(normalization_ops) {
+  std::mt19937 gen(11);
+  // (sin: the sum of a normalized output does not depend on x)
+  // batch_normalization: orders 1-2 through standardize / standardize_backward, and the running update
+  Variable gamma = random({1, 3, 1}, gen), beta = random({1, 3, 1}, gen);
+  gradcheck([&](const Variable& x) { return sin(batch_normalization(x, beta, gamma, {}, {})[0]); }, random({4, 3, 2}, gen),
+            gen);
+  gradcheck([&](const Variable& x) { return sin(layer_normalization(x, {}, {}, {0})[0]); }, random({3, 4}, gen), gen);
+  gradcheck([&](const Variable& x) { return norm(x, 3.0, {1}); }, random({2, 3}, gen), gen);
+  Variable x = random({5, 2}, gen, false);
+  Variable m(Tensor::zeros({1, 2}, DType::Float64)), v(Tensor::ones({1, 2}, DType::Float64));
+  batch_normalization(x, {}, {}, m, v, {1}, 0.5);
+  double mu = 0, ss = 0;
+  for (int i = 0; i < 5; ++i) mu += x.value().at(2 * i) / 5;
+  for (int i = 0; i < 5; ++i) ss += (x.value().at(2 * i) - mu) * (x.value().at(2 * i) - mu);
+  CHECK(std::abs(m.value().at(0) - 0.5 * mu) < 1e-12);
+  CHECK(std::abs(v.value().at(0) - (0.5 + 0.5 * ss / 4)) < 1e-12);
+  CHECK_THROWS(batch_normalization(x, Variable(Tensor::ones({2}, DType::Float64)), {}, {}, {}), ValueError);
+  CHECK_THROWS(group_normalization(random({2, 4, 3}, gen), {}, {}, 3), ValueError);
+  CHECK_THROWS(norm(x, 0.5), ValueError);
+}

@@ -42,6 +42,13 @@ COMPOSED_OF.update({"softmax_cross_entropy": {"log_softmax"}})
 # conv (issue 8): convolution, deconvolution and the weight-gradient op close over one another.
 _CONV_CYCLE = {"convolution", "deconvolution", "convolution_weight_grad"}
 COMPOSED_OF.update({name: _CONV_CYCLE for name in _CONV_CYCLE | {"depthwise_convolution", "depthwise_deconvolution"}})
+# normalization (issue 8): the statistics run in the fused op standardize, whose rule is
+# standardize_backward (rule in ops), per-channel gamma / beta in channel_affine, whose rule is
+# channel_sums (bilinear, rule in mul2 / add2); fused_batch_normalization adds relu.
+COMPOSED_OF.update({op: {"standardize", "channel_affine", "channel_sums"} for op in (
+    "batch_normalization", "sync_batch_normalization", "layer_normalization", "instance_normalization",
+    "group_normalization", "tensor_normalization", "weight_standardization")})
+COMPOSED_OF["fused_batch_normalization"] = {"standardize", "channel_affine", "channel_sums", "relu"}
 
 
 def allowed(op):

@@ -272,6 +272,22 @@ Tensor window_pooling_backward(const Tensor& gy, const PoolGeometry& g, PoolWeig
 
 
 // ---- normalization (issue 8) ----
+// In place, same shape and dtype: y = keep * y + (1 - keep) * x (keep = 0:
+// a plain copy of x). The running statistics and spectral_norm's u.
+void lerp_into(Tensor& y, const Tensor& x, double keep);
+// y += val in place, for float or int64 counters (mean_subtraction's t).
+void add_scalar_into(Tensor& y, double val);
+// x read as (A, C, B), statistics per c over (A, B), two-pass and accumulated
+// in double: {xhat = (x - mean) rstd (x's shape), mean, var (biased), rstd =
+// (var + eps)^-1/2} with the last three of shape (C,). A * B > 0.
+std::vector<Tensor> standardize(const Tensor& x, int64_t A, int64_t C, int64_t B, double eps);
+// Its first-order backward, in one kernel: rstd (g - mean(g) - xhat mean(g xhat)),
+// the means per c over (A, B); g, xhat (A, C, B), rstd (C,).
+Tensor standardize_backward(const Tensor& g, const Tensor& xhat, const Tensor& rstd, int64_t A, int64_t C, int64_t B);
+// x (A, C, B) -> x gamma[c] + beta[c]; gamma, beta (C values) may be undefined (1, 0).
+Tensor channel_affine(const Tensor& x, const Tensor& gamma, const Tensor& beta, int64_t A, int64_t C, int64_t B);
+// a, b (A, C, B) -> {sum a, sum a b} per c over (A, B), accumulated in double, each of shape (C,).
+std::vector<Tensor> channel_sums(const Tensor& a, const Tensor& b, int64_t A, int64_t C, int64_t B);
 
 
 
