@@ -24,7 +24,8 @@ import common  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = ("bench_per_op", "bench_mlp", "bench_hvp", "bench_nth_derivative", "bench_tanh_sigmoid", "bench_memory",
-         "bench_indexing", "bench_linalg_hvp")
+         "bench_indexing", "bench_linalg_hvp",
+         "bench_lstm")
 
 
 def run_in_process(names, libs, scale):

@@ -55,6 +55,7 @@ _POOLING = [
 
 
 _SEQUENCE = [
+    "rnn", "lstm", "gru", "multi_head_attention",
 ]
 
 

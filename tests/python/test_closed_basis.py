@@ -38,6 +38,11 @@ COMPOSED_OF.update({
 })
 
 
+# sequence (issue 8): rnn/lstm/gru are loops of recorded basis ops (relu for rnn's 'relu'); attention is
+# nnabla's composition of affine, softmax and dropout.
+COMPOSED_OF.update({"rnn": {"relu"}, "multi_head_attention": {"affine", "softmax", "dropout"}})
+
+
 def allowed(op):
     names = BASIS | {op, f"{op}_backward"} | COMPOSED_OF.get(op, set())
     return names | {f"{n}_backward" for n in names}
