@@ -188,7 +188,7 @@ def _count_nodes(*tensors):
     return len(seen)
 
 
-@pytest.mark.parametrize("cell, per_step", [("lstm", 16), ("gru", 17), ("rnn", 4)])
+@pytest.mark.parametrize("cell, per_step", [("lstm", 13), ("gru", 16), ("rnn", 3)])
 def test_one_recorded_step_is_small(cell, per_step):
     def nodes(steps):
         rng = np.random.default_rng(0)
@@ -196,7 +196,8 @@ def test_one_recorded_step_is_small(cell, per_step):
         arrays["x"] = rng.uniform(-1, 1, (steps, B, I))
         v = {n: (ng.tensor(a, requires_grad=True) if a is not None else None) for n, a in arrays.items()}
         return _count_nodes(*_ng_call(cell, v, 1, 1))
-    # each further time step adds the same nodes: row slice, h matmul, add, the cell's elementwise ops
+    # each further time step adds the same nodes: the h matmul, an add, reshape + split of the gates, the
+    # elementwise ops (lstm: 3 sigmoid, 2 tanh, 3 mul, 1 add)
     assert nodes(4) - nodes(3) == nodes(3) - nodes(2) <= per_step
 
 

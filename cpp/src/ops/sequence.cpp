@@ -25,7 +25,7 @@ namespace {
 
 enum class Cell { RnnTanh, RnnRelu, Lstm, Gru };
 
-// Rows [begin, end) of a matrix, and columns [begin, end).
+// Rows [begin, end) of a matrix, and columns [begin, end) (for weights, once per layer and direction).
 Variable rows(const Variable& m, int64_t begin, int64_t end) {
   return slice(m, {begin, std::nullopt}, {end, std::nullopt}, {1, 1});
 }
@@ -131,11 +131,16 @@ Run run_direction(const Dims& d, const Variable& X, const Variable& W, const Var
     P = add2(P, d.cell == Cell::Gru ? cols(b, 0, GH) : b);
     if (d.cell == Cell::Gru) b_nh = cols(b, GH, GH + H);
   }
+  // One split node for all steps: its rule stacks the steps' gradients in one array (T row slices would
+  // each scatter into a zero array of P's size).
+  const VariableList xps = d.T > 0 ? split(reshape(P, {d.T, B, GH}), 0) : VariableList{};
+  // The gates of one step as (B, G, H) split along axis 1: one node, whose rule is one concatenate.
+  auto gates_of = [&](const Variable& m, int64_t n) { return split(reshape(m, {B, n, H}), 1); };
   Run r;
   r.hs.resize(static_cast<size_t>(d.T));
   for (int64_t s = 0; s < d.T; ++s) {
     const int64_t t = reverse ? d.T - 1 - s : s;
-    const Variable xp = rows(P, t * B, (t + 1) * B);
+    const Variable& xp = xps[t];
     switch (d.cell) {
       case Cell::RnnTanh:
         h = tanh(add2(xp, matmul(h, Wh, false, true)));
@@ -144,20 +149,17 @@ Run run_direction(const Dims& d, const Variable& X, const Variable& W, const Var
         h = relu(add2(xp, matmul(h, Wh, false, true)));
         break;
       case Cell::Lstm: {
-        const Variable gates = add2(xp, matmul(h, Wh, false, true));
-        const Variable i = sigmoid(cols(gates, 0, H)), f = sigmoid(cols(gates, H, 2 * H));
-        const Variable g = tanh(cols(gates, 2 * H, 3 * H)), o = sigmoid(cols(gates, 3 * H, 4 * H));
-        c = add2(mul2(f, c), mul2(i, g));
-        h = mul2(o, tanh(c));
+        const VariableList g = gates_of(add2(xp, matmul(h, Wh, false, true)), 4);  // i, f, g, o
+        c = add2(mul2(sigmoid(g[1]), c), mul2(sigmoid(g[0]), tanh(g[2])));
+        h = mul2(sigmoid(g[3]), tanh(c));
         break;
       }
       case Cell::Gru: {
-        const Variable hp = matmul(h, Wh, false, true);
-        const Variable rz = sigmoid(add2(cols(xp, 0, 2 * H), cols(hp, 0, 2 * H)));
-        Variable hn = cols(hp, 2 * H, 3 * H);
-        if (b_nh.defined()) hn = add2(hn, b_nh);
-        const Variable n = tanh(add2(cols(xp, 2 * H, 3 * H), mul2(cols(rz, 0, H), hn)));
-        h = add2(n, mul2(cols(rz, H, 2 * H), sub2(h, n)));  // (1 - z) n + z h
+        const VariableList xg = gates_of(xp, 3), hg = gates_of(matmul(h, Wh, false, true), 3);  // r, z, n
+        const Variable r = sigmoid(add2(xg[0], hg[0])), z = sigmoid(add2(xg[1], hg[1]));
+        const Variable hn = b_nh.defined() ? add2(hg[2], b_nh) : hg[2];
+        const Variable n = tanh(add2(xg[2], mul2(r, hn)));
+        h = add2(n, mul2(z, sub2(h, n)));  // (1 - z) n + z h
         break;
       }
     }
