@@ -307,3 +307,18 @@ def test_multi_head_attention_is_stable_for_large_float32_scores():
     g = ng.grad(y.sum(), [v["query"], v["key"]])
     assert np.all(np.isfinite(np.asarray(y))) and np.all(np.isfinite(np.asarray(w)))
     assert all(np.all(np.isfinite(np.asarray(x))) for x in g)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_saturated_float32_gates_stay_finite(cell):
+    # inputs of magnitude 1000 drive every gate to 0/1 and tanh to +-1: values and gradients stay finite
+    arrays = _inputs(cell, 2, 2, np.random.default_rng(6))
+    arrays["x"] = arrays["x"] * 1000
+    v = {n: (ng.tensor(a.astype(np.float32), requires_grad=True) if a is not None else None)
+         for n, a in arrays.items()}
+    outs = _ng_call(cell, v, 2, 2)
+    names = [n for n in v if v[n] is not None]
+    grads = ng.grad(sum(o.sum() for o in outs), [v[n] for n in names])
+    assert all(np.all(np.isfinite(np.asarray(o))) for o in outs)
+    assert all(np.all(np.isfinite(np.asarray(g))) for g in grads)
+    assert np.abs(np.asarray(outs[0])).max() <= 1 + 1e-6  # every h is a tanh, or a mix of tanh and h0
