@@ -198,6 +198,17 @@ def _mha_full_ref(q, k, v, qw, kw, vw, ow, qb, kb, vb, ob, bk, bv, mask):
 
 
 MHA_PLAIN = ((2, 2, 4), (3, 2, 4), (3, 2, 4), (4, 4), (4, 4), (4, 4), (4, 4))
+# key 1 of sample 0 and key 2 of sample 1 hidden (a constant int64 mask)
+PADDING = np.array([[0, 1, 0], [0, 0, 1]], dtype=np.int64)
+
+
+def _mha_padded(q, k, v, qw, kw, vw, ow):
+    y, w = F.multi_head_attention(q, k, v, 2, qw, kw, vw, ow, key_padding_mask=ng.tensor(PADDING))
+    return _joined(y, w)
+
+
+def _mha_padded_ref(q, k, v, qw, kw, vw, ow):
+    return _np_joined(*mha_ref(q, k, v, 2, qw, kw, vw, ow, key_padding_mask=PADDING))
 
 BAD_MHA = [
     (lambda: F.multi_head_attention(_f((2, 2, 4)), _f((3, 2, 4)), _f((3, 2, 4)), 3, _f((4, 4)), _f((4, 4)),
@@ -221,6 +232,7 @@ ROWS = [
     recurrent_row("rnn", 1, 1, extra_samples=[_shapes("rnn", 1, 1, T=0)], bad=BAD_RNN),
     recurrent_row("rnn", 2, 2, nonlinearity="relu"),
     recurrent_row("rnn", 1, 2, with_bias=False),
+    recurrent_row("rnn", 2, 1),
     recurrent_row("lstm", 1, 1, bad=BAD_LSTM),
     recurrent_row("lstm", 2, 2),
     recurrent_row("lstm", 2, 1, with_bias=False),
@@ -233,4 +245,5 @@ ROWS = [
            lambda *a: _joined(*F.multi_head_attention(a[0], a[1], a[2], 1, *a[3:])),
            lambda *a: _np_joined(*mha_ref(a[0], a[1], a[2], 1, *a[3:])), [MHA_PLAIN], (uniform(-1.0, 1.0),),
            order=3),
+    OpSpec("multi_head_attention", _mha_padded, _mha_padded_ref, [MHA_PLAIN], (uniform(-1.0, 1.0),), order=2),
 ]
