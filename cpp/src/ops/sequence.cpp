@@ -75,7 +75,7 @@ Dims check_recurrent(const char* op, Cell cell, const Variable& x, const Variabl
   if (h.ndim() != 4 || h.shape()[0] != d.L || h.shape()[1] != d.D || h.shape()[2] != d.B)
     throw ValueError(detail::cat(op, ": h must be (num_layers, D, B, H) = (", d.L, ", ", d.D, ", ", d.B,
                                  ", H), got shape ", shape_str(h.shape()), " (x of shape ", shape_str(x.shape()),
-                                 ", num_layers ", d.L, ", bidirectional ", bidirectional, ")"));
+                                 ", num_layers ", d.L, ", bidirectional ", bidirectional ? "True" : "False", ")"));
   d.H = h.shape()[3];
   expect_dtype(d, "h", h, x);
   if (c) {
@@ -84,7 +84,7 @@ Dims check_recurrent(const char* op, Cell cell, const Variable& x, const Variabl
   }
   // rnn has no gate axis in its weights and bias
   auto gated = [&](Shape lead, Shape tail) {
-    if (G > 1 || cell == Cell::Gru) lead.push_back(G);
+    if (G > 1) lead.push_back(G);
     lead.insert(lead.end(), tail.begin(), tail.end());
     return lead;
   };
@@ -108,8 +108,7 @@ Dims check_recurrent(const char* op, Cell cell, const Variable& x, const Variabl
     if (G > 1) b.push_back(d.Gb);
     b.push_back(d.H);
     expect_shape(d, "bias", bias, b,
-                 cell == Cell::Gru ? "(num_layers, D, 4, H)" : G > 1 ? "(num_layers, D, 4, H)" : "(num_layers, D, H)",
-                 x, h);
+                 G > 1 ? "(num_layers, D, 4, H)" : "(num_layers, D, H)", x, h);
   }
   return d;
 }
@@ -256,7 +255,8 @@ void mha_float(const char* arg, const Variable& v, const Variable& query, int64_
   check::floating(kMha, arg, v);
   if (v.dtype() != query.dtype())
     throw TypeError(detail::cat(kMha, ": ", arg, " is ", dtype_name(v.dtype()), " (shape ", shape_str(v.shape()),
-                                ") but query is ", dtype_name(query.dtype()), "; all float inputs must have one dtype"));
+                                ") but query is ", dtype_name(query.dtype()),
+                                "; all float inputs must have one dtype"));
   if (v.ndim() != ndim)
     throw ValueError(detail::cat(kMha, ": ", arg, " must have ", ndim, " axes, got shape ", shape_str(v.shape())));
 }
@@ -280,7 +280,6 @@ std::pair<Variable, Variable> multi_head_attention(const Variable& query, const 
                                                    const Variable& out_bias, const Variable& attn_bias_k,
                                                    const Variable& attn_bias_v, double dropout,
                                                    const Variable& additive_mask, const Variable& key_padding_mask) {
-  check::floating(kMha, "query", query);
   mha_float("query", query, query, 3);
   mha_float("key", key, query, 3);
   mha_float("value", value, query, 3);
@@ -288,7 +287,8 @@ std::pair<Variable, Variable> multi_head_attention(const Variable& query, const 
                         {"out_weight", &out_weight}})
     mha_float(arg, *w, query, 2);
   if (num_heads < 1) throw ValueError(detail::cat(kMha, ": num_heads must be >= 1, got ", num_heads));
-  if (!(dropout >= 0 && dropout <= 1)) throw ValueError(detail::cat(kMha, ": dropout must lie in [0, 1], got ", dropout));
+  if (!(dropout >= 0 && dropout <= 1))
+    throw ValueError(detail::cat(kMha, ": dropout must lie in [0, 1], got ", dropout));
   const int64_t LT = query.shape()[0], B = query.shape()[1], LS = key.shape()[0];
   const int64_t E = q_weight.shape()[1], Ev = v_weight.shape()[1], Eout = out_weight.shape()[1];
   mha_dim("key's batch size", key.shape()[1], "query's", B, key, "key");

@@ -89,8 +89,8 @@ void bind_sequence(py::module_& m) {
       "q_bias, k, v alike (v_weight (D_v, E_v)); per head softmax(q k^T / sqrt(E/num_heads) + additive_mask "
       "(L_T, L_S), -inf where key_padding_mask (B, L_S) is nonzero), dropout on it, times v; then out_weight "
       "(E_v, E_out) + out_bias. attn_bias_k (E) / attn_bias_v (E_v) append one key/value. Returns (y (L_T, B, "
-      "E_out), the attention weights averaged over heads (B, L_T, L_S)); a query whose keys are all hidden gets NaN, as in "
-      "nnabla and torch. Gradients reach every float input.");
+      "E_out), the attention weights averaged over heads (B, L_T, L_S)); a query whose keys are all hidden gets "
+      "NaN, as in nnabla and torch. Gradients reach every float input.");
 }
 
 }  // namespace nthgrad::python
