@@ -38,9 +38,11 @@ COMPOSED_OF.update({
 })
 
 
-# sequence (issue 8): rnn/lstm/gru are loops of recorded basis ops (relu for rnn's 'relu'); attention is
-# nnabla's composition of affine, softmax and dropout.
-COMPOSED_OF.update({"rnn": {"relu"}, "multi_head_attention": {"affine", "softmax", "dropout"}})
+# sequence (issue 8): rnn/lstm/gru are loops of recorded basis ops, the steps and gates cut by split (whose
+# rule is a concatenate), relu for rnn's 'relu'; attention is nnabla's composition of affine, softmax, dropout
+# and pad (of the masks, for attn_bias_k).
+COMPOSED_OF.update({"rnn": {"relu", "split"}, "lstm": {"split"}, "gru": {"split"},
+                    "multi_head_attention": {"affine", "softmax", "dropout", "pad"}})
 
 
 def allowed(op):
