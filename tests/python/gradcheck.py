@@ -99,12 +99,15 @@ def check_gradients(fn, arrays, order=2, diff_args=None, eps=1e-6, rtol=1e-5, at
 
 def node_names(*tensors):
     """The names of every graph node behind the tensors (None entries are skipped)."""
-    seen, names, stack = set(), set(), [t.grad_fn for t in tensors if t is not None]
+    # `alive` holds every node's Python wrapper: a wrapper dropped during the walk frees its id for the
+    # next node's wrapper, which then looked "seen", and the walk stopped after a few nodes.
+    seen, alive, names, stack = set(), [], set(), [t.grad_fn for t in tensors if t is not None]
     while stack:
         node = stack.pop()
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
+        alive.append(node)
         names.add(node.name)
         stack.extend(node.next_functions)
     return names

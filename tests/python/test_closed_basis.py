@@ -36,6 +36,8 @@ COMPOSED_OF.update({
     "matrix_diag": {"matrix_diag_part"}, "matrix_diag_part": {"matrix_diag"},
     "einsum": {"matrix_diag_part", "matrix_diag"},
 })
+# signal: stft's reflect padding is pad(mode="reflect"), whose nodes are gathers (ops/index.cpp)
+COMPOSED_OF["stft"] = {"gather"}
 
 
 # sequence (issue 8): rnn/lstm/gru are loops of recorded basis ops, the steps and gates cut by split (whose
