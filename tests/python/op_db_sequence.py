@@ -85,7 +85,7 @@ def _shapes(cell, L, D, with_bias=True, T=T_):
     return tuple(shapes)
 
 
-def recurrent_row(cell, L, D, with_bias=True, nonlinearity="tanh", extra_samples=(), **kw):
+def recurrent_row(cell, L, D, with_bias=True, nonlinearity="tanh", extra_samples=(), order=2, **kw):
     def split(args):
         args = list(args)
         x, h = args.pop(0), args.pop(0)
@@ -111,7 +111,7 @@ def recurrent_row(cell, L, D, with_bias=True, nonlinearity="tanh", extra_samples
 
     samples = [_shapes(cell, L, D, with_bias)] + list(extra_samples)
     domain = (away_from_zero(0.1, 1.0),) if nonlinearity == "relu" else (uniform(-1.0, 1.0),)
-    return OpSpec(cell, fn, ref, samples, domain, order=2, bad=kw.pop("bad", []), **kw)
+    return OpSpec(cell, fn, ref, samples, domain, order=order, bad=kw.pop("bad", []), **kw)
 
 
 # ---- bad calls ----
@@ -236,6 +236,8 @@ ROWS = [
     recurrent_row("lstm", 1, 1, bad=BAD_LSTM),
     recurrent_row("lstm", 2, 2),
     recurrent_row("lstm", 2, 1, with_bias=False),
+    # third order reaches the rule of lstm_cell_backward's rule (the fused cell's adjoint)
+    recurrent_row("lstm", 1, 1, order=3),
     recurrent_row("gru", 1, 2, bad=BAD_GRU),
     recurrent_row("gru", 2, 1),
     recurrent_row("gru", 2, 2, with_bias=False),

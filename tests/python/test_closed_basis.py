@@ -43,7 +43,7 @@ COMPOSED_OF["stft"] = {"gather"}
 # sequence (issue 8): rnn/lstm/gru are loops of recorded basis ops, the steps and gates cut by split (whose
 # rule is a concatenate), relu for rnn's 'relu'; attention is nnabla's composition of affine, softmax, dropout
 # and pad (of the masks, for attn_bias_k).
-COMPOSED_OF.update({"rnn": {"relu", "split"}, "lstm": {"split"}, "gru": {"split"},
+COMPOSED_OF.update({"rnn": {"relu", "split"}, "lstm": {"split", "lstm_cell"}, "gru": {"split"},
                     "multi_head_attention": {"affine", "softmax", "dropout", "pad"}})
 
 

@@ -1,8 +1,9 @@
 // Recurrent layers (rnn, lstm, gru) and multi_head_attention, composed of
 // recorded ops. Per layer and direction the input projection of all T steps
 // is one matmul, (T*B, in) x W_x^T; each step then costs one (B, H) x W_h^T
-// matmul, a row slice of the projection and the cell's elementwise ops. The
-// backward is the recorded ops' rules, so every order works.
+// matmul, an add and the cell: elementwise ops for rnn and gru, the fused
+// lstm_cell for lstm. The backward is the recorded ops' rules, so every order
+// works.
 #include "nthgrad/ops/sequence.h"
 
 #include <cmath>
@@ -17,6 +18,8 @@
 #include "nthgrad/ops/math.h"
 #include "nthgrad/ops/random.h"
 #include "nthgrad/ops/reduction.h"
+#include "autograd/record.h"
+#include "kernels/kernels.h"
 #include "ops/detail/check.h"
 
 namespace nthgrad {
@@ -31,6 +34,63 @@ Variable rows(const Variable& m, int64_t begin, int64_t end) {
 }
 Variable cols(const Variable& m, int64_t begin, int64_t end) {
   return slice(m, {std::nullopt, begin}, {std::nullopt, end}, {1, 1});
+}
+
+// ---- the fused LSTM cell ----
+// lstm_cell is one kernel; its rule is lstm_cell_backward, one kernel too,
+// whose own rule is written in ops below, so every order follows.
+
+Variable zeros_like_shape(const Shape& shape, DType dtype) { return Variable(Tensor::zeros(shape, dtype)); }
+
+Variable sigmoid_slope(const Variable& s) { return s * (1.0 - s); }  // sig' from s = sig(x)
+
+// gates (B, 4H) -> its four (B, H) blocks i, f, g, o (one split node).
+VariableList gate_blocks(const Variable& m) {
+  const int64_t B = m.shape()[0], H = m.shape()[1] / 4;
+  return split(reshape(m, {B, 4, H}), 1);
+}
+
+// (d gates, d c_prev) of the cell: with gct = gc + gh o (1 - tanh^2 c),
+// d a_i = gct g i(1-i), d a_f = gct c_prev f(1-f), d a_g = gct i (1-g^2),
+// d a_o = gh tanh(c) o(1-o), d c_prev = gct f. c is an input of its own, so
+// the rule sends c's gradient back through the cell that made it.
+VariableList lstm_cell_backward(Variable gh, Variable gc, const Variable& gates, const Variable& c_prev,
+                                const Variable& c) {
+  if (!gh.defined()) gh = zeros_like_shape(c.shape(), c.dtype());
+  if (!gc.defined()) gc = zeros_like_shape(c.shape(), c.dtype());
+  auto [da, dcp] = kernels::lstm_cell_backward(gh.value(), gc.value(), gates.value(), c_prev.value(), c.value());
+  return record("lstm_cell_backward", {gh, gc, gates, c_prev, c}, {da, dcp}, kSavesInputs, [](const Ctx& x) {
+    const Variable &gh = x.in(0), &gc = x.in(1), &cp = x.in(3), &c = x.in(4);
+    const VariableList a = gate_blocks(x.in(2));
+    const Variable i = sigmoid(a[0]), f = sigmoid(a[1]), g = tanh(a[2]), o = sigmoid(a[3]), tc = tanh(c);
+    const Variable di = sigmoid_slope(i), df = sigmoid_slope(f), dg = 1.0 - g * g, dout = sigmoid_slope(o),
+                   dtc = 1.0 - tc * tc;
+    const Variable gct = gc + gh * o * dtc;
+    // the incoming gradients of d gates (A) and d c_prev (P)
+    const VariableList A = gate_blocks(x.gy(0).defined() ? x.gy(0) : zeros_like_shape(x.in_shape(2), x.in_dtype(2)));
+    const Variable P = x.gy(1).defined() ? x.gy(1) : zeros_like_shape(x.in_shape(3), x.in_dtype(3));
+    const Variable G = A[0] * g * di + A[1] * cp * df + A[2] * i * dg + P * f;  // the gradient of gct
+    const Variable g_gh = G * o * dtc + A[3] * tc * dout;
+    const Variable g_c = (-2.0 * G * gh * o * tc + A[3] * gh * dout) * dtc;  // through tanh(c)
+    // the gradients of the activations i, f, g, o, then of their pre-activations
+    const Variable gi = A[0] * gct * g * (1.0 - 2.0 * i) + A[2] * gct * dg;
+    const Variable gf = A[1] * gct * cp * (1.0 - 2.0 * f) + P * gct;
+    const Variable gg = A[0] * gct * di - 2.0 * A[2] * gct * i * g;
+    const Variable go = G * gh * dtc + A[3] * gh * tc * (1.0 - 2.0 * o);
+    const Variable B4 = stack({gi * di, gf * df, gg * dg, go * dout}, 1);  // (B, 4, H)
+    const Variable g_gates = reshape(B4, x.in_shape(2));
+    return grads(g_gh, G, g_gates, A[1] * gct * df, g_c);
+  });
+}
+
+// One step: (h, c) = lstm_cell(gates, c_prev), gates (B, 4H) in the order i, f, g, o.
+VariableList lstm_cell(const Variable& gates, const Variable& c_prev) {
+  auto [h, c] = kernels::lstm_cell(gates.value(), c_prev.value());
+  return record("lstm_cell", {gates, c_prev}, {h, c}, saves_input(0) | saves_input(1) | saves_output(1),
+                [](const Ctx& x) {
+                  VariableList d = lstm_cell_backward(x.gy(0), x.gy(1), x.in(0), x.in(1), x.out(1));
+                  return grads(d[0], d[1]);
+                });
 }
 
 // The checked sizes of one recurrent call.
@@ -148,9 +208,9 @@ Run run_direction(const Dims& d, const Variable& X, const Variable& W, const Var
         h = relu(add2(xp, matmul(h, Wh, false, true)));
         break;
       case Cell::Lstm: {
-        const VariableList g = gates_of(add2(xp, matmul(h, Wh, false, true)), 4);  // i, f, g, o
-        c = add2(mul2(sigmoid(g[1]), c), mul2(sigmoid(g[0]), tanh(g[2])));
-        h = mul2(sigmoid(g[3]), tanh(c));
+        const VariableList hc = lstm_cell(add2(xp, matmul(h, Wh, false, true)), c);
+        h = hc[0];
+        c = hc[1];
         break;
       }
       case Cell::Gru: {

@@ -1,8 +1,9 @@
 #pragma once
 // Recurrent layers (technical note section 2): rnn, lstm, gru; and the related
 // multi_head_attention. Each is a C++ loop over time that records ordinary
-// ops (matmul, slice, sigmoid, tanh, ...), so every order of gradient follows
-// from those ops' rules; nothing here has a rule of its own.
+// ops (matmul, split, sigmoid, tanh, ...), so every order of gradient follows
+// from those ops' rules; lstm's step is one fused lstm_cell op whose adjoint
+// lstm_cell_backward has a rule written in ops.
 //
 // Shapes (nnabla's layouts): x (T, B, I); h, c (L, D, B, H) with L =
 // num_layers and D = 2 if bidirectional else 1; G gates per layer (rnn 1,
