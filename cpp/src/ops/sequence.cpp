@@ -40,7 +40,7 @@ Variable cols(const Variable& m, int64_t begin, int64_t end) {
 // lstm_cell is one kernel; its rule is lstm_cell_backward, one kernel too,
 // whose own rule is written in ops below, so every order follows.
 
-Variable zeros_like_shape(const Shape& shape, DType dtype) { return Variable(Tensor::zeros(shape, dtype)); }
+Variable zeros_of(const Shape& shape, DType dtype) { return Variable(Tensor::zeros(shape, dtype)); }
 
 Variable sigmoid_slope(const Variable& s) { return s * (1.0 - s); }  // sig' from s = sig(x)
 
@@ -56,8 +56,8 @@ VariableList gate_blocks(const Variable& m) {
 // the rule sends c's gradient back through the cell that made it.
 VariableList lstm_cell_backward(Variable gh, Variable gc, const Variable& gates, const Variable& c_prev,
                                 const Variable& c) {
-  if (!gh.defined()) gh = zeros_like_shape(c.shape(), c.dtype());
-  if (!gc.defined()) gc = zeros_like_shape(c.shape(), c.dtype());
+  if (!gh.defined()) gh = zeros_of(c.shape(), c.dtype());
+  if (!gc.defined()) gc = zeros_of(c.shape(), c.dtype());
   auto [da, dcp] = kernels::lstm_cell_backward(gh.value(), gc.value(), gates.value(), c_prev.value(), c.value());
   return record("lstm_cell_backward", {gh, gc, gates, c_prev, c}, {da, dcp}, kSavesInputs, [](const Ctx& x) {
     const Variable &gh = x.in(0), &gc = x.in(1), &cp = x.in(3), &c = x.in(4);
@@ -67,8 +67,8 @@ VariableList lstm_cell_backward(Variable gh, Variable gc, const Variable& gates,
                    dtc = 1.0 - tc * tc;
     const Variable gct = gc + gh * o * dtc;
     // the incoming gradients of d gates (A) and d c_prev (P)
-    const VariableList A = gate_blocks(x.gy(0).defined() ? x.gy(0) : zeros_like_shape(x.in_shape(2), x.in_dtype(2)));
-    const Variable P = x.gy(1).defined() ? x.gy(1) : zeros_like_shape(x.in_shape(3), x.in_dtype(3));
+    const VariableList A = gate_blocks(x.gy(0).defined() ? x.gy(0) : zeros_of(x.in_shape(2), x.in_dtype(2)));
+    const Variable P = x.gy(1).defined() ? x.gy(1) : zeros_of(x.in_shape(3), x.in_dtype(3));
     const Variable G = A[0] * g * di + A[1] * cp * df + A[2] * i * dg + P * f;  // the gradient of gct
     const Variable g_gh = G * o * dtc + A[3] * tc * dout;
     const Variable g_c = (-2.0 * G * gh * o * tc + A[3] * gh * dout) * dtc;  // through tanh(c)
@@ -77,8 +77,8 @@ VariableList lstm_cell_backward(Variable gh, Variable gc, const Variable& gates,
     const Variable gf = A[1] * gct * cp * (1.0 - 2.0 * f) + P * gct;
     const Variable gg = A[0] * gct * di - 2.0 * A[2] * gct * i * g;
     const Variable go = G * gh * dtc + A[3] * gh * tc * (1.0 - 2.0 * o);
-    const Variable B4 = stack({gi * di, gf * df, gg * dg, go * dout}, 1);  // (B, 4, H)
-    const Variable g_gates = reshape(B4, x.in_shape(2));
+    const Variable blocks = stack({gi * di, gf * df, gg * dg, go * dout}, 1);  // (B, 4, H)
+    const Variable g_gates = reshape(blocks, x.in_shape(2));
     return grads(g_gh, G, g_gates, A[1] * gct * df, g_c);
   });
 }
