@@ -32,6 +32,7 @@ CASES = (
     "bench_pooling",
     "bench_conv",
     "bench_normalization",
+    "bench_lstm",
 )
 
 

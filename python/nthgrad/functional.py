@@ -57,6 +57,7 @@ _POOLING = [
 
 
 _SEQUENCE = [
+    "rnn", "lstm", "gru", "multi_head_attention",
 ]
 
 

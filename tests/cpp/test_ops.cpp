@@ -249,3 +249,30 @@ TEST(normalization_ops) {
   CHECK_THROWS(group_normalization(random({2, 4, 3}, gen), {}, {}, 3), ValueError);
   CHECK_THROWS(norm(x, 0.5), ValueError);
 }
+
+TEST(sequence_layers_from_cpp) {
+  // rnn, lstm (bidirectional, 2 layers) and gru built from recorded ops: orders 1 and 2 through every input
+  std::mt19937 gen(8);
+  const Variable h = random({1, 1, 2, 2}, gen), w0 = random({1, 2, 5}, gen), b = random({1, 1, 2}, gen);
+  gradcheck([&](const Variable& x) { return rnn(x, h, w0, Variable(), b).first; }, random({3, 2, 3}, gen), gen);
+  const Variable h2 = random({2, 2, 2, 2}, gen), c2 = random({2, 2, 2, 2}, gen);
+  const Variable lw0 = random({2, 4, 2, 5}, gen), lb = random({2, 2, 4, 2}, gen), x = random({3, 2, 3}, gen);
+  gradcheck([&](const Variable& w) { return lstm(x, h2, c2, lw0, w, lb, 2, 0.0, true).c_n; },
+            random({1, 2, 4, 2, 6}, gen), gen);
+  const Variable gw0 = random({1, 3, 2, 5}, gen);
+  gradcheck([&](const Variable& bias) { return gru(x, h, gw0, Variable(), bias).first; }, random({1, 1, 4, 2}, gen),
+            gen);
+  // y's last step is h_n for one direction
+  auto [y, h_n] = gru(x, h, gw0);
+  CHECK(y.shape() == (Shape{3, 2, 2}) && h_n.shape() == (Shape{1, 1, 2, 2}));
+  CHECK(y.value().at(8) == h_n.value().at(0));
+  CHECK_THROWS(rnn(x, h, w0, Variable(), Variable(), 1, "sigmoid"), ValueError);
+  CHECK_THROWS(lstm(x, h, h, w0), ValueError);
+  CHECK_THROWS(gru(x, h2, gw0, Variable(), Variable(), 2), ValueError);
+  // multi_head_attention: third order is the table's; here the first two through query
+  const Variable k = random({4, 2, 4}, gen), wq = random({4, 4}, gen), wk = random({4, 4}, gen),
+                 wv = random({4, 4}, gen), wo = random({4, 3}, gen);
+  gradcheck([&](const Variable& q) { return multi_head_attention(q, k, k, 2, wq, wk, wv, wo).first; },
+            random({3, 2, 4}, gen), gen);
+  CHECK_THROWS(multi_head_attention(k, k, k, 3, wq, wk, wv, wo), ValueError);
+}

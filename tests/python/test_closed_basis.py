@@ -49,6 +49,11 @@ COMPOSED_OF.update({op: {"standardize", "channel_affine", "channel_sums"} for op
     "batch_normalization", "sync_batch_normalization", "layer_normalization", "instance_normalization",
     "group_normalization", "tensor_normalization", "weight_standardization")})
 COMPOSED_OF["fused_batch_normalization"] = {"standardize", "channel_affine", "channel_sums", "relu"}
+# sequence (issue 8): rnn/lstm/gru are loops of recorded basis ops, the steps and gates cut by split (whose
+# rule is a concatenate), relu for rnn's 'relu'; attention is nnabla's composition of affine, softmax, dropout
+# and pad (of the masks, for attn_bias_k).
+COMPOSED_OF.update({"rnn": {"relu", "split"}, "lstm": {"split", "lstm_cell"}, "gru": {"split"},
+                    "multi_head_attention": {"affine", "softmax", "dropout", "pad"}})
 
 
 def allowed(op):

@@ -268,6 +268,13 @@ Tensor window_pooling_backward(const Tensor& gy, const PoolGeometry& g, PoolWeig
 
 
 // ---- sequence (issue 8) ----
+// The LSTM cell: gates (B, 4H) are the pre-activations in the order i, f, g,
+// o; c = sig(f) c_prev + sig(i) tanh(g), h = sig(o) tanh(c). Returns (h, c).
+std::pair<Tensor, Tensor> lstm_cell(const Tensor& gates, const Tensor& c_prev);
+// Its adjoint: the gradients (of gates, of c_prev) from gh and gc (both
+// (B, H)), given the cell's inputs and its c.
+std::pair<Tensor, Tensor> lstm_cell_backward(const Tensor& gh, const Tensor& gc, const Tensor& gates,
+                                             const Tensor& c_prev, const Tensor& c);
 
 
 
