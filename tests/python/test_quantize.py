@@ -266,6 +266,27 @@ def test_clip_grad_by_norm_rescales_always():
                                rtol=1e-12)
 
 
+def test_clip_grad_by_norm_of_a_zero_gradient_is_zero_not_nan():
+    # nnabla divides 0 by a zero norm (NaN); a zero gradient (an unused output, a dead unit) stays zero here,
+    # at first and second order, and the other rows are rescaled as before
+    x = f64(RNG.standard_normal((2, 3)), requires_grad=True)
+    gyv = np.array([[0.0, 0.0, 0.0], [3.0, 0.0, 4.0]])
+    gy = f64(gyv, requires_grad=True)
+    (g,) = ng.grad((F.clip_grad_by_norm(x, 2.0, axes=1) * gy).sum(), [x], create_graph=True)
+    np.testing.assert_allclose(np.asarray(g), [[0, 0, 0], [1.2, 0, 1.6]], rtol=1e-14)
+    (h,) = ng.grad((g * g).sum(), [gy])
+    assert np.all(np.isfinite(np.asarray(h)))
+    np.testing.assert_allclose(np.asarray(h)[1], 0.0, atol=1e-14)  # |g| = clip_norm whatever gy is
+    (g_all,) = ng.grad((F.clip_grad_by_norm(x) * f64(np.zeros((2, 3)))).sum(), [x])
+    np.testing.assert_array_equal(np.asarray(g_all), np.zeros((2, 3)))
+
+
+def test_clip_grad_by_norm_clip_norm_must_be_a_number():
+    with pytest.raises(TypeError, match="clip_grad_by_norm: clip_norm must be a number or None, got 'a'"):
+        F.clip_grad_by_norm(f64([1.0]), "a")
+    np.testing.assert_array_equal(np.asarray(F.clip_grad_by_norm(f64([1.0]), np.float32(2.0))), [1.0])
+
+
 # ---- robustness ----------------------------------------------------------------------------
 
 def test_non_finite_inputs_and_extreme_parameters_do_not_crash():
