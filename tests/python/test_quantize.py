@@ -76,6 +76,15 @@ def test_prune_threshold_rule_and_identity_gradient():
     np.testing.assert_array_equal(grad_of(lambda v: F.prune(v, 0.5), x, gy), gy)
 
 
+def test_prune_threshold_index_is_nnabla_float_product():
+    # nnabla computes (size - 1) * rate in float32: 100 * 0.29f rounds to 29 (28.999... in double), so the
+    # threshold is the 30th smallest |x| and 29 entries of 0..100 are pruned
+    x = f64(np.arange(101.0))
+    y = np.asarray(F.prune(x, rate=0.29))
+    assert (y == 0).sum() == 29 and y[29] == 29.0
+    assert (np.asarray(F.prune(x, rate=0.7)) == 0).sum() == 70
+
+
 def test_fixed_point_quantize_ranges_and_masks():
     x = f64([-10.0, -7.9, -0.03, 0.03125, 0.1, 7.9, 10.0], requires_grad=True)  # max = 127/16 = 7.9375
     np.testing.assert_array_equal(np.asarray(F.fixed_point_quantize(x)),
