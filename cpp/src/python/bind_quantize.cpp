@@ -87,7 +87,7 @@ void bind_quantize(py::module_& m) {
       },
       py::arg("x"), py::arg("clip_norm") = py::none(), py::arg("axes") = py::none(),
       "Identity forward; the gradient is clip_norm*gy/||gy||_2 over axes (None: all; clip_norm None: 1), "
-      "always rescaled as nnabla does.");
+      "always rescaled as nnabla does; a gy that is zero over the axes gives 0 (nnabla: NaN).");
 }
 
 }  // namespace nthgrad::python
