@@ -36,7 +36,7 @@ COMPOSED_OF.update({
     "matrix_diag": {"matrix_diag_part"}, "matrix_diag_part": {"matrix_diag"},
     "einsum": {"matrix_diag_part", "matrix_diag"},
 })
-# loss (issue 8): softmax_cross_entropy is -sum(log_softmax(x) * onehot) along the class axis.
+# loss (issue 8): softmax_cross_entropy is -sum(where(onehot, log_softmax(x), 0)) along the class axis.
 COMPOSED_OF.update({"softmax_cross_entropy": {"log_softmax"}})
 
 
