@@ -77,6 +77,7 @@ def test_absolute_error_tie_gives_minus_gy_to_x0_and_plus_gy_to_x1():
     np.testing.assert_array_equal(np.asarray(g0), [-1.0, 1.0, -1.0])
     np.testing.assert_array_equal(np.asarray(g1), [1.0, -1.0, 1.0])
     np.testing.assert_array_equal(np.asarray(F.absolute_error(x0, x1)), [0.0, 1.0, 1.0])
+    assert not np.signbit(np.asarray(F.absolute_error(x0, x1))[0])  # abs(0) = +0, not 0 * -1 = -0
 
 
 def test_huber_gradient_at_the_threshold_and_tie():

@@ -171,11 +171,12 @@ Variable squared_error(const Variable& x0, const Variable& x1) {
   return mul2(d, d);
 }
 
-// d s with the constant s = (d > 0 ? 1 : -1): nnabla's -1 at d = 0, which abs (+1 at 0) would not give
+// d s with the constant s = (d > 0 ? 1 : -1): nnabla's -1 at d = 0, which abs (+1 at 0) would not give.
+// + 0 turns the tie's 0 * -1 = -0 into nnabla's abs(0) = +0 (round to nearest: -0 + 0 = +0).
 Variable absolute_error(const Variable& x0, const Variable& x1) {
   check_broadcast("absolute_error", x0, x1);
   Variable d = sub2(x0, x1);
-  return mul2(d, sign(d.detach(), -1.0, false));
+  return add_scalar(mul2(d, sign(d.detach(), -1.0, false)), 0.0);
 }
 
 // where(|d| < delta, d^2, delta (2|d| - delta)); the condition is a constant mask
