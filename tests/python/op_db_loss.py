@@ -47,7 +47,7 @@ def huber_ref(delta):
 
 def kl_ref(base_axis):
     def ref(p, q):
-        d = (p * (np.log(p) - np.log(q))).sum(axis=tuple(range(base_axis, p.ndim)))
+        d = (p * (np.log(p + 1e-8) - np.log(q + 1e-8))).sum(axis=tuple(range(base_axis, p.ndim)))  # nnabla's
         return d.reshape(p.shape[:base_axis] + (1,))
     return ref
 

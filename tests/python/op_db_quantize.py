@@ -20,7 +20,8 @@ def prune_ref(rate):
         if x.size == 0:
             return x.copy()
         a = np.sort(np.abs(x).ravel())
-        threshold = a[int((x.size - 1) * rate)] + (1.0 if rate == 1.0 else 0.0)
+        # nnabla: the index (size - 1) * rate is a float32 product (rate is a float attribute)
+        threshold = a[int(np.float32(x.size - 1) * np.float32(rate))] + (1.0 if rate == 1.0 else 0.0)
         return np.where(np.abs(x) < threshold, 0.0, x)
     return ref
 

@@ -37,7 +37,7 @@ COMPOSED_OF.update({
     "einsum": {"matrix_diag_part", "matrix_diag"},
     "stft": {"gather"},  # reflect padding (take_along); hidden until node_names stopped reusing freed ids
 })
-# loss (issue 8): softmax_cross_entropy is -sum(log_softmax(x) * onehot) along the class axis.
+# loss (issue 8): softmax_cross_entropy is -sum(where(onehot, log_softmax(x), 0)) along the class axis.
 COMPOSED_OF.update({"softmax_cross_entropy": {"log_softmax"}, "huber_loss": {"abs"}})  # abs: |d| in the branch
 # conv (issue 8): convolution, deconvolution and the weight-gradient op close over one another.
 _CONV_CYCLE = {"convolution", "deconvolution", "convolution_weight_grad"}

@@ -77,6 +77,7 @@ def test_absolute_error_tie_gives_minus_gy_to_x0_and_plus_gy_to_x1():
     np.testing.assert_array_equal(np.asarray(g0), [-1.0, 1.0, -1.0])
     np.testing.assert_array_equal(np.asarray(g1), [1.0, -1.0, 1.0])
     np.testing.assert_array_equal(np.asarray(F.absolute_error(x0, x1)), [0.0, 1.0, 1.0])
+    assert not np.signbit(np.asarray(F.absolute_error(x0, x1))[0])  # abs(0) = +0, not 0 * -1 = -0
 
 
 def test_huber_gradient_at_the_threshold_and_tie():
@@ -124,6 +125,88 @@ def test_kl_multinomial_shape_and_zero_for_equal_distributions():
     assert F.kl_multinomial(f64(p), f64(p)).shape == (2, 1)
     np.testing.assert_allclose(np.asarray(F.kl_multinomial(f64(p), f64(p))), 0.0, atol=1e-15)
     assert F.kl_multinomial(f64(p), f64(p), base_axis=-1).shape == (2, 3, 1)
+
+
+def test_kl_multinomial_zero_probabilities_are_finite_as_nnabla():
+    # nnabla: sum p (log(p + 1e-8) - log(q + 1e-8)); p = 0 contributes 0, q = 0 a finite amount
+    pv = np.array([[0.0, 0.5, 0.5], [0.3, 0.7, 0.0]])
+    qv = np.array([[0.2, 0.3, 0.5], [0.0, 0.6, 0.4]])
+    p, q = f64(pv, requires_grad=True), f64(qv, requires_grad=True)
+    y = F.kl_multinomial(p, q)
+    lp, lq = np.log(pv + 1e-8), np.log(qv + 1e-8)
+    np.testing.assert_allclose(np.asarray(y), (pv * (lp - lq)).sum(1, keepdims=True), rtol=1e-14)
+    gp, gq = ng.grad(y.sum(), [p, q], create_graph=True)
+    np.testing.assert_allclose(np.asarray(gp), lp - lq + pv / (pv + 1e-8), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(gq), -pv / (qv + 1e-8), rtol=1e-12)
+    hp, hq = ng.grad((gp * gp).sum() + (gq * gq).sum(), [p, q])
+    assert np.all(np.isfinite(np.asarray(hp))) and np.all(np.isfinite(np.asarray(hq)))
+    y32 = np.asarray(F.kl_multinomial(f32(pv), f32(qv)))
+    assert np.all(np.isfinite(y32))
+
+
+def test_softmax_cross_entropy_with_minus_inf_logits_of_other_classes():
+    # masked logits: -inf in a class that is not the label must not make the loss NaN (-inf * 0)
+    for mk in (f32, f64):
+        x = mk([[0.0, -np.inf, 1.0], [-np.inf, 2.0, -np.inf]], requires_grad=True)
+        y = F.softmax_cross_entropy(x, labels([[0], [1]]))
+        np.testing.assert_allclose(np.asarray(y, np.float64), [[np.log1p(np.e)], [0.0]], rtol=1e-6, atol=1e-7)
+        (g,) = ng.grad(y.sum(), [x], create_graph=True)
+        s = np.e / (1 + np.e)
+        np.testing.assert_allclose(np.asarray(g, np.float64), [[1 - s - 1, 0, s], [0, 0, 0]], rtol=1e-6, atol=1e-7)
+        (h,) = ng.grad((g * g).sum(), [x])
+        assert np.all(np.isfinite(np.asarray(h)))
+    # a label on a -inf class is an infinite loss, as log 0 is
+    assert np.asarray(F.softmax_cross_entropy(f64([[0.0, -np.inf]]), labels([[1]])))[0, 0] == np.inf
+
+
+@pytest.mark.parametrize("name", ["softmax_cross_entropy", "categorical_cross_entropy"])
+def test_ignored_rows_do_not_read_x(name):
+    # nnabla skips the rows of label -1: a NaN or inf there gives loss 0 and gradient 0 at every order
+    x = f64([[np.nan, 0.5, 0.2], [0.3, np.inf, 0.4], [0.1, 0.6, 0.3]], requires_grad=True)
+    y = getattr(F, name)(x, labels([[-1], [-1], [1]]))
+    yv = np.asarray(y)
+    np.testing.assert_array_equal(yv[:2], [[0.0], [0.0]])
+    assert np.isfinite(yv[2, 0]) and yv[2, 0] > 0
+    (g,) = ng.grad(y.sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(np.asarray(g)[:2], np.zeros((2, 3)))
+    (h,) = ng.grad((g * g).sum(), [x])
+    np.testing.assert_array_equal(np.asarray(h)[:2], np.zeros((2, 3)))
+    assert np.all(np.isfinite(np.asarray(g))) and np.all(np.isfinite(np.asarray(h)))
+
+
+def test_categorical_cross_entropy_ignores_inf_in_other_classes():
+    x = f64([[np.inf, 0.5, 0.25]], requires_grad=True)
+    y = F.categorical_cross_entropy(x, labels([[1]]))
+    np.testing.assert_allclose(np.asarray(y), [[np.log(2)]], rtol=1e-14)
+    (g,) = ng.grad(y.sum(), [x])
+    np.testing.assert_allclose(np.asarray(g), [[0.0, -2.0, 0.0]], rtol=1e-14)
+
+
+@pytest.mark.parametrize("mk, tiny", [(f32, np.finfo(np.float32).tiny), (f64, np.finfo(np.float64).tiny)])
+def test_saturated_probabilities_have_nnabla_gradients_and_finite_second_order(mk, tiny):
+    # binary_cross_entropy at x = 0 and 1: value -log(tiny) where the target disagrees (nnabla's clamp);
+    # gradient -t/tiny + (1-t)/(1-x) at x = 0 (nnabla's -dy/tiny where t = 1), and no NaN at second order
+    x = mk([0.0, 1.0, 0.0, 1.0, 0.5], requires_grad=True)
+    tg = mk([0.0, 1.0, 1.0, 0.0, 0.5], requires_grad=True)
+    y = F.binary_cross_entropy(x, tg)
+    big = -np.log(tiny)
+    np.testing.assert_allclose(np.asarray(y, np.float64), [0, 0, big, big, np.log(2)], rtol=1e-6)
+    gx, gt = ng.grad(y.sum(), [x, tg], create_graph=True)
+    np.testing.assert_allclose(np.asarray(gx, np.float64), [1.0, -1.0, -1 / tiny, 1 / tiny, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(gt, np.float64), [big, -big, big, -big, 0.0], rtol=1e-6, atol=1e-6)
+    hxx, hxt = ng.grad(gx.sum(), [x, tg])
+    # d2/dx2 = t/x^2 + (1-t)/(1-x)^2 off the clamp, 0 on it; d2/dxdt = -(slope of log x + slope of log(1-x)),
+    # the slope being 1/tiny on the clamp
+    np.testing.assert_allclose(np.asarray(hxx, np.float64), [1.0, 1.0, 0.0, 0.0, 4.0], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(hxt, np.float64), [-(1 / tiny + 1)] * 4 + [-4.0], rtol=1e-6)
+    # categorical_cross_entropy with x[label] = 0: loss -log(tiny), gradient -1/tiny (nnabla), finite Hessian
+    p = mk([[0.0, 1.0], [0.5, 0.5]], requires_grad=True)
+    y = F.categorical_cross_entropy(p, labels([[0], [1]]))
+    np.testing.assert_allclose(np.asarray(y, np.float64), [[big], [np.log(2)]], rtol=1e-6)
+    (g,) = ng.grad(y.sum(), [p], create_graph=True)
+    np.testing.assert_allclose(np.asarray(g, np.float64), [[-1 / tiny, 0], [0, -2]], rtol=1e-6)
+    (h,) = ng.grad(g.sum(), [p])
+    np.testing.assert_allclose(np.asarray(h, np.float64), [[0, 0], [0, 4]], rtol=1e-6)
 
 
 def test_squared_error_third_order_with_broadcasting():
@@ -241,6 +324,10 @@ def test_torch_mse_l1_huber():
 def test_torch_kl_div():
     torch = pytest.importorskip("torch")
     p, q = RNG.uniform(0.1, 1, (3, 4)), RNG.uniform(0.1, 1, (3, 4))
+    # nnabla's formula (1e-8 inside the logs) through torch's autograd, to second order
     _compare_with_torch(F.kl_multinomial,
-                        lambda u, v: torch.nn.functional.kl_div(torch.log(v), u, reduction="none").sum(1, keepdim=True),
+                        lambda u, v: (u * (torch.log(u + 1e-8) - torch.log(v + 1e-8))).sum(1, keepdim=True),
                         [p, q], diff=(0, 1))
+    # and torch's own kl_div up to that shift
+    kl = torch.nn.functional.kl_div(torch.log(torch.tensor(q)), torch.tensor(p), reduction="none").sum(1, keepdim=True)
+    np.testing.assert_allclose(np.asarray(F.kl_multinomial(f64(p), f64(q))), kl.numpy(), rtol=1e-6, atol=1e-9)

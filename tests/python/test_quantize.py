@@ -76,6 +76,15 @@ def test_prune_threshold_rule_and_identity_gradient():
     np.testing.assert_array_equal(grad_of(lambda v: F.prune(v, 0.5), x, gy), gy)
 
 
+def test_prune_threshold_index_is_nnabla_float_product():
+    # nnabla computes (size - 1) * rate in float32: 100 * 0.29f rounds to 29 (28.999... in double), so the
+    # threshold is the 30th smallest |x| and 29 entries of 0..100 are pruned
+    x = f64(np.arange(101.0))
+    y = np.asarray(F.prune(x, rate=0.29))
+    assert (y == 0).sum() == 29 and y[29] == 29.0
+    assert (np.asarray(F.prune(x, rate=0.7)) == 0).sum() == 70
+
+
 def test_fixed_point_quantize_ranges_and_masks():
     x = f64([-10.0, -7.9, -0.03, 0.03125, 0.1, 7.9, 10.0], requires_grad=True)  # max = 127/16 = 7.9375
     np.testing.assert_array_equal(np.asarray(F.fixed_point_quantize(x)),
@@ -264,6 +273,27 @@ def test_clip_grad_by_norm_rescales_always():
     n = np.linalg.norm(gyv, axis=1, keepdims=True)
     np.testing.assert_allclose(np.asarray(h), 2.0 * (1 / n - gyv * gyv.sum(axis=1, keepdims=True) / n ** 3),
                                rtol=1e-12)
+
+
+def test_clip_grad_by_norm_of_a_zero_gradient_is_zero_not_nan():
+    # nnabla divides 0 by a zero norm (NaN); a zero gradient (an unused output, a dead unit) stays zero here,
+    # at first and second order, and the other rows are rescaled as before
+    x = f64(RNG.standard_normal((2, 3)), requires_grad=True)
+    gyv = np.array([[0.0, 0.0, 0.0], [3.0, 0.0, 4.0]])
+    gy = f64(gyv, requires_grad=True)
+    (g,) = ng.grad((F.clip_grad_by_norm(x, 2.0, axes=1) * gy).sum(), [x], create_graph=True)
+    np.testing.assert_allclose(np.asarray(g), [[0, 0, 0], [1.2, 0, 1.6]], rtol=1e-14)
+    (h,) = ng.grad((g * g).sum(), [gy])
+    assert np.all(np.isfinite(np.asarray(h)))
+    np.testing.assert_allclose(np.asarray(h)[1], 0.0, atol=1e-14)  # |g| = clip_norm whatever gy is
+    (g_all,) = ng.grad((F.clip_grad_by_norm(x) * f64(np.zeros((2, 3)))).sum(), [x])
+    np.testing.assert_array_equal(np.asarray(g_all), np.zeros((2, 3)))
+
+
+def test_clip_grad_by_norm_clip_norm_must_be_a_number():
+    with pytest.raises(TypeError, match="clip_grad_by_norm: clip_norm must be a number or None, got 'a'"):
+        F.clip_grad_by_norm(f64([1.0]), "a")
+    np.testing.assert_array_equal(np.asarray(F.clip_grad_by_norm(f64([1.0]), np.float32(2.0))), [1.0])
 
 
 # ---- robustness ----------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 // Loss functions (technical note section 13), each composed of differentiable
 // ops (softplus, log_softmax, log, abs, where, sum, ...), so their gradients of
 // every order come from those ops' rules. Integer labels enter as a constant
-// one-hot mask, so the label picks log_softmax(x)[label] by a product with
-// the mask and a sum along the class axis, and the gradient is the mask's
-// scatter of gy.
+// one-hot mask, so the label picks log_softmax(x)[label] by a where on the
+// mask (not a product: -inf * 0 is NaN) and a sum along the class axis, and
+// the gradient is the mask's scatter of gy.
 #include "nthgrad/ops/loss.h"
 
+#include <cmath>
 #include <limits>
 
 #include "autograd/record.h"
@@ -41,6 +42,20 @@ std::pair<Variable, Variable> equal_shape_pair(const char* op, const char* a0, c
 // The smallest positive normal number of the dtype: nnabla clamps probabilities there before log.
 double tiny(DType dtype) {
   return dtype == DType::Float32 ? std::numeric_limits<float>::min() : std::numeric_limits<double>::min();
+}
+
+// A constant scalar of p's dtype.
+Variable constant_like(const Variable& p, double value) { return record_nondiff(Tensor::scalar(value, p.dtype())); }
+
+// log(max(p, eps)) as nnabla's value, with the slope 1/eps below eps: nnabla's (and torch's) gradient at a
+// saturated probability is -dy/eps, not 0, and no order of derivative may be 0 * inf = NaN there. So below
+// eps the value is log(eps) + (p - p.detach())/eps (exactly log(eps), slope 1/eps, curvature 0), and above
+// it log(p) of a p that the mask keeps away from 0 (the branch not taken never sees a 0 to divide by).
+Variable clamped_log(const Variable& p, double eps) {
+  Variable inside = greater_scalar(p.detach(), eps);  // a constant mask
+  Variable above = log(where(inside, p, constant_like(p, 1.0)));
+  Variable below = add_scalar(mul_scalar(sub2(p, p.detach()), 1.0 / eps), std::log(eps));
+  return where(inside, above, below);
 }
 
 struct LabelMasks {
@@ -120,26 +135,34 @@ Variable sigmoid_cross_entropy(const Variable& x, const Variable& target) {
   return sub2(softplus(a), mul2(a, t));
 }
 
-// -(t log max(x, tiny) + (1-t) log max(1-x, tiny))
+// -(t log max(x, tiny) + (1-t) log max(1-x, tiny)); at x = 0 or 1 the clamped log keeps nnabla's gradient
+// -t/tiny (resp. (1-t)/tiny) and every higher derivative finite
 Variable binary_cross_entropy(const Variable& x, const Variable& target) {
   auto [p, t] = equal_shape_pair("binary_cross_entropy", "x", x, "target", target);
   const double eps = tiny(p.dtype());
-  Variable log_p = log(maximum_scalar(p, eps));
-  Variable log_1mp = log(maximum_scalar(r_sub_scalar(p, 1.0), eps));
+  Variable log_p = clamped_log(p, eps);
+  Variable log_1mp = clamped_log(r_sub_scalar(p, 1.0), eps);
   return mul_scalar(add2(mul2(t, log_p), mul2(r_sub_scalar(t, 1.0), log_1mp)), -1.0);
 }
 
-// -sum(log_softmax(x) * onehot) along axis
+// -sum(where(onehot, log_softmax(x), 0)) along axis. The label's entry is selected (where), not multiplied
+// by the one-hot mask: a -inf logit of another class (masked logits) has log_softmax -inf, and -inf * 0 would
+// make the loss NaN. The rows of ignored labels read x = 0 instead of x, so that a NaN / inf there gives
+// loss 0 and gradient 0 (nnabla skips those rows).
 Variable softmax_cross_entropy(const Variable& x, const Variable& target, std::optional<int64_t> axis) {
   const LabelMasks m = label_masks("softmax_cross_entropy", x, target, axis);
-  return mul_scalar(sum(mul2(log_softmax(x, m.axis), m.onehot), {m.axis}, true), -1.0);
+  Variable zero = constant_like(x, 0.0);
+  Variable xs = where(m.valid, x, zero);  // valid (target's shape) broadcasts along the class axis
+  return mul_scalar(sum(where(m.onehot, log_softmax(xs, m.axis), zero), {m.axis}, true), -1.0);
 }
 
-// -log max(x[label], tiny); an ignored label reads 1 instead (loss 0, no gradient)
+// -log max(x[label], tiny) (clamped_log: slope 1/tiny below tiny, as nnabla's gradient); x[label] is
+// selected with where (an inf / NaN elsewhere in the row does not leak in); an ignored label reads 1
+// instead (loss 0, no gradient)
 Variable categorical_cross_entropy(const Variable& x, const Variable& target, std::optional<int64_t> axis) {
   const LabelMasks m = label_masks("categorical_cross_entropy", x, target, axis);
-  Variable picked = add2(sum(mul2(x, m.onehot), {m.axis}, true), r_sub_scalar(m.valid, 1.0));
-  return mul_scalar(log(maximum_scalar(picked, tiny(x.dtype()))), -1.0);
+  Variable picked = add2(sum(where(m.onehot, x, constant_like(x, 0.0)), {m.axis}, true), r_sub_scalar(m.valid, 1.0));
+  return mul_scalar(clamped_log(picked, tiny(x.dtype())), -1.0);
 }
 
 Variable squared_error(const Variable& x0, const Variable& x1) {
@@ -148,11 +171,12 @@ Variable squared_error(const Variable& x0, const Variable& x1) {
   return mul2(d, d);
 }
 
-// d s with the constant s = (d > 0 ? 1 : -1): nnabla's -1 at d = 0, which abs (+1 at 0) would not give
+// d s with the constant s = (d > 0 ? 1 : -1): nnabla's -1 at d = 0, which abs (+1 at 0) would not give.
+// + 0 turns the tie's 0 * -1 = -0 into nnabla's abs(0) = +0 (round to nearest: -0 + 0 = +0).
 Variable absolute_error(const Variable& x0, const Variable& x1) {
   check_broadcast("absolute_error", x0, x1);
   Variable d = sub2(x0, x1);
-  return mul2(d, sign(d.detach(), -1.0, false));
+  return add_scalar(mul2(d, sign(d.detach(), -1.0, false)), 0.0);
 }
 
 // where(|d| < delta, d^2, delta (2|d| - delta)); the condition is a constant mask
@@ -169,6 +193,8 @@ Variable epsilon_insensitive_loss(const Variable& x0, const Variable& x1, double
   return maximum_scalar(add_scalar(abs(sub2(x0, x1)), -epsilon), 0.0);
 }
 
+constexpr double kKlShift = 1e-8;  // nnabla adds it to p and q inside the logs
+
 Variable kl_multinomial(const Variable& p, const Variable& q, int64_t base_axis) {
   auto [a, b] = equal_shape_pair("kl_multinomial", "p", p, "q", q);
   const int64_t nd = a.ndim();
@@ -180,7 +206,8 @@ Variable kl_multinomial(const Variable& p, const Variable& q, int64_t base_axis)
   for (int64_t d = base; d < nd; ++d) axes.push_back(d);
   Shape out(a.shape().begin(), a.shape().begin() + base);
   out.push_back(1);
-  return reshape(sum(mul2(a, sub2(log(a), log(b))), axes, false), out);
+  // nnabla's p (log(p + 1e-8) - log(q + 1e-8)): p = 0 gives 0 (not 0 * -inf = NaN), q = 0 a finite value
+  return reshape(sum(mul2(a, sub2(log(add_scalar(a, kKlShift)), log(add_scalar(b, kKlShift)))), axes, false), out);
 }
 
 }  // namespace nthgrad

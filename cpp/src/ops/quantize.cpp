@@ -265,7 +265,9 @@ Variable clip_grad_by_value(const Variable& x, const Variable& min, const Variab
                 [lo, hi](const Ctx& c) { return grads(clip_by_value(c.gy(), lo, hi)); });
 }
 
-// gx = clip_norm gy / sqrt(sum(gy^2 over axes)); nnabla rescales always, not only when larger
+// gx = clip_norm gy / sqrt(sum(gy^2 over axes)); nnabla rescales always, not only when larger. Where gy is
+// all zero over the axes, gx is 0 (nnabla: 0/0 = NaN): the squared norm reads 1 there through a constant
+// mask, so neither the division nor the square root's derivative ever meets a 0.
 Variable clip_grad_by_norm(const Variable& x, double clip_norm, const Axes& axes) {
   const char* op = "clip_grad_by_norm";
   check::floating(op, "x", x);
@@ -273,7 +275,9 @@ Variable clip_grad_by_norm(const Variable& x, double clip_norm, const Axes& axes
     throw ValueError(detail::cat(op, ": clip_norm must be positive and finite, got ", clip_norm));
   const Axes a = axes.empty() ? Axes{} : normalize_axes(op, axes, x.ndim());
   return record(op, {x}, copy_of(x.value()), kSavesNothing, [a, clip_norm](const Ctx& c) {
-    Variable norm = pow_scalar(sum(mul2(c.gy(), c.gy()), a, true), 0.5);
+    Variable squares = sum(mul2(c.gy(), c.gy()), a, true);
+    Variable nonzero = greater_scalar(squares.detach(), 0.0);  // a constant mask
+    Variable norm = pow_scalar(where(nonzero, squares, record_nondiff(Tensor::scalar(1.0, squares.dtype()))), 0.5);
     return grads(mul_scalar(div2(c.gy(), norm), clip_norm));
   });
 }

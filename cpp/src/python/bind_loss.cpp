@@ -28,8 +28,8 @@ void bind_loss(py::module_& m) {
   m.def("epsilon_insensitive_loss", &epsilon_insensitive_loss, py::arg("x0"), py::arg("x1"), py::arg("epsilon"),
         "max(0, |x0 - x1| - epsilon) elementwise. Gradients: x0, x1.");
   m.def("kl_multinomial", &kl_multinomial, py::arg("p"), py::arg("q"), py::arg("base_axis") = 1,
-        "KL divergence sum p (log p - log q) over the axes from base_axis, for p and q of equal shape; result of "
-        "shape p.shape[:base_axis] + (1,). Gradients: p, q.");
+        "KL divergence sum p (log(p + 1e-8) - log(q + 1e-8)) (nnabla's shift, so p = 0 adds 0) over the axes "
+        "from base_axis, for p and q of equal shape; result of shape p.shape[:base_axis] + (1,). Gradients: p, q.");
 }
 
 }  // namespace nthgrad::python

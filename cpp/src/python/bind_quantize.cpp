@@ -79,12 +79,15 @@ void bind_quantize(py::module_& m) {
       "clip_grad_by_norm",
       [](V x, const py::object& clip_norm, const py::object& axes) {
         if (no_axes(axes)) throw ValueError("clip_grad_by_norm: axes=() names no axis; pass None for all axes");
-        return clip_grad_by_norm(x, clip_norm.is_none() ? 1.0 : clip_norm.cast<double>(),
-                                 axes.is_none() ? Axes{} : axes_arg(axes));
+        double norm = 1.0;  // nnabla: None means 1
+        if (!clip_norm.is_none() && !as_scalar(clip_norm, norm))
+          throw TypeError(detail::cat("clip_grad_by_norm: clip_norm must be a number or None, got ",
+                                      std::string(py::str(py::repr(clip_norm)))));
+        return clip_grad_by_norm(x, norm, axes.is_none() ? Axes{} : axes_arg(axes));
       },
       py::arg("x"), py::arg("clip_norm") = py::none(), py::arg("axes") = py::none(),
       "Identity forward; the gradient is clip_norm*gy/||gy||_2 over axes (None: all; clip_norm None: 1), "
-      "always rescaled as nnabla does.");
+      "always rescaled as nnabla does; a gy that is zero over the axes gives 0 (nnabla: NaN).");
 }
 
 }  // namespace nthgrad::python

@@ -42,7 +42,8 @@ Variable min_max_quantize(const Variable& x, const Variable& qr_min, const Varia
                           bool ste_fine_grained = true, double eps = 0.01, bool quantize = true);
 // Identity forward; gx = clip(gy, min, max) (min / max broadcast to x, no gradient).
 Variable clip_grad_by_value(const Variable& x, const Variable& min, const Variable& max);
-// Identity forward; gx = clip_norm gy / ||gy||_2 over axes (empty: all), always rescaled (nnabla).
+// Identity forward; gx = clip_norm gy / ||gy||_2 over axes (empty: all), always rescaled (nnabla); an all-zero
+// gy over the axes gives 0 (nnabla: NaN).
 Variable clip_grad_by_norm(const Variable& x, double clip_norm = 1.0, const Axes& axes = {});
 
 }  // namespace nthgrad

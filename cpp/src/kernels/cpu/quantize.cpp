@@ -113,10 +113,13 @@ Tensor prune(const Tensor& x, double rate) {
     std::vector<T> a(static_cast<std::size_t>(n));
     // NaN sorts as +inf: nth_element needs a strict weak order (NaN would break it and read out of bounds)
     for (int64_t i = 0; i < n; ++i) a[i] = std::isnan(px[i]) ? std::numeric_limits<T>::infinity() : std::abs(px[i]);
-    const int64_t k = static_cast<int64_t>(static_cast<double>(n - 1) * rate);
+    // nnabla's rate is a float and its index (size - 1) * rate a float product: 100 * 0.29f is 29 there but
+    // 28.999... in double. The float product can round above size - 1 (size > 2^24), hence the clamp.
+    const float rate_f = static_cast<float>(rate);
+    const int64_t k = std::min<int64_t>(static_cast<int64_t>(static_cast<float>(n - 1) * rate_f), n - 1);
     std::nth_element(a.begin(), a.begin() + k, a.end());
     T threshold = a[k];
-    if (rate == 1.0) threshold += T(1);  // nnabla: rate 1 prunes every entry
+    if (rate_f == 1.0f) threshold += T(1);  // nnabla: rate 1 prunes every entry
     cpu::parallel_for(0, n, cpu::kGrainSize, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) py[i] = std::abs(px[i]) < threshold ? T(0) : px[i];
     });
