@@ -3,7 +3,7 @@ random chains of convolution, deconvolution (grouped, strided, dilated,
 padded), max/average/sum pooling, unpooling, batch/layer/group/instance
 normalization, smooth activations in between, and a loss at the end
 (softmax_cross_entropy, sigmoid_cross_entropy, squared_error, huber_loss,
-kl_multinomial). Every weight, bias, gamma and beta is a leaf beside x.
+kl_multinomial, with nnabla's 1e-8 inside its logs). Every weight, bias, gamma and beta is a leaf beside x.
 
 For f = sum(W * chain(leaves)) both libraries compute in float64 the value,
 d1 = <grad f, v1>, d2 = <grad d1, v2> and d3 = <grad d2, v3> (v_k random
@@ -224,8 +224,9 @@ def add_loss(ch):
     elif kind == "kl_multinomial":  # p = softmax of the chain, q = softmax of a leaf
         iq = ch.leaf(ch.rng.standard_normal((n, k)))
         f_ng = lambda x, L: F.kl_multinomial(F.softmax(flat_ng(x), axis=1), F.softmax(L[iq], axis=1))  # noqa: E731
-        f_th = lambda x, L: (TF.softmax(flat_th(x), 1) * (TF.log_softmax(flat_th(x), 1)  # noqa: E731
-                                                           - TF.log_softmax(L[iq], 1))).sum(1, keepdim=True)
+        def f_th(x, L):  # nnabla's formula: p (log(p + 1e-8) - log(q + 1e-8)), finite at p = 0
+            p, q = TF.softmax(flat_th(x), 1), TF.softmax(L[iq], 1)
+            return (p * (torch.log(p + 1e-8) - torch.log(q + 1e-8))).sum(1, keepdim=True)
         shape = (n, 1)
     else:
         return
