@@ -395,6 +395,81 @@ def test_fused_statistics_agree_with_the_composed_path(op):
     assert "standardize" in node_names(graph)
 
 
+# ---- in-place state: memory nthgrad does not own, or that something else holds, is refused -----------
+# (review of issue 8: batch_normalization wrote its running statistics into a read-only NumPy array and
+# into a tensor another graph had saved, whose gradient then changed; quantize's state updates and add_
+# refuse both.)
+
+def _readonly(a):
+    a = np.array(a, dtype=np.float64)
+    a.setflags(write=False)
+    return a
+
+
+@pytest.mark.parametrize("case", ["bn_mean", "bn_variance", "fused_mean", "spectral_u", "mean_sub_mean", "mean_sub_t"])
+def test_in_place_state_refuses_numpy_memory(case):
+    x = tensor(RNG.standard_normal((4, 3, 2)))
+    arr = _readonly(np.zeros((1, 3, 1)) if case in ("bn_mean", "bn_variance", "fused_mean") else np.ones(3))
+    shared = ng.from_numpy(arr)
+    own = lambda: tensor(np.ones((1, 3, 1)))  # noqa: E731
+    calls = {
+        "bn_mean": lambda: F.batch_normalization(x, None, None, shared, own()),
+        "bn_variance": lambda: F.batch_normalization(x, None, None, own(), shared),
+        "fused_mean": lambda: F.fused_batch_normalization(x, None, None, shared, None),
+        "spectral_u": lambda: F.spectral_norm(tensor(RNG.standard_normal((3, 4))), shared),
+        "mean_sub_mean": lambda: F.mean_subtraction(tensor(np.ones((2, 3))), shared, ng.tensor(np.array([1]))),
+        "mean_sub_t": lambda: F.mean_subtraction(tensor(np.ones((2, 3))), tensor(np.zeros(3)),
+                                                 ng.from_numpy(_readonly_int())),
+    }
+    before = arr.copy()
+    with pytest.raises(RuntimeError, match="shares memory with NumPy"):
+        calls[case]()
+    np.testing.assert_array_equal(arr, before)
+
+
+def _readonly_int():
+    a = np.array([1], dtype=np.int64)
+    a.setflags(write=False)
+    return a
+
+
+def test_in_place_state_refuses_a_tensor_another_graph_saved_and_leaves_that_graph_intact():
+    m = tensor(np.full((1, 3, 1), 2.0), requires_grad=True)
+    x2 = tensor(np.ones((1, 3, 1)), requires_grad=True)
+    y2 = (m * x2).sum()  # mul2 saves m
+    with pytest.raises(RuntimeError, match="mean .* also held elsewhere"):
+        F.batch_normalization(tensor(RNG.standard_normal((4, 3, 2))), None, None, m, None)
+    np.testing.assert_array_equal(np.asarray(m), 2.0)
+    (g,) = ng.grad(y2, [x2])
+    np.testing.assert_array_equal(np.asarray(g), 2.0)
+    # once that graph is freed the update goes through
+    F.batch_normalization(tensor(np.ones((4, 3, 2))), None, None, m, None, decay_rate=0.5)
+    np.testing.assert_allclose(np.asarray(m), 1.5)
+
+
+def test_in_place_state_refuses_mean_and_variance_in_one_memory():
+    mv = tensor(np.ones((1, 3, 1)))
+    with pytest.raises(RuntimeError, match="mean and variance"):
+        F.batch_normalization(tensor(RNG.standard_normal((4, 3, 2))), None, None, mv, mv)
+    np.testing.assert_array_equal(np.asarray(mv), 1.0)
+
+
+@pytest.mark.parametrize("decay_rate", [-0.1, 1.5, float("nan")])
+def test_batch_normalization_rejects_a_decay_rate_outside_0_1(decay_rate):
+    m = tensor(np.zeros((1, 3, 1)))
+    with pytest.raises(ValueError, match="batch_normalization: decay_rate must lie in"):
+        F.batch_normalization(tensor(RNG.standard_normal((4, 3, 2))), None, None, m, None, decay_rate=decay_rate)
+    np.testing.assert_array_equal(np.asarray(m), 0.0)
+
+
+def test_mean_subtraction_rejects_a_negative_counter():
+    # t = -1 made 1 / (t + 1) infinite: a NaN output and a NaN running mean
+    m = tensor(np.zeros(3))
+    with pytest.raises(ValueError, match="mean_subtraction: the counter t must be finite and >= 0"):
+        F.mean_subtraction(tensor(np.ones((2, 3))), m, ng.tensor(np.array([-1])))
+    np.testing.assert_array_equal(np.asarray(m), 0.0)
+
+
 # ---- float32 near 1000 with a small spread: xhat from the unrounded mean -------------------------------
 
 @pytest.mark.parametrize("op", ["batch", "layer", "instance", "group", "weight"])
