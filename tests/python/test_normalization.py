@@ -470,6 +470,14 @@ def test_mean_subtraction_rejects_a_negative_counter():
     np.testing.assert_array_equal(np.asarray(m), 0.0)
 
 
+@pytest.mark.parametrize("op", ["norm", "norm_normalization"])
+def test_norm_p_of_a_wrong_type_is_a_type_error_naming_the_op(op):
+    # was RuntimeError "Unable to cast Python instance of type <class 'str'> to C++ type '?'"
+    with pytest.raises(TypeError, match=f"^{op}: p must be a number or None, got str"):
+        getattr(F, op)(tensor([1.0, 2.0]), p="fro")
+    np.testing.assert_allclose(np.asarray(F.norm(tensor([3.0, 4.0]), p=np.float64(2))), 5.0)
+
+
 # ---- float32 near 1000 with a small spread: xhat from the unrounded mean -------------------------------
 
 @pytest.mark.parametrize("op", ["batch", "layer", "instance", "group", "weight"])
