@@ -480,9 +480,11 @@ def test_norm_p_of_a_wrong_type_is_a_type_error_naming_the_op(op):
 
 # ---- float32 near 1000 with a small spread: xhat from the unrounded mean -------------------------------
 
-@pytest.mark.parametrize("op", ["batch", "layer", "instance", "group", "weight"])
+@pytest.mark.parametrize("op", ["batch", "layer", "instance", "group", "weight", "batch_axes_0_2", "batch_stat",
+                                "layer_stat", "group_stat"])
 def test_float32_inputs_near_1000_with_a_small_spread_keep_two_orders_of_gradients(op):
-    # The fused kernel computed xhat = (x - float32(mu)) * rstd: mu's rounding error (ulp(1000) = 6e-5) over
+    # The fused kernel computed xhat = (x - float32(mu)) * rstd, and the composed path (output_stat=True, or
+    # kept axes that are not contiguous) x - mean(x) in float32: mu's rounding error (ulp(1000) = 6e-5) over
     # a spread of 0.03 put 3% errors into the first derivative and 1.4 (of 109) into the second.
     rng = np.random.default_rng(3)
     x64 = (1000.0 + 0.03 * rng.standard_normal((4, 6, 5))).astype(np.float32).astype(np.float64)
@@ -492,6 +494,10 @@ def test_float32_inputs_near_1000_with_a_small_spread_keep_two_orders_of_gradien
         "instance": lambda x: F.instance_normalization(x, None, None),
         "group": lambda x: F.group_normalization(x, None, None, 3),
         "weight": lambda x: F.weight_standardization(x),
+        "batch_axes_0_2": lambda x: F.batch_normalization(x, None, None, None, None, axes=[0, 2]),
+        "batch_stat": lambda x: F.batch_normalization(x, None, None, None, None, output_stat=True)[0],
+        "layer_stat": lambda x: F.layer_normalization(x, None, None, output_stat=True)[0],
+        "group_stat": lambda x: F.group_normalization(x, None, None, 3, output_stat=True)[0],
     }
     (y32, g32, h32), (y64, g64, h64) = (grads_12(calls[op], [tensor(x64, dtype, True)]) for dtype in (ng.float32,
                                                                                                          ng.float64))
