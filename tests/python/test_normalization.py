@@ -504,3 +504,36 @@ def test_float32_inputs_near_1000_with_a_small_spread_keep_two_orders_of_gradien
     np.testing.assert_allclose(y32, y64, atol=1e-5)
     np.testing.assert_allclose(g32[0], g64[0], atol=1e-4 * np.abs(g64[0]).max())
     np.testing.assert_allclose(h32[0], h64[0], atol=1e-4 * np.abs(h64[0]).max())
+
+
+# ---- empty batches ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [ng.float32, ng.float64])
+@pytest.mark.parametrize("op", ["batch", "batch_stat", "layer", "instance", "group", "tensor"])
+def test_an_empty_batch_gives_an_empty_output_and_zero_gradients_for_beta_and_gamma(op, dtype):
+    # gamma's gradient was NaN: rstd of an empty reduction is NaN, and the sum over no elements (0) was
+    # multiplied by it
+    x = tensor(np.zeros((0, 3, 2)), dtype, True)
+    b, g = tensor(RNG.standard_normal((1, 3, 1)), dtype, True), tensor(RNG.uniform(0.5, 1.5, (1, 3, 1)), dtype, True)
+    calls = {
+        "batch": lambda: F.batch_normalization(x, b, g, None, None),
+        "batch_stat": lambda: F.batch_normalization(x, b, g, None, None, output_stat=True)[0],
+        "layer": lambda: F.layer_normalization(x, b, g),
+        "instance": lambda: F.instance_normalization(x, b, g),
+        "group": lambda: F.group_normalization(x, b, g, 3),
+        "tensor": lambda: F.tensor_normalization(x, [1], b, g),
+    }
+    y = calls[op]()
+    assert y.shape == (0, 3, 2)
+    m, v = tensor(np.zeros((1, 3, 1)), dtype), tensor(np.ones((1, 3, 1)), dtype)
+    F.batch_normalization(x, b, g, m, v)  # no update from no samples
+    np.testing.assert_array_equal(np.asarray(m), 0)
+    np.testing.assert_array_equal(np.asarray(v), 1)
+    gs = ng.grad(y.sum(), [x, b, g], create_graph=True)
+    assert np.asarray(gs[0]).shape == (0, 3, 2)
+    for a in gs[1:]:
+        np.testing.assert_array_equal(np.asarray(a), 0)
+    # and the second order too
+    hs = ng.grad(gs[2].sum() + gs[1].sum(), [b, g], allow_unused=True)
+    for a in hs:
+        assert a is None or (np.asarray(a) == 0).all()

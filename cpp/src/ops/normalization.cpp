@@ -230,6 +230,9 @@ Standardized standardize(const Variable& x, const Axes& reduce, const Variable& 
   Variable y = gamma.defined() && gamma.shape() == rstd.shape() ? mul2(xc, mul2(rstd, gamma))
                : gamma.defined()                                 ? mul2(mul2(xc, rstd), gamma)
                                                                  : mul2(xc, rstd);
+  // An empty x: the statistics of an empty reduction are NaN, and through rstd gamma's gradient (a sum
+  // over no elements, 0) became NaN. y (empty) is then x * 0 * gamma + beta.
+  if (x.numel() == 0) y = gamma.defined() ? mul2(mul_scalar(x, 0.0), gamma) : mul_scalar(x, 0.0);
   if (beta.defined()) y = add2(y, beta);
   return {y, mu, var};
 }
