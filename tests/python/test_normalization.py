@@ -537,3 +537,18 @@ def test_an_empty_batch_gives_an_empty_output_and_zero_gradients_for_beta_and_ga
     hs = ng.grad(gs[2].sum() + gs[1].sum(), [b, g], allow_unused=True)
     for a in hs:
         assert a is None or (np.asarray(a) == 0).all()
+
+
+# ---- errors of fused_ and sync_batch_normalization name those ops -------------------------------------
+
+@pytest.mark.parametrize("op", ["fused_batch_normalization", "sync_batch_normalization"])
+def test_errors_of_fused_and_sync_batch_normalization_name_the_op_called(op):
+    # they named batch_normalization, which the user did not call
+    x = tensor(np.ones((2, 3)))
+    call = (lambda **kw: F.fused_batch_normalization(x, kw.get("beta"), None, None, None, axes=kw.get("axes", [1]))) \
+        if op == "fused_batch_normalization" else \
+        (lambda **kw: F.sync_batch_normalization(x, kw.get("beta"), None, None, None, None, axes=kw.get("axes", [1])))
+    with pytest.raises(ValueError, match=f"^{op}: beta has shape \\(3,\\) but x of shape \\(2, 3\\) needs \\(1, 3\\)"):
+        call(beta=tensor(np.ones(3)))
+    with pytest.raises(IndexError, match=f"^{op}: axis 5 is out of range"):
+        call(axes=[5])

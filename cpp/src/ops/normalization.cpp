@@ -279,11 +279,12 @@ void check_distinct(const char* op, const char* a, const Variable& va, const cha
 
 }  // namespace
 
-// batch_normalization: y = (x - mu) rsqrt(var + eps) gamma + beta; composed of ops (gradient: theirs)
-VariableList batch_normalization(const Variable& x, const Variable& beta, const Variable& gamma,
-                                 const Variable& mean_, const Variable& variance, const Axes& axes,
-                                 double decay_rate, double eps, bool batch_stat, bool output_stat) {
-  const char* op = "batch_normalization";
+namespace {
+
+// batch_normalization for `op` (batch_ or fused_batch_normalization), which its errors name
+VariableList batch_normalization_as(const char* op, const Variable& x, const Variable& beta, const Variable& gamma,
+                                    const Variable& mean_, const Variable& variance, const Axes& axes,
+                                    double decay_rate, double eps, bool batch_stat, bool output_stat) {
   check::floating(op, "x", x);
   Axes keep = normalize_axes(op, axes, x.ndim());
   Shape ps = kept_shape(x.shape(), keep);
@@ -325,6 +326,16 @@ VariableList batch_normalization(const Variable& x, const Variable& beta, const 
   return with_stats(s, output_stat);
 }
 
+}  // namespace
+
+// batch_normalization: y = (x - mu) rsqrt(var + eps) gamma + beta; composed of ops (gradient: theirs)
+VariableList batch_normalization(const Variable& x, const Variable& beta, const Variable& gamma,
+                                 const Variable& mean_, const Variable& variance, const Axes& axes,
+                                 double decay_rate, double eps, bool batch_stat, bool output_stat) {
+  return batch_normalization_as("batch_normalization", x, beta, gamma, mean_, variance, axes, decay_rate, eps,
+                                batch_stat, output_stat);
+}
+
 // fused_batch_normalization: relu(batch_normalization(x) + z)
 VariableList fused_batch_normalization(const Variable& x, const Variable& beta, const Variable& gamma,
                                        const Variable& mean_, const Variable& variance, const Variable& z,
@@ -340,8 +351,8 @@ VariableList fused_batch_normalization(const Variable& x, const Variable& beta, 
     if (z.dtype() != x.dtype())
       throw TypeError(detail::cat(op, ": z is ", dtype_name(z.dtype()), " but x is ", dtype_name(x.dtype())));
   }
-  VariableList out = batch_normalization(x, beta, gamma, mean_, variance, axes, decay_rate, eps, batch_stat,
-                                         output_stat);
+  VariableList out = batch_normalization_as(op, x, beta, gamma, mean_, variance, axes, decay_rate, eps, batch_stat,
+                                            output_stat);
   out[0] = relu(z.defined() ? add2(out[0], z) : out[0]);
   return out;
 }
