@@ -552,3 +552,32 @@ def test_errors_of_fused_and_sync_batch_normalization_name_the_op_called(op):
         call(beta=tensor(np.ones(3)))
     with pytest.raises(IndexError, match=f"^{op}: axis 5 is out of range"):
         call(axes=[5])
+
+
+# ---- torch over random shapes (orders 1-2) -------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(4))
+def test_normalizations_match_torch_over_random_shapes(seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(100 + seed)
+    N, C, L1, L2 = (int(v) for v in rng.integers(2, 5, 4))
+    G = int(rng.choice([g for g in range(1, C + 1) if C % g == 0]))
+    x, b, g = rng.standard_normal((N, C, L1, L2)), rng.standard_normal(C), rng.uniform(0.5, 1.5, C)
+    rm, rv = rng.standard_normal(C), rng.uniform(0.5, 2, C)
+    c4 = lambda v: F.reshape(v, [1, C, 1, 1])  # noqa: E731
+    t4 = lambda v: v.reshape(1, -1, 1, 1)  # noqa: E731
+    cases = [
+        (lambda x, b, g: F.batch_normalization(x, c4(b), c4(g), None, None),
+         lambda x, b, g: torch.nn.functional.batch_norm(x, None, None, g, b, training=True), (x, b, g)),
+        (lambda x, b, g, m, v: F.batch_normalization(x, c4(b), c4(g), c4(m), c4(v), batch_stat=False),
+         lambda x, b, g, m, v: (x - t4(m)) / torch.sqrt(t4(v) + 1e-5) * t4(g) + t4(b), (x, b, g, rm, rv)),
+        (lambda x, b, g: F.instance_normalization(x, c4(b), c4(g)),
+         lambda x, b, g: torch.nn.functional.instance_norm(x, weight=g, bias=b), (x, b, g)),
+        (lambda x, b, g: F.group_normalization(x, c4(b), c4(g), G),
+         lambda x, b, g: torch.nn.functional.group_norm(x, G, g, b), (x, b, g)),
+        (lambda x: F.layer_normalization(x, None, None),
+         lambda x: torch.nn.functional.layer_norm(x, (C, L1, L2)), (x,)),
+    ]
+    for ours_fn, torch_fn, arrays in cases:
+        assert_same(grads_12(ours_fn, [tensor(a, requires_grad=True) for a in arrays]),
+                    torch_grads_12(torch, torch_fn, [torch.tensor(a, requires_grad=True) for a in arrays]))
