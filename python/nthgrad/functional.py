@@ -238,4 +238,10 @@ def sync_batch_normalization(x, beta, gamma, mean, variance, comm, group="world"
     if size != 1:
         raise NotImplementedError(f"sync_batch_normalization: a communicator of size {size} (group {group!r}) is "
                                   "not supported yet; only one process (comm None or of size 1)")
-    return _C.batch_normalization(x, beta, gamma, mean, variance, axes, decay_rate, eps, batch_stat, output_stat)
+    try:
+        return _C.batch_normalization(x, beta, gamma, mean, variance, axes, decay_rate, eps, batch_stat, output_stat)
+    except (ValueError, TypeError, IndexError, RuntimeError) as e:  # errors name this op, not the one it calls
+        msg = str(e)
+        if not msg.startswith("batch_normalization"):
+            raise
+        raise type(e)("sync_" + msg) from None

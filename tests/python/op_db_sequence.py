@@ -225,6 +225,9 @@ BAD_MHA = [
                                     _f((4, 4)), _f((4, 4)), q_bias=_f((3,))), ValueError, "(3,)"),
     (lambda: F.multi_head_attention(ti((2, 2, 4)), _f((3, 2, 4)), _f((3, 2, 4)), 2, _f((4, 4)), _f((4, 4)),
                                     _f((4, 4)), _f((4, 4))), TypeError, "int64"),
+    # E = 0 used to fail inside reshape, naming reshape rather than multi_head_attention
+    (lambda: F.multi_head_attention(_f((2, 2, 4)), _f((3, 2, 4)), _f((3, 2, 4)), 2, _f((4, 0)), _f((4, 0)),
+                                    _f((4, 0)), _f((0, 4))), ValueError, "E = 0"),
 ]
 
 

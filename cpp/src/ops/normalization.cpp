@@ -214,6 +214,14 @@ Standardized standardize(const Variable& x, const Axes& reduce, const Variable& 
       return {y, record_nondiff(m), record_nondiff(v)};
     }
   }
+  if (x.dtype() == DType::Float32) {
+    // In float32 x - mean(x) carries the mean's rounding error, ulp(|mean|), which near 1000 with a small
+    // spread is a large part of xhat (3% errors in the first derivative); the composed path runs in
+    // float64 (as the fused kernel does its statistics) and casts back.
+    auto up = [](const Variable& v) { return v.defined() ? cast(v, DType::Float64) : v; };
+    Standardized s = standardize(up(x), reduce, up(beta), up(gamma), eps, stats_need_grad);
+    return {cast(s.y, DType::Float32), cast(s.mean, DType::Float32), cast(s.var, DType::Float32)};
+  }
   Variable mu = reduce.empty() ? x : mean(x, reduce, true);
   Variable xc = sub2(x, mu);
   Variable var = reduce.empty() ? mul2(xc, xc) : mean(pow_scalar(xc, 2.0), reduce, true);
@@ -222,6 +230,9 @@ Standardized standardize(const Variable& x, const Axes& reduce, const Variable& 
   Variable y = gamma.defined() && gamma.shape() == rstd.shape() ? mul2(xc, mul2(rstd, gamma))
                : gamma.defined()                                 ? mul2(mul2(xc, rstd), gamma)
                                                                  : mul2(xc, rstd);
+  // An empty x: the statistics of an empty reduction are NaN, and through rstd gamma's gradient (a sum
+  // over no elements, 0) became NaN. y (empty) is then x * 0 * gamma + beta.
+  if (x.numel() == 0) y = gamma.defined() ? mul2(mul_scalar(x, 0.0), gamma) : mul_scalar(x, 0.0);
   if (beta.defined()) y = add2(y, beta);
   return {y, mu, var};
 }
@@ -242,13 +253,38 @@ void check_p(const char* op, double p) {
     throw ValueError(detail::cat(op, ": p must be finite and >= 1, got ", p));
 }
 
+// State that an op overwrites in place (running statistics, spectral_norm's u, mean_subtraction's mean and
+// counter), checked before anything is written. Refused, as add_ refuses it, when nthgrad does not own the
+// memory (NumPy, possibly read-only, or a DLPack producer) or when something else holds it (a graph that
+// saved it, a reshape or detach of it, a live NumPy view, a parameter of this very call): they would see
+// the change, and a saved value would corrupt that graph's gradient.
+void check_updatable(const char* op, const char* arg, const Variable& v) {
+  const std::shared_ptr<Storage>& storage = v.value().storage();
+  if (!storage->owns_data())
+    throw RuntimeError(detail::cat(op, ": ", arg, " (shape ", shape_str(v.shape()),
+                                   ") is updated in place but shares memory with NumPy or a DLPack producer; "
+                                   "pass a copy (nthgrad.tensor)"));
+  if (storage.use_count() > 1)
+    throw RuntimeError(detail::cat(op, ": ", arg, " (shape ", shape_str(v.shape()),
+                                   ") is updated in place but its memory is also held elsewhere (a graph that "
+                                   "saved it, another argument of this call, a reshape or detach of it, a NumPy "
+                                   "view or a DLPack export), which would see the change; pass a tensor of its own"));
+}
+
+void check_distinct(const char* op, const char* a, const Variable& va, const char* b, const Variable& vb) {
+  if (va.defined() && vb.defined() && va.value().storage() == vb.value().storage())
+    throw RuntimeError(detail::cat(op, ": ", a, " and ", b, " are both updated in place and share memory; pass "
+                                   "separate tensors"));
+}
+
 }  // namespace
 
-// batch_normalization: y = (x - mu) rsqrt(var + eps) gamma + beta; composed of ops (gradient: theirs)
-VariableList batch_normalization(const Variable& x, const Variable& beta, const Variable& gamma,
-                                 const Variable& mean_, const Variable& variance, const Axes& axes,
-                                 double decay_rate, double eps, bool batch_stat, bool output_stat) {
-  const char* op = "batch_normalization";
+namespace {
+
+// batch_normalization for `op` (batch_ or fused_batch_normalization), which its errors name
+VariableList batch_normalization_as(const char* op, const Variable& x, const Variable& beta, const Variable& gamma,
+                                    const Variable& mean_, const Variable& variance, const Axes& axes,
+                                    double decay_rate, double eps, bool batch_stat, bool output_stat) {
   check::floating(op, "x", x);
   Axes keep = normalize_axes(op, axes, x.ndim());
   Shape ps = kept_shape(x.shape(), keep);
@@ -257,6 +293,8 @@ VariableList batch_normalization(const Variable& x, const Variable& beta, const 
   check_param(op, "mean", mean_, x, ps);
   check_param(op, "variance", variance, x, ps);
   check_eps(op, eps);
+  if (batch_stat && (mean_.defined() || variance.defined()) && !(decay_rate >= 0 && decay_rate <= 1))
+    throw ValueError(detail::cat(op, ": decay_rate must lie in [0, 1], got ", decay_rate));
   if (!batch_stat && (!mean_.defined() || !variance.defined()))
     throw ValueError(detail::cat(op, ": batch_stat=False normalizes by the running mean and variance, which are None"));
   if (output_stat && !batch_stat)
@@ -272,6 +310,9 @@ VariableList batch_normalization(const Variable& x, const Variable& beta, const 
   Standardized s = standardize(x, reduce, beta, gamma, eps, output_stat);
   const int64_t n = count(x.shape(), reduce);
   if (n > 0) {  // running statistics: not part of the graph; the unbiased variance (n = 1: the biased one, 0)
+    check_distinct(op, "mean", mean_, "variance", variance);
+    if (mean_.defined()) check_updatable(op, "mean", mean_);
+    if (variance.defined()) check_updatable(op, "variance", variance);
     if (mean_.defined()) {
       Tensor m = mean_.value();
       kernels::lerp_into(m, s.mean.value(), decay_rate);
@@ -283,6 +324,16 @@ VariableList batch_normalization(const Variable& x, const Variable& beta, const 
     }
   }
   return with_stats(s, output_stat);
+}
+
+}  // namespace
+
+// batch_normalization: y = (x - mu) rsqrt(var + eps) gamma + beta; composed of ops (gradient: theirs)
+VariableList batch_normalization(const Variable& x, const Variable& beta, const Variable& gamma,
+                                 const Variable& mean_, const Variable& variance, const Axes& axes,
+                                 double decay_rate, double eps, bool batch_stat, bool output_stat) {
+  return batch_normalization_as("batch_normalization", x, beta, gamma, mean_, variance, axes, decay_rate, eps,
+                                batch_stat, output_stat);
 }
 
 // fused_batch_normalization: relu(batch_normalization(x) + z)
@@ -300,8 +351,8 @@ VariableList fused_batch_normalization(const Variable& x, const Variable& beta, 
     if (z.dtype() != x.dtype())
       throw TypeError(detail::cat(op, ": z is ", dtype_name(z.dtype()), " but x is ", dtype_name(x.dtype())));
   }
-  VariableList out = batch_normalization(x, beta, gamma, mean_, variance, axes, decay_rate, eps, batch_stat,
-                                         output_stat);
+  VariableList out = batch_normalization_as(op, x, beta, gamma, mean_, variance, axes, decay_rate, eps, batch_stat,
+                                            output_stat);
   out[0] = relu(z.defined() ? add2(out[0], z) : out[0]);
   return out;
 }
@@ -475,6 +526,7 @@ VariableList spectral_norm(const Variable& w, const Variable& u, int64_t dim, in
   }
   Variable u_new = reshape(uc, {d0});
   if (!test) {
+    check_updatable(op, "u", u);
     Tensor target = u.value();
     kernels::lerp_into(target, u_new.value(), 0.0);
   }
@@ -498,6 +550,11 @@ Variable mean_subtraction(const Variable& x, const Variable& mean_, const Variab
   if (t.numel() != 1 || t.dtype() == DType::Bool)
     throw ValueError(detail::cat(op, ": t must be one int64 or float counter, got ", dtype_name(t.dtype()),
                                  " of shape ", shape_str(t.shape())));
+  if (!(t.item() >= 0) || !std::isfinite(t.item()))
+    throw ValueError(detail::cat(op, ": the counter t must be finite and >= 0, got ", t.item()));
+  check_distinct(op, "mean", mean_, "t", t);
+  check_updatable(op, "mean", mean_);
+  check_updatable(op, "t", t);
   const double c = 1.0 / (t.item() + 1.0);
   Axes batch;
   for (int64_t a = 0; a < base_axis; ++a) batch.push_back(a);
@@ -505,11 +562,12 @@ Variable mean_subtraction(const Variable& x, const Variable& mean_, const Variab
   // the old running mean, copied before it is overwritten below
   Variable kept = record_nondiff(kernels::with_scalar(kernels::WithScalar::Mul, mean_.value(), 1.0 - c));
   Variable rm = add2(kept, mul_scalar(mu, c));
+  Variable y = sub2(x, rm);  // before the writes below
   Tensor target = mean_.value();
   kernels::lerp_into(target, rm.value(), 0.0);
   Tensor counter = t.value();
   kernels::add_scalar_into(counter, 1.0);
-  return sub2(x, rm);
+  return y;
 }
 
 }  // namespace nthgrad

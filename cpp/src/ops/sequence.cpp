@@ -360,6 +360,10 @@ std::pair<Variable, Variable> multi_head_attention(const Variable& query, const 
   mha_dim("v_weight's rows", v_weight.shape()[0], "value's features", value.shape()[2], v_weight, "v_weight");
   mha_dim("k_weight's columns", k_weight.shape()[1], "q_weight's columns E", E, k_weight, "k_weight");
   mha_dim("out_weight's rows", out_weight.shape()[0], "v_weight's columns E_v", Ev, out_weight, "out_weight");
+  if (E < 1 || Ev < 1)
+    throw ValueError(detail::cat(kMha, ": the embedding sizes E = ", E, " (q_weight of shape ", shape_str(q_weight.shape()),
+                                 ") and E_v = ", Ev, " (v_weight of shape ", shape_str(v_weight.shape()),
+                                 ") must be >= 1"));
   if (E % num_heads != 0 || Ev % num_heads != 0)
     throw ValueError(detail::cat(kMha, ": the embedding sizes E = ", E, " and E_v = ", Ev,
                                  " must be divisible by num_heads = ", num_heads));

@@ -22,7 +22,14 @@ py::object outputs(const VariableList& out) {
   return std::move(t);
 }
 
-double p_arg(const py::object& p) { return p.is_none() ? 2.0 : p.cast<double>(); }
+// p: None (2) or a real number; anything else is a TypeError naming the op
+double p_arg(const char* op, const py::object& p) {
+  if (p.is_none()) return 2.0;
+  if (!py::isinstance<py::float_>(p) && !py::isinstance<py::int_>(p) &&
+      !py::hasattr(p, "__float__"))
+    throw TypeError(detail::cat(op, ": p must be a number or None, got ", std::string(py::str(py::type::of(p).attr("__name__")))));
+  return p.cast<double>();
+}
 }  // namespace
 
 void bind_normalization(py::module_& m) {
@@ -62,7 +69,7 @@ void bind_normalization(py::module_& m) {
   m.def(
       "norm",
       [](V x, const py::object& p, const py::object& axis, bool keepdims) {
-        return norm(x, p_arg(p), axes_arg(axis), keepdims);
+        return norm(x, p_arg("norm", p), axes_arg(axis), keepdims);
       },
       x, py::arg("p") = py::none(), py::arg("axis") = py::none(), py::arg("keepdims") = false,
       "(sum |x|^p)^(1/p) over axis (None: all), p >= 1 (None: 2). An all-zero slice has gradient 0 (as torch; "
@@ -70,7 +77,7 @@ void bind_normalization(py::module_& m) {
   m.def(
       "norm_normalization",
       [](V x, const py::object& p, const py::object& axes, double eps) {
-        return norm_normalization(x, p_arg(p), axes_arg(axes), eps);
+        return norm_normalization(x, p_arg("norm_normalization", p), axes_arg(axes), eps);
       },
       x, py::arg("p") = py::none(), py::arg("axes") = py::none(), py::arg("eps") = 1e-12,
       "x / max(||x||_p, eps) over axes (None: all), p >= 1 (None: 2). nnabla ignores eps (NaN for an all-zero "

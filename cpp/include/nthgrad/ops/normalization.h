@@ -20,7 +20,9 @@ namespace nthgrad {
 // batch, and a defined mean / variance is updated in place:
 // m = r m + (1 - r) mu, v = r v + (1 - r) var n / (n - 1), r = decay_rate.
 // Otherwise mu = mean, var = variance (both required). grad: x, beta, gamma
-// (and mean, variance when batch_stat is false).
+// (and mean, variance when batch_stat is false). State written in place
+// (here, in spectral_norm and mean_subtraction) must be memory nthgrad owns
+// that nothing else holds (RuntimeError otherwise, before any write).
 VariableList batch_normalization(const Variable& x, const Variable& beta, const Variable& gamma,
                                  const Variable& mean, const Variable& variance, const Axes& axes = {1},
                                  double decay_rate = 0.9, double eps = 1e-5, bool batch_stat = true,

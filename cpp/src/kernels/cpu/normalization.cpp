@@ -68,10 +68,11 @@ std::vector<Tensor> standardize(const Tensor& x, int64_t A, int64_t C, int64_t B
         pm[c] = static_cast<T>(mu);
         pv[c] = static_cast<T>(v);
         pr[c] = static_cast<T>(r);
-        const T mu_t = static_cast<T>(mu), r_t = static_cast<T>(r);
+        // x - mu in double: with mu rounded to T first, float32 inputs near 1000 of a small spread lost
+        // their xhat (and gradients) to mu's rounding error (ulp(1000) / std).
         for (int64_t a = 0; a < A; ++a) {
           const int64_t off = (a * C + c) * B;
-          for (int64_t b = 0; b < B; ++b) py[off + b] = (px[off + b] - mu_t) * r_t;
+          for (int64_t b = 0; b < B; ++b) py[off + b] = static_cast<T>((static_cast<double>(px[off + b]) - mu) * r);
         }
       }
     });
