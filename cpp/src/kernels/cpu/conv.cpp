@@ -20,6 +20,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -352,6 +353,217 @@ void weight_grad(const Plan& p, const T* x, const T* gy, T* gw) {
   }
 }
 
+// ---- stride 1, channel-first: no column matrix. Each item is padded once
+// into xp (C, P...) (P = L + 2p); on the padded grid (flat strides ps) the
+// output position o reads xp at o.ps + off_k, off_k = sum_a k_a d_a ps_a.
+// So Y' (Co, N) = sum_k W_k xp[:, off_k : off_k + N] with W_k (Co, Cg) the
+// weight's slice at offset k, gathered into wk (K, Co, Cg), and the shifted
+// view of xp a plain matrix (leading dimension Ptot); N = 1 + sum_a (O_a - 1)
+// ps_a spans every output position, the columns in between ("junk", o_a past
+// O_a on some axis) are cropped away. The adjoint scatters W_k^T gy' into the
+// same views of a zeroed xp (gy' = gy on the padded grid, junk zero) and
+// crops the interior; the weight gradient is gW_k = gy' xp[:, off_k...]^T.
+// The K products (K = Cg instead of Cg*K) run as fast as the one im2col
+// product, and the im2col / col2im passes are gone. ----
+
+// NTHGRAD_CONV_IM2COL=1 turns this path off (the tests compare both).
+bool direct_enabled() {
+  const char* v = std::getenv("NTHGRAD_CONV_IM2COL");
+  return !(v && v[0] == '1');
+}
+
+struct Direct {
+  int64_t Ptot = 1, N = 1;
+  std::vector<int64_t> ps, off;  // padded strides, kernel offsets
+
+  explicit Direct(const Plan& p) : ps(p.n, 1), off(p.K, 0) {
+    for (int64_t a = p.n - 1; a >= 0; --a) {
+      if (a + 1 < p.n) ps[a] = ps[a + 1] * (p.in[a + 1] + 2 * p.pad[a + 1]);
+      Ptot *= p.in[a] + 2 * p.pad[a];
+      N += (p.out[a] - 1) * ps[a];
+    }
+    for (int64_t k = 0; k < p.K; ++k) {
+      int64_t kr = k;
+      for (int64_t a = p.n - 1; a >= 0; --a) {
+        off[k] += (kr % p.ker[a]) * p.dil[a] * ps[a];
+        kr /= p.ker[a];
+      }
+    }
+  }
+  // Stride 1 everywhere, channel-first, and the output exactly the valid positions.
+  static bool applies(const Plan& p) {
+    if (p.channel_last || p.pointwise || p.n == 0) return false;
+    for (int64_t a = 0; a < p.n; ++a) {
+      if (p.stride[a] != 1 || p.pad[a] < 0 || p.in[a] < 1 || p.out[a] < 1) return false;
+      if (p.out[a] != p.in[a] + 2 * p.pad[a] - p.dil[a] * (p.ker[a] - 1)) return false;
+    }
+    return true;
+  }
+  // Flat offset on a grid with strides ps of line q (all axes but the last)
+  // of a grid of sizes `size`, each index shifted by `shift`.
+  int64_t line(const Plan& p, const std::vector<int64_t>& size, int64_t q, bool shift) const {
+    int64_t o = shift ? p.pad[p.n - 1] : 0;
+    for (int64_t a = p.n - 2; a >= 0; --a) {
+      o += (q % size[a] + (shift ? p.pad[a] : 0)) * ps[a];
+      q /= size[a];
+    }
+    return o;
+  }
+};
+
+// wk (K, Co, Cg) from w (Co, Cg, K), or back (Back: w += wk).
+template <bool Back, typename T>
+void gather_weight(const Plan& p, std::conditional_t<Back, T*, const T*> w,
+                   std::conditional_t<Back, const T*, T*> wk) {
+  for (int64_t r = 0; r < p.Co * p.Cg; ++r)
+    for (int64_t k = 0; k < p.K; ++k) {
+      if constexpr (Back)
+        w[r * p.K + k] += wk[k * p.Co * p.Cg + r];
+      else
+        wk[k * p.Co * p.Cg + r] = w[r * p.K + k];
+    }
+}
+
+// Channels [c0, c1) of x (C, L...) into the zeroed padded planes of xp.
+template <typename T>
+void pad_channels(const Plan& p, const Direct& d, const T* x, T* xp, int64_t c0, int64_t c1) {
+  const int64_t ln = p.in[p.n - 1], lines = p.L / ln;
+  for (int64_t c = c0; c < c1; ++c) {
+    T* dst = xp + c * d.Ptot;
+    std::fill_n(dst, d.Ptot, T(0));
+    const T* src = x + c * p.L;
+    for (int64_t q = 0; q < lines; ++q) std::copy_n(src + q * ln, ln, dst + d.line(p, p.in, q, true));
+  }
+}
+
+// Channels [c0, c1) of gy (Co, O...) onto the padded grid gyp (Co, N), junk zeroed.
+template <typename T>
+void spread_channels(const Plan& p, const Direct& d, const T* gy, T* gyp, int64_t c0, int64_t c1) {
+  const int64_t on = p.out[p.n - 1], lines = p.O / on;
+  for (int64_t c = c0; c < c1; ++c) {
+    T* dst = gyp + c * d.N;
+    std::fill_n(dst, d.N, T(0));
+    const T* src = gy + c * p.O;
+    for (int64_t q = 0; q < lines; ++q) std::copy_n(src + q * on, on, dst + d.line(p, p.out, q, false));
+  }
+}
+
+// Channels [c0, c1): dst (c, size...) = src on its grid (row stride `stride`,
+// interior shifted by the padding when `shift`) + bias.
+template <typename T>
+void crop_channels(const Plan& p, const Direct& d, const T* src, int64_t stride, const std::vector<int64_t>& size,
+                   int64_t total, bool shift, const T* bias, T* dst, int64_t c0, int64_t c1) {
+  const int64_t ln = size[p.n - 1], lines = total / ln;
+  for (int64_t c = c0; c < c1; ++c) {
+    const T* s = src + c * stride;
+    T* t = dst + c * total;
+    const T v = bias ? bias[c] : T(0);
+    for (int64_t q = 0; q < lines; ++q) {
+      const T* sl = s + d.line(p, size, q, shift);
+      T* tl = t + q * ln;
+      for (int64_t i = 0; i < ln; ++i) tl[i] = sl[i] + v;
+    }
+  }
+}
+
+// f(c0, c1) over channels [0, c), in parallel when asked.
+template <typename F>
+void over_channels(int64_t c, int64_t per_channel, bool parallel, const F& f) {
+  if (!parallel) return f(0, c);
+  cpu::parallel_for(0, c, std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(1, per_channel)), f);
+}
+
+// Calls item(b, a, z, parallel_inside) for every batch item, with scratch
+// buffers a (a_size) and z (z_size) owned by the calling thread.
+template <typename T, typename F>
+void over_batch2(const Plan& p, int64_t a_size, int64_t z_size, const F& item) {
+  if (batch_parallel(p)) {
+    cpu::parallel_for(0, p.B, std::max<int64_t>(1, cpu::kGrainSize / p.item_work()), [&](int64_t s, int64_t e) {
+      const auto a = scratch<T>(a_size), z = scratch<T>(z_size);
+      for (int64_t b = s; b < e; ++b) item(b, a.get(), z.get(), false);
+    });
+  } else {
+    const auto a = scratch<T>(a_size), z = scratch<T>(z_size);
+    for (int64_t b = 0; b < p.B; ++b) item(b, a.get(), z.get(), true);
+  }
+}
+
+template <typename T>
+void forward_direct(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
+  const Direct d(p);
+  const auto wk = scratch<T>(p.w_size);
+  gather_weight<false, T>(p, w, wk.get());
+  over_batch2<T>(p, p.C * d.Ptot, p.Co * d.N, [&](int64_t b, T* xp, T* yp, bool inner) {
+    over_channels(p.C, d.Ptot, inner, [&](int64_t s, int64_t e) { pad_channels(p, d, x + b * p.C * p.L, xp, s, e); });
+    for (int64_t g = 0; g < p.G; ++g)
+      for (int64_t k = 0; k < p.K; ++k)
+        cpu::gemm<T>(false, false, p.Cog, d.N, p.Cg, T(1), wk.get() + (k * p.Co + g * p.Cog) * p.Cg, p.Cg,
+                     xp + g * p.Cg * d.Ptot + d.off[k], d.Ptot, k == 0 ? T(0) : T(1), yp + g * p.Cog * d.N, d.N);
+    over_channels(p.Co, p.O, inner, [&](int64_t s, int64_t e) {
+      crop_channels(p, d, yp, d.N, p.out, p.O, false, bias, y + b * p.Co * p.O, s, e);
+    });
+  });
+}
+
+template <typename T>
+void transpose_direct(const Plan& p, const T* gy, const T* w, const T* bias, T* x) {
+  const Direct d(p);
+  const auto wk = scratch<T>(p.w_size);
+  gather_weight<false, T>(p, w, wk.get());
+  over_batch2<T>(p, p.C * d.Ptot, p.Co * d.N, [&](int64_t b, T* xp, T* gyp, bool inner) {
+    over_channels(p.Co, d.N, inner, [&](int64_t s, int64_t e) { spread_channels(p, d, gy + b * p.Co * p.O, gyp, s, e); });
+    std::fill_n(xp, p.C * d.Ptot, T(0));
+    for (int64_t g = 0; g < p.G; ++g)
+      for (int64_t k = 0; k < p.K; ++k)
+        cpu::gemm<T>(true, false, p.Cg, d.N, p.Cog, T(1), wk.get() + (k * p.Co + g * p.Cog) * p.Cg, p.Cg,
+                     gyp + g * p.Cog * d.N, d.N, T(1), xp + g * p.Cg * d.Ptot + d.off[k], d.Ptot);
+    over_channels(p.C, p.L, inner, [&](int64_t s, int64_t e) {
+      crop_channels(p, d, xp, d.Ptot, p.in, p.L, true, bias, x + b * p.C * p.L, s, e);
+    });
+  });
+}
+
+// gwk (K, Co, Cg) += the items [b0, b1).
+template <typename T>
+void weight_grad_direct_items(const Plan& p, const Direct& d, const T* x, const T* gy, T* gwk, T* xp, T* gyp,
+                              int64_t b0, int64_t b1, bool inner) {
+  for (int64_t b = b0; b < b1; ++b) {
+    over_channels(p.C, d.Ptot, inner, [&](int64_t s, int64_t e) { pad_channels(p, d, x + b * p.C * p.L, xp, s, e); });
+    over_channels(p.Co, d.N, inner, [&](int64_t s, int64_t e) { spread_channels(p, d, gy + b * p.Co * p.O, gyp, s, e); });
+    for (int64_t g = 0; g < p.G; ++g)
+      for (int64_t k = 0; k < p.K; ++k)
+        cpu::gemm<T>(false, true, p.Cog, p.Cg, d.N, T(1), gyp + g * p.Cog * d.N, d.N, xp + g * p.Cg * d.Ptot + d.off[k],
+                     d.Ptot, T(1), gwk + (k * p.Co + g * p.Cog) * p.Cg, p.Cg);
+  }
+}
+
+// As weight_grad: one partial sum per chunk of items, added in chunk order.
+template <typename T>
+void weight_grad_direct(const Plan& p, const T* x, const T* gy, T* gw) {
+  const Direct d(p);
+  const bool par = batch_parallel(p);
+  const int64_t chunks = par ? std::min<int64_t>(p.B, omp_get_max_threads()) : 1;
+  const auto partial = scratch<T>(chunks * p.w_size);
+  std::fill_n(partial.get(), chunks * p.w_size, T(0));
+  if (!par) {
+    const auto xp = scratch<T>(p.C * d.Ptot), gyp = scratch<T>(p.Co * d.N);
+    weight_grad_direct_items(p, d, x, gy, partial.get(), xp.get(), gyp.get(), 0, p.B, true);
+  } else {
+    cpu::parallel_for(0, chunks, 1, [&](int64_t s, int64_t e) {
+      const auto xp = scratch<T>(p.C * d.Ptot), gyp = scratch<T>(p.Co * d.N);
+      for (int64_t t = s; t < e; ++t)
+        weight_grad_direct_items(p, d, x, gy, partial.get() + t * p.w_size, xp.get(), gyp.get(), p.B * t / chunks,
+                                 p.B * (t + 1) / chunks, false);
+    });
+  }
+  for (int64_t t = 1; t < chunks; ++t) {
+    const T* src = partial.get() + t * p.w_size;
+    T* acc = partial.get();
+    for (int64_t i = 0; i < p.w_size; ++i) acc[i] += src[i];
+  }
+  gather_weight<true, T>(p, gw, partial.get());  // gw is zero
+}
+
 // The shape of a data tensor with flattened batch: (B, C, S...) or (B, S..., C).
 Shape data_shape(const ConvGeometry& g, int64_t channels, const Shape& spatial) {
   Shape s{g.batch};
@@ -369,6 +581,8 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
   if (y.numel() == 0) return y;
   cpu::dispatch_floating(x.dtype(), "convolution kernel", [&](auto tag) {
     using T = decltype(tag);
+    if (Direct::applies(p) && direct_enabled())
+      return forward_direct<T>(p, x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, y.data<T>());
     forward<T>(p, x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, y.data<T>());
   });
   return y;
@@ -380,6 +594,9 @@ Tensor conv_transpose(const Tensor& gy, const Tensor& w, const Tensor& bias, con
   if (x.numel() == 0) return x;
   cpu::dispatch_floating(gy.dtype(), "deconvolution kernel", [&](auto tag) {
     using T = decltype(tag);
+    if (Direct::applies(p) && direct_enabled())
+      return transpose_direct<T>(p, gy.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
+                                 x.data<T>());
     transpose_conv<T>(p, gy.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, x.data<T>());
   });
   return x;
@@ -395,6 +612,7 @@ Tensor conv_weight_grad(const Tensor& x, const Tensor& gy, const ConvGeometry& g
   if (gw.numel() == 0 || p.B == 0 || p.O == 0) return gw;
   cpu::dispatch_floating(x.dtype(), "convolution_weight_grad kernel", [&](auto tag) {
     using T = decltype(tag);
+    if (Direct::applies(p) && direct_enabled()) return weight_grad_direct<T>(p, x.data<T>(), gy.data<T>(), gw.data<T>());
     weight_grad<T>(p, x.data<T>(), gy.data<T>(), gw.data<T>());
   });
   return gw;
