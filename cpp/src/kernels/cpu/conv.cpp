@@ -424,25 +424,28 @@ void gather_weight(const Plan& p, std::conditional_t<Back, T*, const T*> w,
     }
 }
 
-// Channels [c0, c1) of x (C, L...) into the zeroed padded planes of xp.
+// Channels [c0, c1) of x (C, L...) into the padded planes of xp, whose
+// padding is zeroed when `fresh` (else it is still zero from the last item:
+// only the interior is ever written).
 template <typename T>
-void pad_channels(const Plan& p, const Direct& d, const T* x, T* xp, int64_t c0, int64_t c1) {
+void pad_channels(const Plan& p, const Direct& d, const T* x, T* xp, int64_t c0, int64_t c1, bool fresh) {
   const int64_t ln = p.in[p.n - 1], lines = p.L / ln;
   for (int64_t c = c0; c < c1; ++c) {
     T* dst = xp + c * d.Ptot;
-    std::fill_n(dst, d.Ptot, T(0));
+    if (fresh) std::fill_n(dst, d.Ptot, T(0));
     const T* src = x + c * p.L;
     for (int64_t q = 0; q < lines; ++q) std::copy_n(src + q * ln, ln, dst + d.line(p, p.in, q, true));
   }
 }
 
-// Channels [c0, c1) of gy (Co, O...) onto the padded grid gyp (Co, N), junk zeroed.
+// Channels [c0, c1) of gy (Co, O...) onto the padded grid gyp (Co, N), junk
+// zeroed when `fresh` (as pad_channels).
 template <typename T>
-void spread_channels(const Plan& p, const Direct& d, const T* gy, T* gyp, int64_t c0, int64_t c1) {
+void spread_channels(const Plan& p, const Direct& d, const T* gy, T* gyp, int64_t c0, int64_t c1, bool fresh) {
   const int64_t on = p.out[p.n - 1], lines = p.O / on;
   for (int64_t c = c0; c < c1; ++c) {
     T* dst = gyp + c * d.N;
-    std::fill_n(dst, d.N, T(0));
+    if (fresh) std::fill_n(dst, d.N, T(0));
     const T* src = gy + c * p.O;
     for (int64_t q = 0; q < lines; ++q) std::copy_n(src + q * on, on, dst + d.line(p, p.out, q, false));
   }
@@ -473,18 +476,19 @@ void over_channels(int64_t c, int64_t per_channel, bool parallel, const F& f) {
   cpu::parallel_for(0, c, std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(1, per_channel)), f);
 }
 
-// Calls item(b, a, z, parallel_inside) for every batch item, with scratch
-// buffers a (a_size) and z (z_size) owned by the calling thread.
+// Calls item(b, a, z, parallel_inside, fresh) for every batch item, with
+// scratch buffers a (a_size) and z (z_size) owned by the calling thread;
+// fresh: the buffers' first use.
 template <typename T, typename F>
 void over_batch2(const Plan& p, int64_t a_size, int64_t z_size, const F& item) {
   if (batch_parallel(p)) {
     cpu::parallel_for(0, p.B, std::max<int64_t>(1, cpu::kGrainSize / p.item_work()), [&](int64_t s, int64_t e) {
       const auto a = scratch<T>(a_size), z = scratch<T>(z_size);
-      for (int64_t b = s; b < e; ++b) item(b, a.get(), z.get(), false);
+      for (int64_t b = s; b < e; ++b) item(b, a.get(), z.get(), false, b == s);
     });
   } else {
     const auto a = scratch<T>(a_size), z = scratch<T>(z_size);
-    for (int64_t b = 0; b < p.B; ++b) item(b, a.get(), z.get(), true);
+    for (int64_t b = 0; b < p.B; ++b) item(b, a.get(), z.get(), true, b == 0);
   }
 }
 
@@ -493,8 +497,9 @@ void forward_direct(const Plan& p, const T* x, const T* w, const T* bias, T* y) 
   const Direct d(p);
   const auto wk = scratch<T>(p.w_size);
   gather_weight<false, T>(p, w, wk.get());
-  over_batch2<T>(p, p.C * d.Ptot, p.Co * d.N, [&](int64_t b, T* xp, T* yp, bool inner) {
-    over_channels(p.C, d.Ptot, inner, [&](int64_t s, int64_t e) { pad_channels(p, d, x + b * p.C * p.L, xp, s, e); });
+  over_batch2<T>(p, p.C * d.Ptot, p.Co * d.N, [&](int64_t b, T* xp, T* yp, bool inner, bool fresh) {
+    over_channels(p.C, d.Ptot, inner,
+                  [&](int64_t s, int64_t e) { pad_channels(p, d, x + b * p.C * p.L, xp, s, e, fresh); });
     for (int64_t g = 0; g < p.G; ++g)
       for (int64_t k = 0; k < p.K; ++k)
         cpu::gemm<T>(false, false, p.Cog, d.N, p.Cg, T(1), wk.get() + (k * p.Co + g * p.Cog) * p.Cg, p.Cg,
@@ -510,13 +515,15 @@ void transpose_direct(const Plan& p, const T* gy, const T* w, const T* bias, T* 
   const Direct d(p);
   const auto wk = scratch<T>(p.w_size);
   gather_weight<false, T>(p, w, wk.get());
-  over_batch2<T>(p, p.C * d.Ptot, p.Co * d.N, [&](int64_t b, T* xp, T* gyp, bool inner) {
-    over_channels(p.Co, d.N, inner, [&](int64_t s, int64_t e) { spread_channels(p, d, gy + b * p.Co * p.O, gyp, s, e); });
-    std::fill_n(xp, p.C * d.Ptot, T(0));
+  over_batch2<T>(p, p.C * d.Ptot, p.Co * d.N, [&](int64_t b, T* xp, T* gyp, bool inner, bool fresh) {
+    over_channels(p.Co, d.N, inner,
+                  [&](int64_t s, int64_t e) { spread_channels(p, d, gy + b * p.Co * p.O, gyp, s, e, fresh); });
+    // off[0] = 0: the first product (beta 0) writes [0, N) of each plane, the tail is zeroed
+    for (int64_t c = 0; c < p.C; ++c) std::fill(xp + c * d.Ptot + d.N, xp + (c + 1) * d.Ptot, T(0));
     for (int64_t g = 0; g < p.G; ++g)
       for (int64_t k = 0; k < p.K; ++k)
         cpu::gemm<T>(true, false, p.Cg, d.N, p.Cog, T(1), wk.get() + (k * p.Co + g * p.Cog) * p.Cg, p.Cg,
-                     gyp + g * p.Cog * d.N, d.N, T(1), xp + g * p.Cg * d.Ptot + d.off[k], d.Ptot);
+                     gyp + g * p.Cog * d.N, d.N, k == 0 ? T(0) : T(1), xp + g * p.Cg * d.Ptot + d.off[k], d.Ptot);
     over_channels(p.C, p.L, inner, [&](int64_t s, int64_t e) {
       crop_channels(p, d, xp, d.Ptot, p.in, p.L, true, bias, x + b * p.C * p.L, s, e);
     });
@@ -528,8 +535,11 @@ template <typename T>
 void weight_grad_direct_items(const Plan& p, const Direct& d, const T* x, const T* gy, T* gwk, T* xp, T* gyp,
                               int64_t b0, int64_t b1, bool inner) {
   for (int64_t b = b0; b < b1; ++b) {
-    over_channels(p.C, d.Ptot, inner, [&](int64_t s, int64_t e) { pad_channels(p, d, x + b * p.C * p.L, xp, s, e); });
-    over_channels(p.Co, d.N, inner, [&](int64_t s, int64_t e) { spread_channels(p, d, gy + b * p.Co * p.O, gyp, s, e); });
+    const bool fresh = b == b0;
+    over_channels(p.C, d.Ptot, inner,
+                  [&](int64_t s, int64_t e) { pad_channels(p, d, x + b * p.C * p.L, xp, s, e, fresh); });
+    over_channels(p.Co, d.N, inner,
+                  [&](int64_t s, int64_t e) { spread_channels(p, d, gy + b * p.Co * p.O, gyp, s, e, fresh); });
     for (int64_t g = 0; g < p.G; ++g)
       for (int64_t k = 0; k < p.K; ++k)
         cpu::gemm<T>(false, true, p.Cog, p.Cg, d.N, T(1), gyp + g * p.Cog * d.N, d.N, xp + g * p.Cg * d.Ptot + d.off[k],
