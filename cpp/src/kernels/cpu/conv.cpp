@@ -390,9 +390,9 @@ struct Direct {
       }
     }
   }
-  // Stride 1 everywhere, channel-first, and the output exactly the valid positions.
+  // Stride 1 everywhere and the output exactly the valid positions.
   static bool applies(const Plan& p) {
-    if (p.channel_last || p.pointwise || p.n == 0) return false;
+    if (p.pointwise || p.n == 0) return false;
     for (int64_t a = 0; a < p.n; ++a) {
       if (p.stride[a] != 1 || p.pad[a] < 0 || p.in[a] < 1 || p.out[a] < 1) return false;
       if (p.out[a] != p.in[a] + 2 * p.pad[a] - p.dil[a] * (p.ker[a] - 1)) return false;
@@ -530,12 +530,85 @@ void transpose_direct(const Plan& p, const T* gy, const T* w, const T* bias, T* 
   });
 }
 
-// gwk (K, Co, Cg) += the items [b0, b1).
+// ---- the same for channel_last: xp (P..., C), gy' (N, Co); the shifted
+// views are blocks of rows (leading dimension C), and the weight (Co, K, Cg)
+// serves in place: W_k of group g is its Cog x Cg block at column k*Cg. ----
+
+template <typename T>
+void pad_rows_cl(const Plan& p, const Direct& d, const T* x, T* xp, bool fresh) {
+  if (fresh) std::fill_n(xp, d.Ptot * p.C, T(0));
+  const int64_t ln = p.in[p.n - 1], lines = p.L / ln;
+  for (int64_t q = 0; q < lines; ++q)
+    std::copy_n(x + q * ln * p.C, ln * p.C, xp + d.line(p, p.in, q, true) * p.C);
+}
+
+template <typename T>
+void spread_rows_cl(const Plan& p, const Direct& d, const T* gy, T* gyp, bool fresh) {
+  if (fresh) std::fill_n(gyp, d.N * p.Co, T(0));
+  const int64_t on = p.out[p.n - 1], lines = p.O / on;
+  for (int64_t q = 0; q < lines; ++q)
+    std::copy_n(gy + q * on * p.Co, on * p.Co, gyp + d.line(p, p.out, q, false) * p.Co);
+}
+
+// dst (size..., ch) = src on its grid (interior shifted by the padding when `shift`) + bias.
+template <typename T>
+void crop_rows_cl(const Plan& p, const Direct& d, const T* src, const std::vector<int64_t>& size, int64_t total,
+                  bool shift, int64_t ch, const T* bias, T* dst) {
+  const int64_t ln = size[p.n - 1], lines = total / ln;
+  for (int64_t q = 0; q < lines; ++q) {
+    const T* sl = src + d.line(p, size, q, shift) * ch;
+    T* tl = dst + q * ln * ch;
+    if (!bias) {
+      std::copy_n(sl, ln * ch, tl);
+      continue;
+    }
+    for (int64_t i = 0; i < ln; ++i)
+      for (int64_t c = 0; c < ch; ++c) tl[i * ch + c] = sl[i * ch + c] + bias[c];
+  }
+}
+
+template <typename T>
+void forward_direct_cl(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
+  const Direct d(p);
+  over_batch2<T>(p, d.Ptot * p.C, d.N * p.Co, [&](int64_t b, T* xp, T* yp, bool, bool fresh) {
+    pad_rows_cl(p, d, x + b * p.L * p.C, xp, fresh);
+    for (int64_t g = 0; g < p.G; ++g)
+      for (int64_t k = 0; k < p.K; ++k)
+        cpu::gemm<T>(false, true, d.N, p.Cog, p.Cg, T(1), xp + d.off[k] * p.C + g * p.Cg, p.C,
+                     w + g * p.Cog * p.rows + k * p.Cg, p.rows, k == 0 ? T(0) : T(1), yp + g * p.Cog, p.Co);
+    crop_rows_cl(p, d, yp, p.out, p.O, false, p.Co, bias, y + b * p.O * p.Co);
+  });
+}
+
+template <typename T>
+void transpose_direct_cl(const Plan& p, const T* gy, const T* w, const T* bias, T* x) {
+  const Direct d(p);
+  over_batch2<T>(p, d.Ptot * p.C, d.N * p.Co, [&](int64_t b, T* xp, T* gyp, bool, bool fresh) {
+    spread_rows_cl(p, d, gy + b * p.O * p.Co, gyp, fresh);
+    std::fill(xp + d.N * p.C, xp + d.Ptot * p.C, T(0));  // rows [0, N): the first product (beta 0)
+    for (int64_t g = 0; g < p.G; ++g)
+      for (int64_t k = 0; k < p.K; ++k)
+        cpu::gemm<T>(false, false, d.N, p.Cg, p.Cog, T(1), gyp + g * p.Cog, p.Co, w + g * p.Cog * p.rows + k * p.Cg,
+                     p.rows, k == 0 ? T(0) : T(1), xp + d.off[k] * p.C + g * p.Cg, p.C);
+    crop_rows_cl(p, d, xp, p.in, p.L, true, p.C, bias, x + b * p.L * p.C);
+  });
+}
+
+// gwk (K, Co, Cg) += the items [b0, b1) (channel_last: gwk is (Co, K, Cg) like the weight).
 template <typename T>
 void weight_grad_direct_items(const Plan& p, const Direct& d, const T* x, const T* gy, T* gwk, T* xp, T* gyp,
                               int64_t b0, int64_t b1, bool inner) {
   for (int64_t b = b0; b < b1; ++b) {
     const bool fresh = b == b0;
+    if (p.channel_last) {
+      pad_rows_cl(p, d, x + b * p.L * p.C, xp, fresh);
+      spread_rows_cl(p, d, gy + b * p.O * p.Co, gyp, fresh);
+      for (int64_t g = 0; g < p.G; ++g)
+        for (int64_t k = 0; k < p.K; ++k)
+          cpu::gemm<T>(true, false, p.Cog, p.Cg, d.N, T(1), gyp + g * p.Cog, p.Co, xp + d.off[k] * p.C + g * p.Cg, p.C,
+                       T(1), gwk + g * p.Cog * p.rows + k * p.Cg, p.rows);
+      continue;
+    }
     over_channels(p.C, d.Ptot, inner,
                   [&](int64_t s, int64_t e) { pad_channels(p, d, x + b * p.C * p.L, xp, s, e, fresh); });
     over_channels(p.Co, d.N, inner,
@@ -571,7 +644,11 @@ void weight_grad_direct(const Plan& p, const T* x, const T* gy, T* gw) {
     T* acc = partial.get();
     for (int64_t i = 0; i < p.w_size; ++i) acc[i] += src[i];
   }
-  gather_weight<true, T>(p, gw, partial.get());  // gw is zero
+  if (p.channel_last) {  // gw is zero
+    std::copy_n(partial.get(), p.w_size, gw);
+  } else {
+    gather_weight<true, T>(p, gw, partial.get());
+  }
 }
 
 // The shape of a data tensor with flattened batch: (B, C, S...) or (B, S..., C).
@@ -592,7 +669,10 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
   cpu::dispatch_floating(x.dtype(), "convolution kernel", [&](auto tag) {
     using T = decltype(tag);
     if (Direct::applies(p) && direct_enabled())
-      return forward_direct<T>(p, x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, y.data<T>());
+      return p.channel_last
+                 ? forward_direct_cl<T>(p, x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
+                                        y.data<T>())
+                 : forward_direct<T>(p, x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, y.data<T>());
     forward<T>(p, x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, y.data<T>());
   });
   return y;
@@ -605,7 +685,9 @@ Tensor conv_transpose(const Tensor& gy, const Tensor& w, const Tensor& bias, con
   cpu::dispatch_floating(gy.dtype(), "deconvolution kernel", [&](auto tag) {
     using T = decltype(tag);
     if (Direct::applies(p) && direct_enabled())
-      return transpose_direct<T>(p, gy.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
+      return p.channel_last ? transpose_direct_cl<T>(p, gy.data<T>(), w.data<T>(),
+                                                     bias.defined() ? bias.data<T>() : nullptr, x.data<T>())
+                            : transpose_direct<T>(p, gy.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
                                  x.data<T>());
     transpose_conv<T>(p, gy.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, x.data<T>());
   });
