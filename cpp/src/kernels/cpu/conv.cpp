@@ -651,6 +651,164 @@ void weight_grad_direct(const Plan& p, const T* x, const T* gy, T* gw) {
   }
 }
 
+// ---- 3x3, stride 1, dilation 1, 2-d, channel-first: Winograd F(2x2, 3x3).
+// Each 2x2 output tile is A^T [(G g G^T) . (B^T d B)] A over its 4x4 input
+// patch d: per input channel 16 products instead of 36, so the 16 GEMMs
+// M_e (Co, tiles) = U_e (Co, Cg) V_e (Cg, tiles) hold 2.25x fewer
+// multiply-adds than the direct product; the transforms are adds only (and
+// halves), and keep float32 within a few ulps of the direct sum. The
+// adjoint (stride 1) is the same convolution of gy padded by 2 - p with the
+// flipped, transposed kernel. NTHGRAD_CONV_WINOGRAD=0 turns it off. ----
+
+bool winograd_enabled() {
+  const char* v = std::getenv("NTHGRAD_CONV_WINOGRAD");
+  return !(v && v[0] == '0');
+}
+
+bool winograd_applies(const Plan& p) {
+  if (p.n != 2 || p.channel_last || !Direct::applies(p) || p.Cg < 8 || p.Cog < 8) return false;
+  for (int64_t a = 0; a < 2; ++a)
+    if (p.ker[a] != 3 || p.dil[a] != 1 || p.pad[a] > 2) return false;
+  return true;
+}
+
+// U (16, Co, Cg), U_e = (G g G^T)_e for the kernel g = wf(co, c, i, j).
+template <typename T, typename F>
+void winograd_weights(int64_t Co, int64_t Cg, const F& wf, T* U) {
+  for (int64_t co = 0; co < Co; ++co)
+    for (int64_t c = 0; c < Cg; ++c) {
+      T g[3][3], t[4][3];
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) g[i][j] = wf(co, c, i, j);
+      for (int j = 0; j < 3; ++j) {
+        t[0][j] = g[0][j];
+        t[1][j] = T(0.5) * (g[0][j] + g[1][j] + g[2][j]);
+        t[2][j] = T(0.5) * (g[0][j] - g[1][j] + g[2][j]);
+        t[3][j] = g[2][j];
+      }
+      for (int i = 0; i < 4; ++i) {
+        const T u[4] = {t[i][0], T(0.5) * (t[i][0] + t[i][1] + t[i][2]), T(0.5) * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
+        for (int j = 0; j < 4; ++j) U[((i * 4 + j) * Co + co) * Cg + c] = u[j];
+      }
+    }
+}
+
+// y (B, Co, Ho, Wo) (+ bias) = the convolution of x (B, C, H, W), zero-padded
+// by (ph, pw), with the kernel whose transform is U; Ho = H + 2ph - 2.
+template <typename T>
+void winograd_conv(const Plan& p, const T* x, int64_t C, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t Co,
+                   int64_t Ho, int64_t Wo, const T* U, const T* bias, T* y) {
+  const int64_t G = p.G, Cg = C / G, Cog = Co / G;
+  const int64_t th = (Ho + 1) / 2, tw = (Wo + 1) / 2, nt = th * tw;
+  const int64_t Hp = 2 * th + 2, Wp = 2 * tw + 2, P = Hp * Wp;
+  // V_e and M_e a little more than C nt / Co nt apart: 16 streams 2^k bytes
+  // apart would share cache sets
+  const int64_t ves = C * nt + 48, mes = Co * nt + 48;
+  const int64_t xs = C * P, vs = 16 * ves, ms = 16 * mes;
+  constexpr int64_t JB = 32;  // tiles per block of the transforms' vector loops
+  over_batch2<T>(p, xs + vs, ms, [&](int64_t b, T* xp, T* M, bool, bool fresh) {
+    T* V = xp + xs;
+    if (fresh) std::fill_n(xp, xs, T(0));  // the padding stays zero: only the interior is written
+    const T* xb = x + b * C * H * W;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t h = 0; h < H; ++h) std::copy_n(xb + (c * H + h) * W, W, xp + c * P + (h + ph) * Wp + pw);
+    // V_e (C, nt) = (B^T d B)_e
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t ti = 0; ti < th; ++ti) {
+        const T* r = xp + c * P + 2 * ti * Wp;
+        T* v = V + c * nt + ti * tw;
+        for (int64_t j0 = 0; j0 < tw; j0 += JB) {
+          const int64_t jn = std::min(JB, tw - j0);
+          T d[4][4][JB], t[4][4][JB];
+          for (int a = 0; a < 4; ++a)
+            for (int k = 0; k < 4; ++k)
+              for (int64_t j = 0; j < jn; ++j) d[a][k][j] = r[a * Wp + 2 * (j0 + j) + k];
+          for (int k = 0; k < 4; ++k)
+            for (int64_t j = 0; j < jn; ++j) {
+              t[0][k][j] = d[0][k][j] - d[2][k][j];
+              t[1][k][j] = d[1][k][j] + d[2][k][j];
+              t[2][k][j] = d[2][k][j] - d[1][k][j];
+              t[3][k][j] = d[1][k][j] - d[3][k][j];
+            }
+          for (int i = 0; i < 4; ++i) {
+            T* v0 = v + (i * 4) * ves + j0;
+            T* v1 = v0 + ves;
+            T* v2 = v1 + ves;
+            T* v3 = v2 + ves;
+            for (int64_t j = 0; j < jn; ++j) {
+              v0[j] = t[i][0][j] - t[i][2][j];
+              v1[j] = t[i][1][j] + t[i][2][j];
+              v2[j] = t[i][2][j] - t[i][1][j];
+              v3[j] = t[i][1][j] - t[i][3][j];
+            }
+          }
+        }
+      }
+    for (int64_t e = 0; e < 16; ++e)
+      for (int64_t g = 0; g < G; ++g)
+        cpu::gemm<T>(false, false, Cog, nt, Cg, T(1), U + (e * Co + g * Cog) * Cg, Cg, V + e * ves + g * Cg * nt, nt,
+                     T(0), M + e * mes + g * Cog * nt, nt);
+    // y tile = A^T m A
+    T* yb = y + b * Co * Ho * Wo;
+    for (int64_t co = 0; co < Co; ++co) {
+      const T bv = bias ? bias[co] : T(0);
+      for (int64_t ti = 0; ti < th; ++ti) {
+        const T* m = M + co * nt + ti * tw;
+        T* y0 = yb + (co * Ho + 2 * ti) * Wo;
+        T* y1 = y0 + Wo;
+        const bool row1 = 2 * ti + 1 < Ho;
+        for (int64_t j0 = 0; j0 < tw; j0 += JB) {
+          const int64_t jn = std::min(JB, tw - j0);
+          T sm[2][4][JB], o[2][2][JB];
+          for (int k = 0; k < 4; ++k) {
+            const T* m0 = m + k * mes + j0;
+            const T *m1 = m0 + 4 * mes, *m2 = m1 + 4 * mes, *m3 = m2 + 4 * mes;
+            for (int64_t j = 0; j < jn; ++j) {
+              sm[0][k][j] = m0[j] + m1[j] + m2[j];
+              sm[1][k][j] = m1[j] - m2[j] - m3[j];
+            }
+          }
+          for (int i = 0; i < 2; ++i)
+            for (int64_t j = 0; j < jn; ++j) {
+              o[i][0][j] = sm[i][0][j] + sm[i][1][j] + sm[i][2][j] + bv;
+              o[i][1][j] = sm[i][1][j] - sm[i][2][j] - sm[i][3][j] + bv;
+            }
+          const int64_t full = std::min(jn, Wo / 2 - j0);  // tiles with both columns inside
+          for (int i = 0; i < (row1 ? 2 : 1); ++i) {
+            T* yr = (i ? y1 : y0) + 2 * j0;
+            for (int64_t j = 0; j < full; ++j) {
+              yr[2 * j] = o[i][0][j];
+              yr[2 * j + 1] = o[i][1][j];
+            }
+            if (full < jn) yr[2 * full] = o[i][0][full];  // odd Wo: the last tile's first column
+          }
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void forward_winograd(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
+  const auto U = scratch<T>(16 * p.Co * p.Cg);
+  winograd_weights<T>(p.Co, p.Cg, [&](int64_t co, int64_t c, int i, int j) { return w[((co * p.Cg + c) * 3 + i) * 3 + j]; },
+                      U.get());
+  winograd_conv<T>(p, x, p.C, p.in[0], p.in[1], p.pad[0], p.pad[1], p.Co, p.out[0], p.out[1], U.get(), bias, y);
+}
+
+// The adjoint: x (B, C, L) = gy (B, Co, O) convolved with w' (C, Cog, 3, 3),
+// w'[g Cg + c, o] = w[g Cog + o, c] flipped, padded by 2 - p.
+template <typename T>
+void transpose_winograd(const Plan& p, const T* gy, const T* w, const T* bias, T* x) {
+  const auto U = scratch<T>(16 * p.C * p.Cog);
+  winograd_weights<T>(p.C, p.Cog, [&](int64_t ci, int64_t o, int i, int j) {
+    const int64_t g = ci / p.Cg, c = ci % p.Cg;
+    return w[(((g * p.Cog + o) * p.Cg + c) * 3 + (2 - i)) * 3 + (2 - j)];
+  }, U.get());
+  winograd_conv<T>(p, gy, p.Co, p.out[0], p.out[1], 2 - p.pad[0], 2 - p.pad[1], p.C, p.in[0], p.in[1], U.get(), bias,
+                   x);
+}
+
 // The shape of a data tensor with flattened batch: (B, C, S...) or (B, S..., C).
 Shape data_shape(const ConvGeometry& g, int64_t channels, const Shape& spatial) {
   Shape s{g.batch};
@@ -668,6 +826,8 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const 
   if (y.numel() == 0) return y;
   cpu::dispatch_floating(x.dtype(), "convolution kernel", [&](auto tag) {
     using T = decltype(tag);
+    if (winograd_applies(p) && direct_enabled() && winograd_enabled())
+      return forward_winograd<T>(p, x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, y.data<T>());
     if (Direct::applies(p) && direct_enabled())
       return p.channel_last
                  ? forward_direct_cl<T>(p, x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
@@ -684,6 +844,9 @@ Tensor conv_transpose(const Tensor& gy, const Tensor& w, const Tensor& bias, con
   if (x.numel() == 0) return x;
   cpu::dispatch_floating(gy.dtype(), "deconvolution kernel", [&](auto tag) {
     using T = decltype(tag);
+    if (winograd_applies(p) && direct_enabled() && winograd_enabled())
+      return transpose_winograd<T>(p, gy.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
+                                   x.data<T>());
     if (Direct::applies(p) && direct_enabled())
       return p.channel_last ? transpose_direct_cl<T>(p, gy.data<T>(), w.data<T>(),
                                                      bias.defined() ? bias.data<T>() : nullptr, x.data<T>())
