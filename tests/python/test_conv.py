@@ -325,3 +325,38 @@ def test_stride1_kernels_equal_im2col(monkeypatch, xs, ws, kw):
     for a, r in zip(last, direct):
         r = r if r.ndim == 1 else cl(r)
         np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * np.abs(r).max())
+
+
+WINOGRAD_CASES = [  # 2-d 3x3 stride 1 with >= 8 channels per group: odd and even output sizes, pad 0/1/2, groups
+    ((2, 16, 7, 6), (24, 16, 3, 3), dict(pad=(1, 1))),
+    ((1, 16, 5, 9), (16, 8, 3, 3), dict(pad=(0, 2), group=2)),
+    ((3, 8, 8, 8), (8, 8, 3, 3), dict(pad=(2, 0))),
+    ((8, 16, 12, 11), (16, 16, 3, 3), dict(pad=(1, 1))),  # one item per thread
+]
+
+
+@pytest.mark.parametrize("dtype", [ng.float64, ng.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("xs, ws, kw", WINOGRAD_CASES, ids=[str(i) for i in range(len(WINOGRAD_CASES))])
+def test_winograd_equals_direct(monkeypatch, xs, ws, kw, dtype):
+    rng = np.random.default_rng(12)
+    x, w, b = _rand(rng, *xs), _rand(rng, *ws), _rand(rng, ws[0])
+    y_ref = conv_ref(x, w, b, **kw)
+    gy = _rand(rng, *y_ref.shape)
+
+    def run():
+        xt, wt, bt = (_t(a, True, dtype) for a in (x, w, b))
+        y = F.convolution(xt, wt, bt, **kw)
+        gx, gw = ng.grad([y], [xt, wt], grad_outputs=[_t(gy, dtype=dtype)])
+        d = F.deconvolution(_t(gy, dtype=dtype), wt, _t(np.arange(xs[1]), dtype=dtype), **kw)
+        return [np.asarray(t, np.float64) for t in (y, gx, gw, d)]
+
+    monkeypatch.setenv("NTHGRAD_CONV_WINOGRAD", "1")
+    wino = run()
+    monkeypatch.setenv("NTHGRAD_CONV_WINOGRAD", "0")
+    direct = run()
+    tol = 1e-5 if dtype == ng.float32 else 1e-12
+    for a, r in zip(wino, direct):
+        np.testing.assert_allclose(a, r, rtol=tol, atol=tol * np.abs(r).max())
+    np.testing.assert_allclose(wino[0], y_ref, rtol=1e-4, atol=1e-4 * np.abs(y_ref).max())
+    d_ref = deconv_ref(gy, w, np.arange(xs[1]), **kw)
+    np.testing.assert_allclose(wino[3], d_ref, rtol=1e-4, atol=1e-4 * np.abs(d_ref).max())
