@@ -693,25 +693,26 @@ void winograd_weights(int64_t Co, int64_t Cg, const F& wf, T* U) {
     }
 }
 
-// y (B, Co, Ho, Wo) (+ bias) = the convolution of x (B, C, H, W), zero-padded
-// by (ph, pw), with the kernel whose transform is U; Ho = H + 2ph - 2.
+// The tiling of one Winograd convolution: output (Ho, Wo) in th x tw tiles
+// of 2x2, input zero-padded by (ph, pw) into (Hp, Wp) planes.
+struct WinoGrid {
+  int64_t C, H, W, ph, pw, th, tw, nt, Wp, P, ves;
+  static constexpr int64_t JB = 32;  // tiles per block of the transforms' vector loops
+  WinoGrid(int64_t C_, int64_t H_, int64_t W_, int64_t ph_, int64_t pw_, int64_t Ho, int64_t Wo)
+      : C(C_), H(H_), W(W_), ph(ph_), pw(pw_), th((Ho + 1) / 2), tw((Wo + 1) / 2), nt(th * tw), Wp(2 * tw + 2),
+        P((2 * th + 2) * Wp), ves(C * nt + 48) {}  // V_e a little more than C nt apart: 2^k strides share cache sets
+  int64_t scratch_size() const { return C * P + 16 * ves; }
+};
+
+// Pads one item xb (C, H, W) into xp (fresh: zero its padding first) and
+// writes V_e (C, nt) = (B^T d B)_e at V + e ves.
 template <typename T>
-void winograd_conv(const Plan& p, const T* x, int64_t C, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t Co,
-                   int64_t Ho, int64_t Wo, const T* U, const T* bias, T* y) {
-  const int64_t G = p.G, Cg = C / G, Cog = Co / G;
-  const int64_t th = (Ho + 1) / 2, tw = (Wo + 1) / 2, nt = th * tw;
-  const int64_t Hp = 2 * th + 2, Wp = 2 * tw + 2, P = Hp * Wp;
-  // V_e and M_e a little more than C nt / Co nt apart: 16 streams 2^k bytes
-  // apart would share cache sets
-  const int64_t ves = C * nt + 48, mes = Co * nt + 48;
-  const int64_t xs = C * P, vs = 16 * ves, ms = 16 * mes;
-  constexpr int64_t JB = 32;  // tiles per block of the transforms' vector loops
-  over_batch2<T>(p, xs + vs, ms, [&](int64_t b, T* xp, T* M, bool, bool fresh) {
-    T* V = xp + xs;
-    if (fresh) std::fill_n(xp, xs, T(0));  // the padding stays zero: only the interior is written
-    const T* xb = x + b * C * H * W;
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t h = 0; h < H; ++h) std::copy_n(xb + (c * H + h) * W, W, xp + c * P + (h + ph) * Wp + pw);
+void winograd_input(const WinoGrid& q, const T* xb, T* xp, T* V, bool fresh) {
+  const int64_t C = q.C, H = q.H, W = q.W, P = q.P, Wp = q.Wp, th = q.th, tw = q.tw, nt = q.nt, ves = q.ves;
+  constexpr int64_t JB = WinoGrid::JB;
+  if (fresh) std::fill_n(xp, C * P, T(0));  // the padding stays zero: only the interior is written
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t h = 0; h < H; ++h) std::copy_n(xb + (c * H + h) * W, W, xp + c * P + (h + q.ph) * Wp + q.pw);
     // V_e (C, nt) = (B^T d B)_e
     for (int64_t c = 0; c < C; ++c)
       for (int64_t ti = 0; ti < th; ++ti) {
@@ -744,6 +745,20 @@ void winograd_conv(const Plan& p, const T* x, int64_t C, int64_t H, int64_t W, i
           }
         }
       }
+}
+
+// y (B, Co, Ho, Wo) (+ bias) = the convolution of x (B, C, H, W), zero-padded
+// by (ph, pw), with the kernel whose transform is U; Ho = H + 2ph - 2.
+template <typename T>
+void winograd_conv(const Plan& p, const T* x, int64_t C, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t Co,
+                   int64_t Ho, int64_t Wo, const T* U, const T* bias, T* y) {
+  const WinoGrid q(C, H, W, ph, pw, Ho, Wo);
+  const int64_t G = p.G, Cg = C / G, Cog = Co / G;
+  const int64_t th = q.th, tw = q.tw, nt = q.nt, ves = q.ves, mes = Co * nt + 48;
+  constexpr int64_t JB = WinoGrid::JB;
+  over_batch2<T>(p, q.scratch_size(), 16 * mes, [&](int64_t b, T* xp, T* M, bool, bool fresh) {
+    winograd_input(q, x + b * C * H * W, xp, xp + C * q.P, fresh);
+    const T* V = xp + C * q.P;
     for (int64_t e = 0; e < 16; ++e)
       for (int64_t g = 0; g < G; ++g)
         cpu::gemm<T>(false, false, Cog, nt, Cg, T(1), U + (e * Co + g * Cog) * Cg, Cg, V + e * ves + g * Cg * nt, nt,
@@ -809,6 +824,97 @@ void transpose_winograd(const Plan& p, const T* gy, const T* w, const T* bias, T
                    x);
 }
 
+// The weight gradient, the adjoint of the same tile products in g:
+// gU_e (Co, Cg) = sum over items and tiles of (A gy A^T)_e V_e^T, then
+// gw = G^T gU G. Tiles past an odd output edge see gy = 0 there.
+template <typename T>
+void weight_grad_winograd(const Plan& p, const T* x, const T* gy, T* gw) {
+  const int64_t Ho = p.out[0], Wo = p.out[1];
+  const WinoGrid q(p.C, p.in[0], p.in[1], p.pad[0], p.pad[1], Ho, Wo);
+  const int64_t Co = p.Co, Cg = p.Cg, Cog = p.Cog, G = p.G, th = q.th, tw = q.tw, nt = q.nt, mes = Co * nt + 48;
+  const int64_t us = 16 * Co * Cg;
+  constexpr int64_t JB = WinoGrid::JB;
+  const bool par = batch_parallel(p);
+  const int64_t chunks = par ? std::min<int64_t>(p.B, omp_get_max_threads()) : 1;
+  const auto partial = scratch<T>(chunks * us);
+  std::fill_n(partial.get(), chunks * us, T(0));
+  auto items = [&](int64_t b0, int64_t b1, T* gU) {
+    const auto buf = scratch<T>(q.scratch_size() + 16 * mes);
+    T* xp = buf.get();
+    T* V = xp + q.C * q.P;
+    T* M = xp + q.scratch_size();
+    for (int64_t b = b0; b < b1; ++b) {
+      winograd_input(q, x + b * q.C * q.H * q.W, xp, V, b == b0);
+      const T* gyb = gy + b * Co * Ho * Wo;
+      for (int64_t co = 0; co < Co; ++co)
+        for (int64_t ti = 0; ti < th; ++ti) {
+          const T* g0r = gyb + (co * Ho + 2 * ti) * Wo;
+          const bool row1 = 2 * ti + 1 < Ho;
+          T* m = M + co * nt + ti * tw;
+          for (int64_t j0 = 0; j0 < tw; j0 += JB) {
+            const int64_t jn = std::min(JB, tw - j0);
+            T g[2][2][JB], r[4][2][JB];
+            for (int a = 0; a < 2; ++a)
+              for (int l = 0; l < 2; ++l)
+                for (int64_t j = 0; j < jn; ++j) {
+                  const int64_t col = 2 * (j0 + j) + l;
+                  g[a][l][j] = (a == 0 || row1) && col < Wo ? g0r[a * Wo + col] : T(0);
+                }
+            for (int l = 0; l < 2; ++l)
+              for (int64_t j = 0; j < jn; ++j) {
+                r[0][l][j] = g[0][l][j];
+                r[1][l][j] = g[0][l][j] + g[1][l][j];
+                r[2][l][j] = g[0][l][j] - g[1][l][j];
+                r[3][l][j] = -g[1][l][j];
+              }
+            for (int i = 0; i < 4; ++i) {
+              T* m0 = m + (i * 4) * mes + j0;
+              T* m1 = m0 + mes;
+              T* m2 = m1 + mes;
+              T* m3 = m2 + mes;
+              for (int64_t j = 0; j < jn; ++j) {
+                m0[j] = r[i][0][j];
+                m1[j] = r[i][0][j] + r[i][1][j];
+                m2[j] = r[i][0][j] - r[i][1][j];
+                m3[j] = -r[i][1][j];
+              }
+            }
+          }
+        }
+      for (int64_t e = 0; e < 16; ++e)
+        for (int64_t g = 0; g < G; ++g)
+          cpu::gemm<T>(false, true, Cog, Cg, nt, T(1), M + e * mes + g * Cog * nt, nt, V + e * q.ves + g * Cg * nt, nt,
+                       T(1), gU + (e * Co + g * Cog) * Cg, Cg);
+    }
+  };
+  if (!par) {
+    items(0, p.B, partial.get());
+  } else {
+    cpu::parallel_for(0, chunks, 1, [&](int64_t s, int64_t e) {
+      for (int64_t t = s; t < e; ++t) items(p.B * t / chunks, p.B * (t + 1) / chunks, partial.get() + t * us);
+    });
+  }
+  T* gU = partial.get();
+  for (int64_t t = 1; t < chunks; ++t)
+    for (int64_t i = 0; i < us; ++i) gU[i] += gU[t * us + i];
+  for (int64_t co = 0; co < Co; ++co)
+    for (int64_t c = 0; c < Cg; ++c) {
+      T u[4][4], t[3][4];
+      for (int e = 0; e < 16; ++e) u[e / 4][e % 4] = gU[(e * Co + co) * Cg + c];
+      for (int k = 0; k < 4; ++k) {
+        t[0][k] = u[0][k] + T(0.5) * (u[1][k] + u[2][k]);
+        t[1][k] = T(0.5) * (u[1][k] - u[2][k]);
+        t[2][k] = T(0.5) * (u[1][k] + u[2][k]) + u[3][k];
+      }
+      T* o = gw + (co * Cg + c) * 9;
+      for (int i = 0; i < 3; ++i) {
+        o[i * 3 + 0] += t[i][0] + T(0.5) * (t[i][1] + t[i][2]);
+        o[i * 3 + 1] += T(0.5) * (t[i][1] - t[i][2]);
+        o[i * 3 + 2] += T(0.5) * (t[i][1] + t[i][2]) + t[i][3];
+      }
+    }
+}
+
 // The shape of a data tensor with flattened batch: (B, C, S...) or (B, S..., C).
 Shape data_shape(const ConvGeometry& g, int64_t channels, const Shape& spatial) {
   Shape s{g.batch};
@@ -867,6 +973,8 @@ Tensor conv_weight_grad(const Tensor& x, const Tensor& gy, const ConvGeometry& g
   if (gw.numel() == 0 || p.B == 0 || p.O == 0) return gw;
   cpu::dispatch_floating(x.dtype(), "convolution_weight_grad kernel", [&](auto tag) {
     using T = decltype(tag);
+    if (winograd_applies(p) && direct_enabled() && winograd_enabled())
+      return weight_grad_winograd<T>(p, x.data<T>(), gy.data<T>(), gw.data<T>());
     if (Direct::applies(p) && direct_enabled()) return weight_grad_direct<T>(p, x.data<T>(), gy.data<T>(), gw.data<T>());
     weight_grad<T>(p, x.data<T>(), gy.data<T>(), gw.data<T>());
   });
