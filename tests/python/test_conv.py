@@ -327,9 +327,9 @@ def test_stride1_kernels_equal_im2col(monkeypatch, xs, ws, kw):
         np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * np.abs(r).max())
 
 
-WINOGRAD_CASES = [  # 2-d 3x3 stride 1 with >= 8 channels per group: odd and even output sizes, pad 0/1/2, groups
+WINOGRAD_CASES = [  # 2-d 3x3 stride 1, >= 8 channels per group, batch >= threads: odd and even sizes, pad 0-2, groups
     ((2, 16, 7, 6), (24, 16, 3, 3), dict(pad=(1, 1))),
-    ((1, 16, 5, 9), (16, 8, 3, 3), dict(pad=(0, 2), group=2)),
+    ((2, 16, 5, 9), (16, 8, 3, 3), dict(pad=(0, 2), group=2)),
     ((3, 8, 8, 8), (8, 8, 3, 3), dict(pad=(2, 0))),
     ((8, 16, 12, 11), (16, 16, 3, 3), dict(pad=(1, 1))),  # one item per thread
 ]

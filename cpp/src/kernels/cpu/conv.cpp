@@ -665,8 +665,10 @@ bool winograd_enabled() {
   return !(v && v[0] == '0');
 }
 
+// Only with one item per thread at a time: the transforms run on the item's
+// thread (with fewer items the direct path threads its GEMMs and copies).
 bool winograd_applies(const Plan& p) {
-  if (p.n != 2 || p.channel_last || !Direct::applies(p) || p.Cg < 8 || p.Cog < 8) return false;
+  if (p.n != 2 || p.channel_last || !Direct::applies(p) || p.Cg < 8 || p.Cog < 8 || !batch_parallel(p)) return false;
   for (int64_t a = 0; a < 2; ++a)
     if (p.ker[a] != 3 || p.dil[a] != 1 || p.pad[a] > 2) return false;
   return true;
