@@ -17,6 +17,14 @@
 // thread at a time (each with its own col buffer; gemm then runs on the
 // calling thread); with fewer, items in turn, im2col / col2im split over
 // rows / channels and each gemm threaded by itself.
+//
+// Stride 1 (output = the valid positions of the padded input) takes faster
+// paths instead, in both layouts (see Direct below): no column matrix, the
+// K products run on shifted views of a once-padded input. Among those, 2-d
+// 3x3 kernels without dilation, channel-first, with at least 8 channels per
+// group and one item per thread, use Winograd F(2x2, 3x3) (2.25x fewer
+// multiply-adds; see winograd_conv). NTHGRAD_CONV_IM2COL=1 /
+// NTHGRAD_CONV_WINOGRAD=0 (read at each call) fall back, for the tests.
 #include <omp.h>
 
 #include <algorithm>
