@@ -280,3 +280,83 @@ def test_empty_axes():
     # zero-size padded windows read only padding
     y = F.convolution(_t(np.ones((1, 4, 3, 0))), _t(np.ones((2, 4, 2, 2))), pad=(0, 1))
     assert y.shape == (1, 2, 2, 1) and np.all(np.asarray(y) == 0)
+
+
+# ---- the stride-1 kernels (padded grid, no im2col) against the im2col kernels ----
+
+STRIDE1_CASES = [  # (x shape, w shape, kwargs): 1-, 2- and 3-d, dilation, pad 0/1/2, groups, batch paths
+    ((3, 4, 9), (6, 2, 3), dict(pad=(2,), dilation=(2,), group=2)),
+    ((2, 4, 7, 6), (6, 4, 3, 2), dict(pad=(0, 1))),
+    ((3, 4, 7, 6), (6, 2, 3, 3), dict(pad=(1, 2), dilation=(2, 1), group=2)),
+    ((2, 4, 8, 8), (4, 4, 3, 3), dict(pad=(2, 2), dilation=(2, 2))),
+    ((1, 3, 5, 6, 6), (2, 3, 2, 3, 3), dict(pad=(1, 0, 2), dilation=(1, 2, 1))),
+    ((2, 4, 5, 5, 5), (4, 1, 3, 3, 3), dict(pad=(1, 1, 1), group=4)),
+    ((8, 16, 12, 12), (8, 16, 3, 3), dict(pad=(1, 1))),  # large enough for one item per thread
+    ((1, 16, 20, 20), (8, 16, 3, 3), dict(pad=(1, 1), dilation=(2, 2))),  # one item, threads inside
+]
+
+
+def _all_orders(x_np, w_np, b_np, gy_np, kw, channel_last=False):
+    x, w, b = (_t(a, True, ng.float32) for a in (x_np, w_np, b_np))
+    y = F.convolution(x, w, b, channel_last=channel_last, **kw)
+    gx, gw, gb = ng.grad([y], [x, w, b], grad_outputs=[_t(gy_np, dtype=ng.float32)])
+    d = F.deconvolution(_t(gy_np, dtype=ng.float32), w, channel_last=channel_last, **kw)
+    return [np.asarray(t) for t in (y, gx, gw, gb, d)]
+
+
+@pytest.mark.parametrize("xs, ws, kw", STRIDE1_CASES, ids=[f"{len(c[0]) - 2}d-{i}" for i, c in enumerate(STRIDE1_CASES)])
+def test_stride1_kernels_equal_im2col(monkeypatch, xs, ws, kw):
+    rng = np.random.default_rng(11)
+    x, w, b = _rand(rng, *xs), _rand(rng, *ws), _rand(rng, ws[0])
+    y_ref = conv_ref(x, w, b, **kw)
+    gy = _rand(rng, *y_ref.shape)
+    monkeypatch.setenv("NTHGRAD_CONV_IM2COL", "0")
+    direct = _all_orders(x, w, b, gy, kw)
+    monkeypatch.setenv("NTHGRAD_CONV_IM2COL", "1")
+    im2col = _all_orders(x, w, b, gy, kw)
+    for a, r in zip(direct, im2col):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * np.abs(r).max())
+    np.testing.assert_allclose(direct[0], y_ref, rtol=1e-4, atol=1e-4 * np.abs(y_ref).max())
+    np.testing.assert_allclose(direct[4], deconv_ref(gy, w, **kw), rtol=1e-4, atol=1e-4 * np.abs(direct[4]).max())
+    # channel_last (the im2col path) agrees with the channel-first stride-1 path
+    cl = lambda a: np.moveaxis(a, 1, -1)  # noqa: E731
+    monkeypatch.setenv("NTHGRAD_CONV_IM2COL", "0")
+    last = _all_orders(cl(x), cl(w), b, cl(gy), kw, channel_last=True)
+    for a, r in zip(last, direct):
+        r = r if r.ndim == 1 else cl(r)
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * np.abs(r).max())
+
+
+WINOGRAD_CASES = [  # 2-d 3x3 stride 1, >= 8 channels per group, batch >= threads: odd and even sizes, pad 0-2, groups
+    ((2, 16, 7, 6), (24, 16, 3, 3), dict(pad=(1, 1))),
+    ((2, 16, 5, 9), (16, 8, 3, 3), dict(pad=(0, 2), group=2)),
+    ((3, 8, 8, 8), (8, 8, 3, 3), dict(pad=(2, 0))),
+    ((8, 16, 12, 11), (16, 16, 3, 3), dict(pad=(1, 1))),  # one item per thread
+]
+
+
+@pytest.mark.parametrize("dtype", [ng.float64, ng.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("xs, ws, kw", WINOGRAD_CASES, ids=[str(i) for i in range(len(WINOGRAD_CASES))])
+def test_winograd_equals_direct(monkeypatch, xs, ws, kw, dtype):
+    rng = np.random.default_rng(12)
+    x, w, b = _rand(rng, *xs), _rand(rng, *ws), _rand(rng, ws[0])
+    y_ref = conv_ref(x, w, b, **kw)
+    gy = _rand(rng, *y_ref.shape)
+
+    def run():
+        xt, wt, bt = (_t(a, True, dtype) for a in (x, w, b))
+        y = F.convolution(xt, wt, bt, **kw)
+        gx, gw = ng.grad([y], [xt, wt], grad_outputs=[_t(gy, dtype=dtype)])
+        d = F.deconvolution(_t(gy, dtype=dtype), wt, _t(np.arange(xs[1]), dtype=dtype), **kw)
+        return [np.asarray(t, np.float64) for t in (y, gx, gw, d)]
+
+    monkeypatch.setenv("NTHGRAD_CONV_WINOGRAD", "1")
+    wino = run()
+    monkeypatch.setenv("NTHGRAD_CONV_WINOGRAD", "0")
+    direct = run()
+    tol = 1e-5 if dtype == ng.float32 else 1e-12
+    for a, r in zip(wino, direct):
+        np.testing.assert_allclose(a, r, rtol=tol, atol=tol * np.abs(r).max())
+    np.testing.assert_allclose(wino[0], y_ref, rtol=1e-4, atol=1e-4 * np.abs(y_ref).max())
+    d_ref = deconv_ref(gy, w, np.arange(xs[1]), **kw)
+    np.testing.assert_allclose(wino[3], d_ref, rtol=1e-4, atol=1e-4 * np.abs(d_ref).max())
