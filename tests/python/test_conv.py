@@ -280,3 +280,21 @@ def test_empty_axes():
     # zero-size padded windows read only padding
     y = F.convolution(_t(np.ones((1, 4, 3, 0))), _t(np.ones((2, 4, 2, 2))), pad=(0, 1))
     assert y.shape == (1, 2, 2, 1) and np.all(np.asarray(y) == 0)
+
+
+# ---- review: sizes that overflow int64 (empty tensors may have huge axes) ----
+
+def test_huge_dilated_kernel_is_an_error_not_a_wrapped_size():
+    # d(k-1)+1 = 2^30 (2^40 - 1) + 1 overflows int64: it used to wrap and give an output of 3221225477
+    empty_w = ng.tensor(np.empty((0, 1, 2 ** 40)), dtype=ng.float64)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        F.convolution(_t(np.ones((1, 1, 5))), empty_w, dilation=[2 ** 30], pad=[2 ** 30])
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        _C.convolution_weight_grad(_t(np.ones((1, 1, 5))), _t(np.ones((1, 1, 3))), [2 ** 40], dilation=[2 ** 30])
+
+
+def test_deconvolution_output_size_beyond_int64_is_an_error():
+    # s(L-1) = 2^30 (2^40 - 1) overflows int64 for an empty x with a huge spatial axis
+    empty_x = ng.tensor(np.empty((0, 1, 2 ** 40)), dtype=ng.float64)
+    with pytest.raises(ValueError, match="beyond 2\\^63"):
+        F.deconvolution(empty_x, _t(np.ones((1, 1, 3))), stride=[2 ** 30])
