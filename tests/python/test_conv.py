@@ -298,3 +298,13 @@ def test_deconvolution_output_size_beyond_int64_is_an_error():
     empty_x = ng.tensor(np.empty((0, 1, 2 ** 40)), dtype=ng.float64)
     with pytest.raises(ValueError, match="beyond 2\\^63"):
         F.deconvolution(empty_x, _t(np.ones((1, 1, 3))), stride=[2 ** 30])
+
+
+def test_depthwise_ops_with_no_channels_give_no_channels():
+    # C = 0: depthwise_deconvolution gave 1 output channel (it fell back to group 1 with a (0, 1, K) weight),
+    # and depthwise_convolution failed with "convolution: group must be >= 1, got 0"
+    x, w = ng.tensor(np.empty((2, 0, 5)), dtype=ng.float64), ng.tensor(np.empty((0, 3)), dtype=ng.float64)
+    assert F.depthwise_deconvolution(x, w).shape == (2, 0, 7)
+    assert F.depthwise_deconvolution(x, w, ng.tensor(np.empty((0,)), dtype=ng.float64), divisor=2).shape == (2, 0, 7)
+    assert F.depthwise_convolution(x, w).shape == (2, 0, 3)
+    assert F.depthwise_convolution(x, w, multiplier=3).shape == (2, 0, 3)

@@ -371,9 +371,11 @@ Variable depthwise_convolution(const Variable& x, const Variable& weight, const 
     throw ValueError(detail::cat(op, ": weight of shape ", shape_str(weight.shape()), " must have ",
                                  filters, " filters (channels of x of shape ", shape_str(x.shape()),
                                  " times multiplier=", multiplier, ")"));
+  // weight (C*m, 1, K...) with group C; no channels: (0, 0, K...) with group 1 (there is no group 0)
   Shape ws = weight.shape();
-  ws.insert(ws.begin() + 1, 1);
-  return convolution(x, reshape(weight, ws), bias, base_axis, pad, stride, dilation, channels, false);
+  ws.insert(ws.begin() + 1, channels > 0 ? 1 : 0);
+  return convolution(x, reshape(weight, ws), bias, base_axis, pad, stride, dilation, std::max<int64_t>(1, channels),
+                     false);
 }
 
 // depthwise_deconvolution = deconvolution with group = C/divisor and weight (C, 1, K...)
@@ -398,8 +400,9 @@ Variable depthwise_deconvolution(const Variable& x, const Variable& weight, cons
   if (weight.shape()[0] != channels)
     throw ValueError(detail::cat(op, ": weight of shape ", shape_str(weight.shape()), " must have ", channels,
                                  " filters (the channels of x of shape ", shape_str(x.shape()), ")"));
+  // weight (C, 1, K...) with group C/d; no channels: (0, 0, K...) with group 1, so that C/d = 0 channels come out
   Shape ws = weight.shape();
-  ws.insert(ws.begin() + 1, 1);
+  ws.insert(ws.begin() + 1, channels > 0 ? 1 : 0);
   return deconvolution(x, reshape(weight, ws), bias, base_axis, pad, stride, dilation,
                        std::max<int64_t>(1, channels / divisor), false, {});
 }
