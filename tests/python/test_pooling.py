@@ -262,6 +262,9 @@ def test_embed_rejects_indices_nnabla_would_read_out_of_bounds():
             F.embed(ng.tensor(np.array([0, bad])), w)
     with pytest.raises(TypeError, match="int64"):
         F.embed(ng.tensor(np.array([True])), w)
+    # an empty table: the message said "(valid: 0 to -1)"
+    with pytest.raises(IndexError, match=r"index 0 is out of range for w of shape \(0, 2\) \(no rows\)"):
+        F.embed(ng.tensor(np.array([0])), f64(np.ones((0, 2))))
 
 
 # ---- PyTorch as an oracle ------------------------------------------------------------
