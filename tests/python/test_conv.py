@@ -336,3 +336,9 @@ def test_random_geometries_match_torch_at_orders_1_and_2(geometry):
     _compare_with_torch(torch, False, (batch, g * cg) + tuple(size), (g * cog, cg) + tuple(k), kw, ng.float64)
     _compare_with_torch(torch, True, (batch, g * cg) + tuple(size), (g * cg, cog) + tuple(k),
                         dict(kw, output_padding=tuple(op)), ng.float64)
+
+
+def test_huge_group_with_no_channels_is_a_clear_error():
+    # per_group * group overflowed int64 here (2 * 2^62) before the comparison with the channel count
+    with pytest.raises(ValueError, match=r"expects 2 input channels per group \(group=4611686018427387904\).* has 0"):
+        F.convolution(ng.tensor(np.empty((1, 0, 5)), dtype=ng.float64), _t(np.ones((1, 2, 3))), group=2 ** 62)

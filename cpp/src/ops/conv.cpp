@@ -226,10 +226,10 @@ Conv convolution_geometry(const char* op, const Variable& x, const Shape& ws, co
   if (channels % group != 0)
     throw ValueError(detail::cat(op, ": x of shape ", shape_str(x.shape()), " has ", channels,
                                  " channels, which group=", group, " does not divide"));
-  if (per_group * group != channels)
+  if (per_group != channels / group)  // (not per_group * group: that can overflow for a huge group and C = 0)
     throw ValueError(detail::cat(op, ": weight of shape ", shape_str(ws), " expects ", per_group,
-                                 " input channels per group (", per_group * group, " with group=", group,
-                                 "), but x of shape ", shape_str(x.shape()), " has ", channels));
+                                 " input channels per group (group=", group, "), but x of shape ",
+                                 shape_str(x.shape()), " has ", channels, " (", channels / group, " per group)"));
   if (out_channels % group != 0)
     throw ValueError(detail::cat(op, ": weight of shape ", shape_str(ws), " has ", out_channels,
                                  " output channels, which group=", group, " does not divide"));
