@@ -141,23 +141,23 @@ ROWS = [
     _row("convolution", conv, conv_ref, [((0, 3, 4, 4), (2, 3, 3, 3)), ((1, 3, 4, 4), (2, 3, 1, 1))], 2),
     # 1-d and 3-d
     _row("convolution", conv, conv_ref, [((2, 3, 7), (4, 3, 3), (4,))], 3, squared=True, pad=(1,), stride=(2,)),
-    _row("convolution", conv, conv_ref, [((1, 2, 4, 3, 4), (2, 1, 2, 2, 3))], 2, group=2, pad=(1, 0, 1),
-         dilation=(1, 1, 2)),
+    _row("convolution", conv, conv_ref, [((1, 2, 4, 3, 4), (2, 1, 2, 2, 3))], 3, squared=True, group=2,
+         pad=(1, 0, 1), dilation=(1, 1, 2)),
     # base_axis: two batch axes, and none
     _row("convolution", conv, conv_ref, [((2, 2, 3, 5), (2, 3, 2), (2,))], 2, base_axis=2, pad=(1,)),
     _row("convolution", conv, conv_ref, [((3, 5, 4), (2, 3, 2, 2))], 2, base_axis=0),
     # channel_last: x (M, L..., C), weight (C', K..., C/group)
-    _row("convolution", conv, conv_ref, [((2, 5, 4, 4), (4, 3, 2, 2), (4,))], 2, squared=True, group=2,
+    _row("convolution", conv, conv_ref, [((2, 5, 4, 4), (4, 3, 2, 2), (4,))], 3, squared=True, group=2,
          channel_last=True, pad=(1, 0), stride=(1, 2)),
     # deconvolution
     _row("deconvolution", deconv, deconv_ref, [((2, 4, 3, 3), (4, 3, 3, 3)), ((2, 4, 3, 3), (4, 3, 3, 3), (6,))], 3,
          squared=True, group=2, stride=(2, 2), pad=(1, 0), output_padding=(1, 0)),
     _row("deconvolution", deconv, deconv_ref, [((2, 3, 4), (3, 2, 3), (2,))], 3, squared=True, dilation=(2,),
          stride=(3,), output_padding=(2,)),
-    _row("deconvolution", deconv, deconv_ref, [((1, 2, 2, 3, 2), (2, 2, 2, 2, 2))], 2, pad=(0, 1, 0)),
+    _row("deconvolution", deconv, deconv_ref, [((1, 2, 2, 3, 2), (2, 2, 2, 2, 2))], 3, squared=True, pad=(0, 1, 0)),
     _row("deconvolution", deconv, deconv_ref, [((2, 2, 3, 4), (3, 2, 2), (2,)), ((0, 2, 3, 4), (3, 2, 2))], 2,
          base_axis=2),
-    _row("deconvolution", deconv, deconv_ref, [((2, 3, 3, 4), (4, 2, 1, 2), (2,))], 2, squared=True,
+    _row("deconvolution", deconv, deconv_ref, [((2, 3, 3, 4), (4, 2, 1, 2), (2,))], 3, squared=True,
          channel_last=True, stride=(2, 1)),
     # depthwise
     _row("depthwise_convolution", F.depthwise_convolution, _depthwise_conv_ref,

@@ -360,3 +360,63 @@ def test_winograd_equals_direct(monkeypatch, xs, ws, kw, dtype):
     np.testing.assert_allclose(wino[0], y_ref, rtol=1e-4, atol=1e-4 * np.abs(y_ref).max())
     d_ref = deconv_ref(gy, w, np.arange(xs[1]), **kw)
     np.testing.assert_allclose(wino[3], d_ref, rtol=1e-4, atol=1e-4 * np.abs(d_ref).max())
+# ---- review: sizes that overflow int64 (empty tensors may have huge axes) ----
+
+def test_huge_dilated_kernel_is_an_error_not_a_wrapped_size():
+    # d(k-1)+1 = 2^30 (2^40 - 1) + 1 overflows int64: it used to wrap and give an output of 3221225477
+    empty_w = ng.tensor(np.empty((0, 1, 2 ** 40)), dtype=ng.float64)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        F.convolution(_t(np.ones((1, 1, 5))), empty_w, dilation=[2 ** 30], pad=[2 ** 30])
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        _C.convolution_weight_grad(_t(np.ones((1, 1, 5))), _t(np.ones((1, 1, 3))), [2 ** 40], dilation=[2 ** 30])
+
+
+def test_deconvolution_output_size_beyond_int64_is_an_error():
+    # s(L-1) = 2^30 (2^40 - 1) overflows int64 for an empty x with a huge spatial axis
+    empty_x = ng.tensor(np.empty((0, 1, 2 ** 40)), dtype=ng.float64)
+    with pytest.raises(ValueError, match="beyond 2\\^63"):
+        F.deconvolution(empty_x, _t(np.ones((1, 1, 3))), stride=[2 ** 30])
+
+
+def test_depthwise_ops_with_no_channels_give_no_channels():
+    # C = 0: depthwise_deconvolution gave 1 output channel (it fell back to group 1 with a (0, 1, K) weight),
+    # and depthwise_convolution failed with "convolution: group must be >= 1, got 0"
+    x, w = ng.tensor(np.empty((2, 0, 5)), dtype=ng.float64), ng.tensor(np.empty((0, 3)), dtype=ng.float64)
+    assert F.depthwise_deconvolution(x, w).shape == (2, 0, 7)
+    assert F.depthwise_deconvolution(x, w, ng.tensor(np.empty((0,)), dtype=ng.float64), divisor=2).shape == (2, 0, 7)
+    assert F.depthwise_convolution(x, w).shape == (2, 0, 3)
+    assert F.depthwise_convolution(x, w, multiplier=3).shape == (2, 0, 3)
+
+
+def _random_geometries(seed, count):
+    """Random 1-3-d geometries with groups, pad > kernel, dilation and stride up to 3 (the kernel always fits)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        n = int(rng.integers(1, 4))
+        g, cg, cog, batch = (int(v) for v in rng.integers(1, 4, size=4))
+        k, s, d = ([int(v) for v in rng.integers(1, 4, size=n)] for _ in range(3))
+        p = [int(v) for v in rng.integers(0, 4, size=n)]
+        size = [int(v) for v in rng.integers(1, 7 if n < 3 else 5, size=n)]
+        op = [int(rng.integers(0, si)) for si in s]
+        if all(size[a] + 2 * p[a] - d[a] * (k[a] - 1) - 1 >= 0 and s[a] * (size[a] - 1) - 2 * p[a] + d[a] * (k[a] - 1) + 1 + op[a] >= 1
+               for a in range(n)):
+            out.append((n, g, cg, cog, batch, k, s, d, p, size, op))
+    return out
+
+
+@pytest.mark.parametrize("geometry", _random_geometries(2026, 24))
+def test_random_geometries_match_torch_at_orders_1_and_2(geometry):
+    # (review) a seeded sweep: hand-picked cases miss odd combinations of pad > kernel, dilation and stride
+    torch = pytest.importorskip("torch")
+    n, g, cg, cog, batch, k, s, d, p, size, op = geometry
+    kw = {"pad": tuple(p), "stride": tuple(s), "dilation": tuple(d), "group": g}
+    _compare_with_torch(torch, False, (batch, g * cg) + tuple(size), (g * cog, cg) + tuple(k), kw, ng.float64)
+    _compare_with_torch(torch, True, (batch, g * cg) + tuple(size), (g * cg, cog) + tuple(k),
+                        dict(kw, output_padding=tuple(op)), ng.float64)
+
+
+def test_huge_group_with_no_channels_is_a_clear_error():
+    # per_group * group overflowed int64 here (2 * 2^62) before the comparison with the channel count
+    with pytest.raises(ValueError, match=r"expects 2 input channels per group \(group=4611686018427387904\).* has 0"):
+        F.convolution(ng.tensor(np.empty((1, 0, 5)), dtype=ng.float64), _t(np.ones((1, 2, 3))), group=2 ** 62)

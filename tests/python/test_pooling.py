@@ -262,6 +262,9 @@ def test_embed_rejects_indices_nnabla_would_read_out_of_bounds():
             F.embed(ng.tensor(np.array([0, bad])), w)
     with pytest.raises(TypeError, match="int64"):
         F.embed(ng.tensor(np.array([True])), w)
+    # an empty table: the message said "(valid: 0 to -1)"
+    with pytest.raises(IndexError, match=r"index 0 is out of range for w of shape \(0, 2\) \(no rows\)"):
+        F.embed(ng.tensor(np.array([0])), f64(np.ones((0, 2))))
 
 
 # ---- PyTorch as an oracle ------------------------------------------------------------
@@ -354,3 +357,14 @@ def test_random_geometries_match_the_reference():
             u = RNG.standard_normal(y.shape)
             (g,) = ng.grad((y * f64(u)).sum(), [xt])
             assert np.sum(want * u) == pytest.approx(np.sum(x * np.asarray(g)), rel=1e-10, abs=1e-10), (mode, kw)
+
+
+def test_kernels_of_2_31_on_three_axes():
+    # (review) the kernels' work estimates multiplied the three kernel sizes (2^93: signed overflow, UB);
+    # the windows are clipped to the input, so this is a 1-element window
+    k = [2 ** 31 - 1] * 3
+    x = f64(np.array([[[[[3.0]]]]]), requires_grad=True)
+    for fn in (F.max_pooling, F.average_pooling, F.sum_pooling):
+        y = fn(x, k, ignore_border=False)
+        (g,) = ng.grad((y * y).sum(), [x])
+        assert np.asarray(y).ravel().tolist() == [3.0] and np.asarray(g).ravel().tolist() == [6.0]

@@ -199,10 +199,15 @@ struct Promoted {
 // Output size along one axis of a convolution of `in` (ValueError when the
 // dilated kernel does not fit the padded input).
 int64_t conv_out_size(const char* op, const Conv& c, int64_t a, int64_t in, const Variable& x, const Shape& ws) {
-  const int64_t span = c.g.dilation[a] * (c.g.kernel[a] - 1) + 1;
-  const int64_t room = in + 2 * c.g.pad[a] - span;
+  // (a kernel axis of an empty weight, or convolution_weight_grad's `kernel`, can be huge: the dilated
+  // span must not overflow, so a span beyond int64 counts as larger than any input)
+  int64_t span = 0;
+  const bool overflow = __builtin_mul_overflow(c.g.dilation[a], c.g.kernel[a] - 1, &span) ||
+                        __builtin_add_overflow(span, 1, &span);
+  const int64_t room = overflow ? -1 : in + 2 * c.g.pad[a] - span;
   if (room < 0)
-    throw ValueError(detail::cat(op, ": the kernel (dilated size ", span, " on spatial axis ", a,
+    throw ValueError(detail::cat(op, ": the kernel (dilated size ",
+                                 overflow ? std::string("beyond 2^63") : std::to_string(span), " on spatial axis ", a,
                                  ") is larger than the padded input (", in + 2 * c.g.pad[a], ") for x of shape ",
                                  shape_str(x.shape()), " and weight of shape ", shape_str(ws),
                                  " with pad ", vec_str(c.g.pad), " and dilation ", vec_str(c.g.dilation)));
@@ -221,10 +226,10 @@ Conv convolution_geometry(const char* op, const Variable& x, const Shape& ws, co
   if (channels % group != 0)
     throw ValueError(detail::cat(op, ": x of shape ", shape_str(x.shape()), " has ", channels,
                                  " channels, which group=", group, " does not divide"));
-  if (per_group * group != channels)
+  if (per_group != channels / group)  // (not per_group * group: that can overflow for a huge group and C = 0)
     throw ValueError(detail::cat(op, ": weight of shape ", shape_str(ws), " expects ", per_group,
-                                 " input channels per group (", per_group * group, " with group=", group,
-                                 "), but x of shape ", shape_str(x.shape()), " has ", channels));
+                                 " input channels per group (group=", group, "), but x of shape ",
+                                 shape_str(x.shape()), " has ", channels, " (", channels / group, " per group)"));
   if (out_channels % group != 0)
     throw ValueError(detail::cat(op, ": weight of shape ", shape_str(ws), " has ", out_channels,
                                  " output channels, which group=", group, " does not divide"));
@@ -264,10 +269,16 @@ Conv deconvolution_geometry(const char* op, const Variable& x, const Shape& ws, 
   c.g.out_channels = channels;
   c.g.out_size = spatial;
   for (int64_t a = 0; a < c.n(); ++a) {
-    const int64_t out = c.g.stride[a] * (spatial[a] - 1) - 2 * c.g.pad[a] +
-                        c.g.dilation[a] * (c.g.kernel[a] - 1) + 1 + op_pad[a];
+    // s(L-1) and d(k-1) can overflow for an empty x or weight with a huge axis
+    int64_t strided = 0, span = 0, out = 0;
+    if (__builtin_mul_overflow(c.g.stride[a], spatial[a] - 1, &strided) ||
+        __builtin_mul_overflow(c.g.dilation[a], c.g.kernel[a] - 1, &span) ||
+        __builtin_add_overflow(strided, span, &out) || __builtin_add_overflow(out, 1 + op_pad[a] - 2 * c.g.pad[a], &out))
+      throw ValueError(detail::cat(op, ": x of shape ", shape_str(x.shape()), " and weight of shape ", shape_str(ws),
+                                   " with stride ", vec_str(c.g.stride), " and dilation ", vec_str(c.g.dilation),
+                                   " give an output size beyond 2^63 on spatial axis ", a));
     // the padding must leave an output from which the convolution gets x's size back
-    const int64_t room = out + 2 * c.g.pad[a] - c.g.dilation[a] * (c.g.kernel[a] - 1) - 1;
+    const int64_t room = strided + op_pad[a];  // = out + 2p - d(k-1) - 1 (no overflow: op_pad < stride)
     const int64_t floor_div = room >= 0 ? room / c.g.stride[a] : -((-room + c.g.stride[a] - 1) / c.g.stride[a]);
     if (out < (spatial[a] > 0 ? 1 : 0) || floor_div + 1 != spatial[a])
       throw ValueError(detail::cat(op, ": x of shape ", shape_str(x.shape()), " and weight of shape ", shape_str(ws),
@@ -360,9 +371,11 @@ Variable depthwise_convolution(const Variable& x, const Variable& weight, const 
     throw ValueError(detail::cat(op, ": weight of shape ", shape_str(weight.shape()), " must have ",
                                  filters, " filters (channels of x of shape ", shape_str(x.shape()),
                                  " times multiplier=", multiplier, ")"));
+  // weight (C*m, 1, K...) with group C; no channels: (0, 0, K...) with group 1 (there is no group 0)
   Shape ws = weight.shape();
-  ws.insert(ws.begin() + 1, 1);
-  return convolution(x, reshape(weight, ws), bias, base_axis, pad, stride, dilation, channels, false);
+  ws.insert(ws.begin() + 1, channels > 0 ? 1 : 0);
+  return convolution(x, reshape(weight, ws), bias, base_axis, pad, stride, dilation, std::max<int64_t>(1, channels),
+                     false);
 }
 
 // depthwise_deconvolution = deconvolution with group = C/divisor and weight (C, 1, K...)
@@ -387,8 +400,9 @@ Variable depthwise_deconvolution(const Variable& x, const Variable& weight, cons
   if (weight.shape()[0] != channels)
     throw ValueError(detail::cat(op, ": weight of shape ", shape_str(weight.shape()), " must have ", channels,
                                  " filters (the channels of x of shape ", shape_str(x.shape()), ")"));
+  // weight (C, 1, K...) with group C/d; no channels: (0, 0, K...) with group 1, so that C/d = 0 channels come out
   Shape ws = weight.shape();
-  ws.insert(ws.begin() + 1, 1);
+  ws.insert(ws.begin() + 1, channels > 0 ? 1 : 0);
   return deconvolution(x, reshape(weight, ws), bias, base_axis, pad, stride, dilation,
                        std::max<int64_t>(1, channels / divisor), false, {});
 }

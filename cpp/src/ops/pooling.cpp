@@ -195,7 +195,7 @@ Variable embed(const Variable& x0, const Variable& w) {
   for (int64_t i = 0; i < index.numel(); ++i)
     if (pi[i] < 0 || pi[i] >= rows)
       throw IndexError(detail::cat("embed: index ", pi[i], " is out of range for w of shape ", shape_str(w.shape()),
-                                   " (valid: 0 to ", rows - 1, ")"));
+                                   rows > 0 ? detail::cat(" (valid: 0 to ", rows - 1, ")") : std::string(" (no rows)")));
   const Shape w_tail(w.shape().begin() + 1, w.shape().end());
   Shape out = x0.shape();
   out.insert(out.end(), w_tail.begin(), w_tail.end());

@@ -8,6 +8,7 @@
 // threads write one element.
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -59,6 +60,15 @@ struct Windows {
 // Rows per parallel chunk so that one chunk does about kGrainSize element reads.
 int64_t grain(int64_t work_per_row) { return std::max<int64_t>(1, cpu::kGrainSize / std::max<int64_t>(work_per_row, 1)); }
 
+// A work estimate: the product of non-negative sizes, saturating (kernel sizes up to 2^31 on three axes
+// overflow int64; the windows themselves are clipped to the input).
+int64_t work(std::initializer_list<int64_t> sizes) {
+  int64_t r = 1;
+  for (int64_t v : sizes)
+    if (__builtin_mul_overflow(r, v, &r)) return std::numeric_limits<int64_t>::max();
+  return r;
+}
+
 // The kernels run over lines: (outer, n0, n1) positions, each with a contiguous
 // last axis, so that the index arithmetic (divisions) is per line, not per element.
 struct Line {
@@ -82,7 +92,7 @@ Tensor max_pooling(const Tensor& x, const PoolGeometry& g, const Shape& y_shape,
   const Windows win(g, PoolWeight::Sum);
   const int64_t L1 = g.in[1], L2 = g.in[2], O2 = g.out[2], C = g.inner;
   const int64_t in_block = g.in[0] * L1 * L2 * C;
-  const int64_t window = g.kernel[0] * g.kernel[1] * g.kernel[2];
+  const int64_t window = work({g.kernel[0], g.kernel[1], g.kernel[2]});
   cpu::dispatch_floating(x.dtype(), "max_pooling kernel", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
@@ -91,7 +101,7 @@ Tensor max_pooling(const Tensor& x, const PoolGeometry& g, const Shape& y_shape,
     const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
     using Rel = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
     const bool vector_channels = C > 1 && in_block <= std::numeric_limits<Rel>::max();
-    cpu::parallel_for(0, g.outer * g.out[0] * g.out[1], grain(O2 * window * C), [&](int64_t b, int64_t e) {
+    cpu::parallel_for(0, g.outer * g.out[0] * g.out[1], grain(work({O2, window, C})), [&](int64_t b, int64_t e) {
       std::vector<T> best(vector_channels ? C : 0);
       std::vector<Rel> rel(vector_channels ? C : 0);
       for (int64_t r = b; r < e; ++r) {
@@ -160,13 +170,13 @@ Tensor window_pooling(const Tensor& x, const PoolGeometry& g, PoolWeight w, cons
   const Windows win(g, w);
   const int64_t L1 = g.in[1], L2 = g.in[2], O2 = g.out[2], C = g.inner;
   const int64_t in_block = g.in[0] * L1 * L2 * C;
-  const int64_t window = g.kernel[0] * g.kernel[1] * g.kernel[2];
+  const int64_t window = work({g.kernel[0], g.kernel[1], g.kernel[2]});
   cpu::dispatch_floating(x.dtype(), "pooling kernel", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
     T* py = y.data<T>();
     const AxisWindows &a0 = win.ax[0], &a1 = win.ax[1], &a2 = win.ax[2];
-    cpu::parallel_for(0, g.outer * g.out[0] * g.out[1], grain(O2 * window * C), [&](int64_t b, int64_t e) {
+    cpu::parallel_for(0, g.outer * g.out[0] * g.out[1], grain(work({O2, window, C})), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const Line o = split_line(r, g.out);
         const int64_t base = o.n * in_block;
@@ -208,7 +218,7 @@ Tensor window_pooling_backward(const Tensor& gy, const PoolGeometry& g, PoolWeig
   const int64_t out_block = g.out[0] * O1 * O2 * C;
   // Each input element lies in about prod(k / s) windows.
   int64_t overlap = 1;
-  for (int d = 0; d < 3; ++d) overlap *= (g.kernel[d] + g.stride[d] - 1) / g.stride[d];
+  for (int d = 0; d < 3; ++d) overlap = work({overlap, (g.kernel[d] + g.stride[d] - 1) / g.stride[d]});
   cpu::dispatch_floating(gy.dtype(), "pooling backward kernel", [&](auto tag) {
     using T = decltype(tag);
     const T* pg = gy.data<T>();
@@ -218,8 +228,8 @@ Tensor window_pooling_backward(const Tensor& gy, const PoolGeometry& g, PoolWeig
       // Channel first: each (batch, channel) plane of gx belongs to one thread, which adds each weighted
       // gy over its window (as the forward reads it); no write is shared between threads.
       const int64_t in_block = g.in[0] * g.in[1] * L2;
-      const int64_t window = g.kernel[0] * g.kernel[1] * g.kernel[2];
-      cpu::parallel_for(0, g.outer, grain(out_block * window), [&](int64_t b, int64_t e) {
+      const int64_t window = work({g.kernel[0], g.kernel[1], g.kernel[2]});
+      cpu::parallel_for(0, g.outer, grain(work({out_block, window})), [&](int64_t b, int64_t e) {
         for (int64_t n = b; n < e; ++n) {
           const T* gplane = pg + n * out_block;
           T* xplane = px + n * in_block;
@@ -242,7 +252,7 @@ Tensor window_pooling_backward(const Tensor& gy, const PoolGeometry& g, PoolWeig
     }
     // channel_last: each input element gathers the outputs whose windows contain it, so the work splits
     // over input lines (there may be a single batch item) without shared writes.
-    cpu::parallel_for(0, g.outer * g.in[0] * g.in[1], grain(L2 * overlap * C), [&](int64_t b, int64_t e) {
+    cpu::parallel_for(0, g.outer * g.in[0] * g.in[1], grain(work({L2, overlap, C})), [&](int64_t b, int64_t e) {
       std::vector<T> scaled(O2 * C);  // one line of gy times its windows' weights
       for (int64_t r = b; r < e; ++r) {
         const Line i = split_line(r, g.in);
