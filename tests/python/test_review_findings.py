@@ -491,3 +491,34 @@ def test_randint_bounds_beyond_int64_or_not_ints_name_randint():
         F.randint(0, 2**64)
     with pytest.raises(TypeError, match="randint: low must be an int"):
         F.randint(0.5, 2)
+
+
+# ---- issue 8: vectorized exp in the tails ----------------------------------------------------------
+# Eigen's vectorized exp clamps its argument: below log(smallest normal) it returned 2.9e-39 (float32)
+# or 5.6e-309 (float64) for everything, e^-inf included, so exp(-inf), a masked logit's softmax weight
+# and softplus(-1000) were nonzero. The kernels recompute those entries exactly.
+
+TAIL = [-np.inf, -1000.0, -746.0, -720.0, -103.0, -100.0, -88.0, -20.0, 0.0, 30.0, 1000.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_softplus_log_sigmoid_in_the_tails_match_numpy(dtype):
+    a = np.array(TAIL, dtype)
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(F.exp(ng.tensor(a)).numpy(), np.exp(a), rtol=1e-6, atol=0)
+    exact = a.astype(np.float64)
+    np.testing.assert_allclose(F.softplus(ng.tensor(a)).numpy(), np.logaddexp(0, exact).astype(dtype), rtol=1e-6,
+                               atol=0)
+    np.testing.assert_allclose(F.log_sigmoid(ng.tensor(a)).numpy(), -np.logaddexp(0, -exact).astype(dtype),
+                               rtol=1e-6, atol=0)
+    assert F.exp(ng.tensor(np.array([-np.inf], dtype))).numpy()[0] == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_gives_masked_logits_exactly_zero_weight_and_gradient(dtype):
+    x = ng.tensor(np.array([[0.0, -np.inf, -1000.0, 1.0]], dtype), requires_grad=True)
+    y = F.softmax(x, axis=1)
+    assert y.numpy()[0, 1] == 0.0 and y.numpy()[0, 2] == 0.0
+    (g,) = ng.grad((F.log_softmax(x, axis=1) * ng.tensor(np.array([[1.0, 0.0, 0.0, 2.0]], dtype))).sum(), [x])
+    assert g.numpy()[0, 1] == 0.0 and g.numpy()[0, 2] == 0.0
+    np.testing.assert_allclose(y.numpy().sum(), 1.0, rtol=1e-6)

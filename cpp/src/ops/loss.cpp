@@ -17,6 +17,7 @@
 #include "nthgrad/ops/logical.h"
 #include "nthgrad/ops/math.h"
 #include "nthgrad/ops/reduction.h"
+#include "ops/detail/array_internal.h"
 #include "ops/detail/check.h"
 
 namespace nthgrad {
@@ -60,8 +61,8 @@ Variable clamped_log(const Variable& p, double eps) {
 
 struct LabelMasks {
   int64_t axis;
-  Variable onehot;  // x's shape: 1 at (..., label, ...) along axis
-  Variable valid;   // target's shape: 0 where the label is -1
+  Tensor rows;       // int64, target's shape: the flat offset in x of each label's entry (0 where ignored)
+  Variable valid;    // target's shape: 0 where the label is -1 (undefined when no label is -1)
 };
 
 // Checks the labels of softmax / categorical cross-entropy and makes their
@@ -99,32 +100,41 @@ LabelMasks label_masks(const char* op, const Variable& x, const Variable& target
   int64_t outer = 1, inner = 1;
   for (int64_t d = 0; d < a; ++d) outer *= x.shape()[d];
   for (int64_t d = a + 1; d < x.ndim(); ++d) inner *= x.shape()[d];
-  Tensor onehot = Tensor::zeros(x.shape(), x.dtype());
-  Tensor valid = Tensor::ones(target.shape(), x.dtype());
+  Tensor rows = Tensor::empty(target.shape(), DType::Int64);
+  int64_t* row = rows.data<int64_t>();
   const int64_t* lab = labels.data<int64_t>();
-  auto fill = [&](auto tag) {
-    using T = decltype(tag);
-    T* oh = onehot.data<T>();
-    T* ok = valid.data<T>();
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t i = 0; i < inner; ++i) {
-        const int64_t l = lab[o * inner + i];
-        if (l == -1) {
-          ok[o * inner + i] = T(0);
-          continue;
-        }
-        if (l < -1 || l >= classes)
-          throw IndexError(detail::cat(op, ": label ", l, " is out of range for ", classes,
-                                       " classes (labels are 0..", classes - 1, ", or -1 to ignore); x of shape ",
-                                       shape_str(x.shape())));
-        oh[(o * classes + l) * inner + i] = T(1);
+  bool any_ignored = false;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const int64_t l = lab[o * inner + i];
+      if (l == -1) {
+        any_ignored = true;
+        row[o * inner + i] = 0;
+        continue;
       }
-  };
-  if (x.dtype() == DType::Float32)
-    fill(float{});
-  else
-    fill(double{});
-  return {a, record_nondiff(onehot), record_nondiff(valid)};
+      if (l < -1 || l >= classes)
+        throw IndexError(detail::cat(op, ": label ", l, " is out of range for ", classes,
+                                     " classes (labels are 0..", classes - 1, ", or -1 to ignore); x of shape ",
+                                     shape_str(x.shape())));
+      row[o * inner + i] = (o * classes + l) * inner + i;
+    }
+  Variable valid;
+  if (any_ignored) {
+    Tensor ok = Tensor::empty(target.shape(), x.dtype());
+    const int64_t n = ok.numel();
+    if (x.dtype() == DType::Float32)
+      for (int64_t k = 0; k < n; ++k) ok.data<float>()[k] = lab[k] == -1 ? 0.0f : 1.0f;
+    else
+      for (int64_t k = 0; k < n; ++k) ok.data<double>()[k] = lab[k] == -1 ? 0.0 : 1.0;
+    valid = record_nondiff(ok);
+  }
+  return {a, rows, valid};
+}
+
+// x's entry at each label (target's shape): one row gather, whose gradient is a scatter-add into x's
+// shape (a dense one-hot mask cost a pass over x and a where per use)
+Variable pick_labels(const char* op, const Variable& x, const LabelMasks& m) {
+  return reshape(detail::gather_rows(op, reshape(x, {x.numel(), 1}), 1, m.rows), m.rows.shape());
 }
 
 }  // namespace
@@ -145,23 +155,25 @@ Variable binary_cross_entropy(const Variable& x, const Variable& target) {
   return mul_scalar(add2(mul2(t, log_p), mul2(r_sub_scalar(t, 1.0), log_1mp)), -1.0);
 }
 
-// -sum(where(onehot, log_softmax(x), 0)) along axis. The label's entry is selected (where), not multiplied
-// by the one-hot mask: a -inf logit of another class (masked logits) has log_softmax -inf, and -inf * 0 would
-// make the loss NaN. The rows of ignored labels read x = 0 instead of x, so that a NaN / inf there gives
-// loss 0 and gradient 0 (nnabla skips those rows).
+// -log_softmax(x)[label] along axis, the label's entry picked by a gather (not a product with a one-hot
+// mask: a -inf logit of another class, as in masked logits, has log_softmax -inf, and -inf * 0 would make
+// the loss NaN). With ignored labels (-1), those rows read x = 0 instead of x, so that a NaN / inf there
+// gives loss 0 and gradient 0 (nnabla skips those rows), and their loss is selected to 0.
 Variable softmax_cross_entropy(const Variable& x, const Variable& target, std::optional<int64_t> axis) {
   const LabelMasks m = label_masks("softmax_cross_entropy", x, target, axis);
-  Variable zero = constant_like(x, 0.0);
-  Variable xs = where(m.valid, x, zero);  // valid (target's shape) broadcasts along the class axis
-  return mul_scalar(sum(where(m.onehot, log_softmax(xs, m.axis), zero), {m.axis}, true), -1.0);
+  if (!m.valid.defined()) return mul_scalar(pick_labels("softmax_cross_entropy", log_softmax(x, m.axis), m), -1.0);
+  Variable xs = where(m.valid, x, constant_like(x, 0.0));  // valid (target's shape) broadcasts along the class axis
+  Variable picked = pick_labels("softmax_cross_entropy", log_softmax(xs, m.axis), m);
+  return mul_scalar(where(m.valid, picked, constant_like(picked, 0.0)), -1.0);
 }
 
 // -log max(x[label], tiny) (clamped_log: slope 1/tiny below tiny, as nnabla's gradient); x[label] is
-// selected with where (an inf / NaN elsewhere in the row does not leak in); an ignored label reads 1
-// instead (loss 0, no gradient)
+// gathered (an inf / NaN elsewhere in the row does not leak in); an ignored label reads 1 instead (loss 0,
+// no gradient)
 Variable categorical_cross_entropy(const Variable& x, const Variable& target, std::optional<int64_t> axis) {
   const LabelMasks m = label_masks("categorical_cross_entropy", x, target, axis);
-  Variable picked = add2(sum(where(m.onehot, x, constant_like(x, 0.0)), {m.axis}, true), r_sub_scalar(m.valid, 1.0));
+  Variable picked = pick_labels("categorical_cross_entropy", x, m);
+  if (m.valid.defined()) picked = where(m.valid, picked, constant_like(picked, 1.0));
   return mul_scalar(clamped_log(picked, tiny(x.dtype())), -1.0);
 }
 

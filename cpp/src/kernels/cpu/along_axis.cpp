@@ -16,6 +16,8 @@ namespace nthgrad::kernels {
 namespace {
 
 using cpu::Acc;
+using cpu::ArrayMap;
+using cpu::ConstArrayMap;
 
 using cpu::Lines;
 
@@ -90,6 +92,22 @@ Tensor softmax(const Tensor& x, int64_t axis, bool log) {
     const T* px = x.data<T>();
     T* py = y.data<T>();
     for_each_line(Lines(x.shape(), axis), [&](int64_t s, int64_t stride, int64_t n) {
+      if (stride == 1) {  // a contiguous line (the last axis): Eigen's vectorized exp, ~4x the scalar loop
+        ConstArrayMap<T> xl(px + s, n);
+        ArrayMap<T> yl(py + s, n);
+        T m = xl.maxCoeff();  // NaN propagates through exp below
+        if (std::isinf(m)) m = 0;
+        yl = (xl - m).exp();
+        const T lowest = cpu::exp_denormal_below<T>();
+        for (int64_t t = 0; t < n; ++t)  // e.g. e^-inf of a masked logit is 0 (see exp_denormal_below)
+          if (xl[t] - m < lowest) yl[t] = std::exp(xl[t] - m);
+        const A total = yl.template cast<A>().sum();
+        if (log)
+          yl = (xl - m) - static_cast<T>(std::log(total));
+        else
+          yl *= static_cast<T>(A(1) / total);
+        return;
+      }
       T m = -std::numeric_limits<T>::infinity();
       for (int64_t t = 0; t < n; ++t) m = std::max(m, px[s + t * stride]);
       if (std::isinf(m)) m = 0;  // all -inf (or +inf present): no shift, let exp decide
@@ -122,6 +140,21 @@ Tensor softmax_grad(const Tensor& gy, const Tensor& y, int64_t axis, bool log) {
     const T* py = y.data<T>();
     T* pgx = gx.data<T>();
     for_each_line(Lines(y.shape(), axis), [&](int64_t s, int64_t stride, int64_t n) {
+      if (stride == 1) {  // contiguous line: vectorized
+        ConstArrayMap<T> gl(pg + s, n), yl(py + s, n);
+        ArrayMap<T> gxl(pgx + s, n);
+        if (log) {
+          const T d = static_cast<T>(gl.template cast<A>().sum());
+          gxl = gl - yl.exp() * d;
+          const T lowest = cpu::exp_denormal_below<T>();
+          for (int64_t t = 0; t < n; ++t)
+            if (yl[t] < lowest) gxl[t] = gl[t] - std::exp(yl[t]) * d;  // e.g. a masked logit
+        } else {
+          const T d = static_cast<T>((gl.template cast<A>() * yl.template cast<A>()).sum());
+          gxl = yl * (gl - d);
+        }
+        return;
+      }
       A dot = A(0);  // softmax: sum(gy * y); log_softmax: sum(gy)
       for (int64_t t = 0; t < n; ++t) {
         const int64_t i = s + t * stride;

@@ -76,7 +76,13 @@ void unary_chunk(Unary op, const T* px, T* py, int64_t n, T a, T b) {
   cpu::ArrayMap<T> y(py, n);
   switch (op) {
     case Unary::Neg: y = -x; return;
-    case Unary::Exp: y = x.exp(); return;
+    case Unary::Exp: {
+      y = x.exp();
+      const T lowest = cpu::exp_denormal_below<T>();
+      for (int64_t i = 0; i < n; ++i)
+        if (px[i] < lowest) py[i] = std::exp(px[i]);
+      return;
+    }
     case Unary::Log: y = x.log(); return;
     case Unary::Sin: y = x.sin(); return;
     case Unary::Cos: y = x.cos(); return;
@@ -108,8 +114,21 @@ void unary_chunk(Unary op, const T* px, T* py, int64_t n, T a, T b) {
     case Unary::Relu: y = x.max(T(0)); return;
     case Unary::Swish: return each(px, py, n, [](T v) { return v * sigmoid_of(v); });
     // Eigen's vectorized exp and log1p: the scalar std:: calls took ~4x as long.
-    case Unary::LogSigmoid: y = x.min(T(0)) - (-x.abs()).exp().log1p(); return;  // log sigma(x), no overflow
-    case Unary::Softplus: y = ((a * x).max(T(0)) + (-(a * x).abs()).exp().log1p()) / a; return;
+    // where e^-|x| is a denormal, the scalar formula (see exp_denormal_below)
+    case Unary::LogSigmoid: {
+      y = x.min(T(0)) - (-x.abs()).exp().log1p();  // log sigma(x)
+      const T lowest = cpu::exp_denormal_below<T>();
+      for (int64_t i = 0; i < n; ++i)
+        if (-std::abs(px[i]) < lowest) py[i] = std::min(px[i], T(0)) - std::log1p(std::exp(-std::abs(px[i])));
+      return;
+    }
+    case Unary::Softplus: {
+      y = ((a * x).max(T(0)) + (-(a * x).abs()).exp().log1p()) / a;
+      const T lowest = cpu::exp_denormal_below<T>();
+      for (int64_t i = 0; i < n; ++i)
+        if (-std::abs(a * px[i]) < lowest) py[i] = softplus_of(a * px[i]) / a;
+      return;
+    }
     case Unary::Softsign: return each(px, py, n, [](T v) { return v / (T(1) + std::abs(v)); });
     case Unary::Gelu:
       return each(px, py, n, [](T v) {
@@ -155,6 +174,7 @@ void unary_grad_chunk(Unary op, const T* pg, const T* pz, T* pgx, int64_t n, T a
         return s * (T(1) + x * (T(1) - s));
       });
     // sigma(-x) and sigma(a x), vectorized (exp overflowing to inf gives the 0 of the tail)
+    // (an underflowed e^t gives 1 / (1 + ~1e-39) = 1 exactly; an overflowed one g / inf = 0)
     case Unary::LogSigmoid: gx = g / (T(1) + z.exp()); return;
     case Unary::Softplus: gx = g / (T(1) + (-(a * z)).exp()); return;
     case Unary::Softsign:
