@@ -1,9 +1,9 @@
 // Loss functions (technical note section 13), each composed of differentiable
 // ops (softplus, log_softmax, log, abs, where, sum, ...), so their gradients of
-// every order come from those ops' rules. Integer labels enter as a constant
-// one-hot mask, so the label picks log_softmax(x)[label] by a where on the
-// mask (not a product: -inf * 0 is NaN) and a sum along the class axis, and
-// the gradient is the mask's scatter of gy.
+// every order come from those ops' rules. Integer labels enter as constant
+// row offsets, so the label's entry log_softmax(x)[label] is picked by one
+// row gather (not a product with a one-hot mask: -inf * 0 is NaN), whose
+// gradient is a scatter-add of gy.
 #include "nthgrad/ops/loss.h"
 
 #include <cmath>
