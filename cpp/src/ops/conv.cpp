@@ -347,14 +347,14 @@ Variable convolution_weight_grad(const Variable& x, const Variable& gy, const st
   return weight_grad_op(p.x, p.w, c);
 }
 
-// depthwise_convolution = convolution with group = C and weight (C*m, 1, K...)
-Variable depthwise_convolution(const Variable& x, const Variable& weight, const Variable& bias, int64_t base_axis,
-                               const std::vector<int64_t>& pad, const std::vector<int64_t>& stride,
-                               const std::vector<int64_t>& dilation, int64_t multiplier) {
-  const char* op = "depthwise_convolution";
+namespace {
+
+// The checks both depthwise ops share; returns the channel count of x (at base_axis).
+int64_t depthwise_channels(const char* op, const Variable& x, const Variable& weight, int64_t base_axis,
+                           const char* factor_name, int64_t factor) {
   check::floating(op, "x", x);
   check::floating(op, "weight", weight);
-  if (multiplier < 1) throw ValueError(detail::cat(op, ": multiplier must be >= 1, got ", multiplier));
+  if (factor < 1) throw ValueError(detail::cat(op, ": ", factor_name, " must be >= 1, got ", factor));
   if (weight.ndim() < 2)
     throw ValueError(detail::cat(op, ": weight of shape ", shape_str(weight.shape()),
                                  " must have rank >= 2 (channels and one or more kernel axes)"));
@@ -362,7 +362,17 @@ Variable depthwise_convolution(const Variable& x, const Variable& weight, const 
   if (b < 0 || b >= x.ndim())
     throw IndexError(detail::cat(op, ": base_axis ", base_axis, " is out of range for x of shape ",
                                  shape_str(x.shape())));
-  const int64_t channels = x.shape()[b];
+  return x.shape()[b];
+}
+
+}  // namespace
+
+// depthwise_convolution = convolution with group = C and weight (C*m, 1, K...)
+Variable depthwise_convolution(const Variable& x, const Variable& weight, const Variable& bias, int64_t base_axis,
+                               const std::vector<int64_t>& pad, const std::vector<int64_t>& stride,
+                               const std::vector<int64_t>& dilation, int64_t multiplier) {
+  const char* op = "depthwise_convolution";
+  const int64_t channels = depthwise_channels(op, x, weight, base_axis, "multiplier", multiplier);
   int64_t filters = 0;
   if (__builtin_mul_overflow(channels, multiplier, &filters))
     throw ValueError(detail::cat(op, ": multiplier=", multiplier, " is too large for x of shape ",
@@ -383,17 +393,7 @@ Variable depthwise_deconvolution(const Variable& x, const Variable& weight, cons
                                  const std::vector<int64_t>& pad, const std::vector<int64_t>& stride,
                                  const std::vector<int64_t>& dilation, int64_t divisor) {
   const char* op = "depthwise_deconvolution";
-  check::floating(op, "x", x);
-  check::floating(op, "weight", weight);
-  if (divisor < 1) throw ValueError(detail::cat(op, ": divisor must be >= 1, got ", divisor));
-  if (weight.ndim() < 2)
-    throw ValueError(detail::cat(op, ": weight of shape ", shape_str(weight.shape()),
-                                 " must have rank >= 2 (channels and one or more kernel axes)"));
-  const int64_t b = base_axis < 0 ? base_axis + x.ndim() : base_axis;
-  if (b < 0 || b >= x.ndim())
-    throw IndexError(detail::cat(op, ": base_axis ", base_axis, " is out of range for x of shape ",
-                                 shape_str(x.shape())));
-  const int64_t channels = x.shape()[b];
+  const int64_t channels = depthwise_channels(op, x, weight, base_axis, "divisor", divisor);
   if (channels % divisor != 0)
     throw ValueError(detail::cat(op, ": divisor=", divisor, " does not divide the ", channels,
                                  " channels of x of shape ", shape_str(x.shape())));
