@@ -97,15 +97,21 @@ def check_gradients(fn, arrays, order=2, diff_args=None, eps=1e-6, rtol=1e-5, at
             f"order {k}: analytic {analytic!r} vs finite difference {numeric!r}")
 
 
-def node_names(*tensors):
-    """The names of every graph node behind the tensors (None entries are skipped)."""
-    # `seen` keeps the node objects alive: a freed wrapper's id can be reused by the next one
-    seen, names, stack = {}, set(), [t.grad_fn for t in tensors if t is not None]
+def graph_nodes(*tensors):
+    """Every graph node behind the tensors, once each (None entries are skipped)."""
+    # The list keeps the node objects alive: a freed wrapper's id could be reused by the next one,
+    # which would then look already seen and cut the walk short.
+    nodes, seen, stack = [], set(), [t.grad_fn for t in tensors if t is not None]
     while stack:
         node = stack.pop()
         if node is None or id(node) in seen:
             continue
-        seen[id(node)] = node
-        names.add(node.name)
+        seen.add(id(node))
+        nodes.append(node)
         stack.extend(node.next_functions)
-    return names
+    return nodes
+
+
+def node_names(*tensors):
+    """The names of every graph node behind the tensors (None entries are skipped)."""
+    return {node.name for node in graph_nodes(*tensors)}

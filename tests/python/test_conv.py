@@ -6,25 +6,11 @@ import pytest
 import nthgrad as ng
 import nthgrad.functional as F
 import op_db  # noqa: F401,E402  (op_db imports op_db_conv; importing it first avoids a cycle)
+from gradcheck import node_names
 from op_db_conv import conv_ref, deconv_ref
 
 _C = ng._C
 CYCLE = {"convolution", "deconvolution", "convolution_weight_grad"}
-
-
-def node_names(*tensors):
-    """Every node name behind the tensors. (gradcheck.node_names dedups by id() of Node wrappers that are
-    made per access and freed at once, so a reused id can hide a node; here the wrappers are kept alive.)"""
-    seen, kept, names, stack = set(), [], set(), [t.grad_fn for t in tensors if t is not None]
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        kept.append(node)
-        names.add(node.name)
-        stack.extend(node.next_functions)
-    return names
 
 
 def _t(a, requires_grad=False, dtype=ng.float64):
