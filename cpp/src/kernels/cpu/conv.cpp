@@ -432,30 +432,20 @@ void gather_weight(const Plan& p, std::conditional_t<Back, T*, const T*> w,
     }
 }
 
-// Channels [c0, c1) of x (C, L...) into the padded planes of xp, whose
-// padding is zeroed when `fresh` (else it is still zero from the last item:
-// only the interior is ever written).
+// Channels [c0, c1) of src (c, size...) onto the grid of dst (row stride
+// `stride`, interior shifted by the padding when `shift`): x onto its padded
+// planes, or gy onto the padded-width output grid. The rest of dst (padding,
+// junk columns) is zeroed when `fresh`, else still zero from the last item:
+// only the interior is ever written. The inverse of crop_channels.
 template <typename T>
-void pad_channels(const Plan& p, const Direct& d, const T* x, T* xp, int64_t c0, int64_t c1, bool fresh) {
-  const int64_t ln = p.in[p.n - 1], lines = p.L / ln;
+void place_channels(const Plan& p, const Direct& d, const T* src, const std::vector<int64_t>& size, int64_t total,
+                    T* dst, int64_t stride, bool shift, int64_t c0, int64_t c1, bool fresh) {
+  const int64_t ln = size[p.n - 1], lines = total / ln;
   for (int64_t c = c0; c < c1; ++c) {
-    T* dst = xp + c * d.Ptot;
-    if (fresh) std::fill_n(dst, d.Ptot, T(0));
-    const T* src = x + c * p.L;
-    for (int64_t q = 0; q < lines; ++q) std::copy_n(src + q * ln, ln, dst + d.line(p, p.in, q, true));
-  }
-}
-
-// Channels [c0, c1) of gy (Co, O...) onto the padded grid gyp (Co, N), junk
-// zeroed when `fresh` (as pad_channels).
-template <typename T>
-void spread_channels(const Plan& p, const Direct& d, const T* gy, T* gyp, int64_t c0, int64_t c1, bool fresh) {
-  const int64_t on = p.out[p.n - 1], lines = p.O / on;
-  for (int64_t c = c0; c < c1; ++c) {
-    T* dst = gyp + c * d.N;
-    if (fresh) std::fill_n(dst, d.N, T(0));
-    const T* src = gy + c * p.O;
-    for (int64_t q = 0; q < lines; ++q) std::copy_n(src + q * on, on, dst + d.line(p, p.out, q, false));
+    T* t = dst + c * stride;
+    if (fresh) std::fill_n(t, stride, T(0));
+    const T* sc = src + c * total;
+    for (int64_t q = 0; q < lines; ++q) std::copy_n(sc + q * ln, ln, t + d.line(p, size, q, shift));
   }
 }
 
@@ -506,8 +496,9 @@ void forward_direct(const Plan& p, const T* x, const T* w, const T* bias, T* y) 
   const auto wk = scratch<T>(p.w_size);
   gather_weight<false, T>(p, w, wk.get());
   over_batch2<T>(p, p.C * d.Ptot, p.Co * d.N, [&](int64_t b, T* xp, T* yp, bool inner, bool fresh) {
-    over_channels(p.C, d.Ptot, inner,
-                  [&](int64_t s, int64_t e) { pad_channels(p, d, x + b * p.C * p.L, xp, s, e, fresh); });
+    over_channels(p.C, d.Ptot, inner, [&](int64_t s, int64_t e) {
+      place_channels(p, d, x + b * p.C * p.L, p.in, p.L, xp, d.Ptot, true, s, e, fresh);
+    });
     for (int64_t g = 0; g < p.G; ++g)
       for (int64_t k = 0; k < p.K; ++k)
         cpu::gemm<T>(false, false, p.Cog, d.N, p.Cg, T(1), wk.get() + (k * p.Co + g * p.Cog) * p.Cg, p.Cg,
@@ -524,8 +515,9 @@ void transpose_direct(const Plan& p, const T* gy, const T* w, const T* bias, T* 
   const auto wk = scratch<T>(p.w_size);
   gather_weight<false, T>(p, w, wk.get());
   over_batch2<T>(p, p.C * d.Ptot, p.Co * d.N, [&](int64_t b, T* xp, T* gyp, bool inner, bool fresh) {
-    over_channels(p.Co, d.N, inner,
-                  [&](int64_t s, int64_t e) { spread_channels(p, d, gy + b * p.Co * p.O, gyp, s, e, fresh); });
+    over_channels(p.Co, d.N, inner, [&](int64_t s, int64_t e) {
+      place_channels(p, d, gy + b * p.Co * p.O, p.out, p.O, gyp, d.N, false, s, e, fresh);
+    });
     // off[0] = 0: the first product (beta 0) writes [0, N) of each plane, the tail is zeroed
     for (int64_t c = 0; c < p.C; ++c) std::fill(xp + c * d.Ptot + d.N, xp + (c + 1) * d.Ptot, T(0));
     for (int64_t g = 0; g < p.G; ++g)
@@ -617,10 +609,12 @@ void weight_grad_direct_items(const Plan& p, const Direct& d, const T* x, const 
                        T(1), gwk + g * p.Cog * p.rows + k * p.Cg, p.rows);
       continue;
     }
-    over_channels(p.C, d.Ptot, inner,
-                  [&](int64_t s, int64_t e) { pad_channels(p, d, x + b * p.C * p.L, xp, s, e, fresh); });
-    over_channels(p.Co, d.N, inner,
-                  [&](int64_t s, int64_t e) { spread_channels(p, d, gy + b * p.Co * p.O, gyp, s, e, fresh); });
+    over_channels(p.C, d.Ptot, inner, [&](int64_t s, int64_t e) {
+      place_channels(p, d, x + b * p.C * p.L, p.in, p.L, xp, d.Ptot, true, s, e, fresh);
+    });
+    over_channels(p.Co, d.N, inner, [&](int64_t s, int64_t e) {
+      place_channels(p, d, gy + b * p.Co * p.O, p.out, p.O, gyp, d.N, false, s, e, fresh);
+    });
     for (int64_t g = 0; g < p.G; ++g)
       for (int64_t k = 0; k < p.K; ++k)
         cpu::gemm<T>(false, true, p.Cog, p.Cg, d.N, T(1), gyp + g * p.Cog * d.N, d.N, xp + g * p.Cg * d.Ptot + d.off[k],
