@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/eigen.h"
@@ -11,6 +12,24 @@
 #include "kernels/kernels.h"
 
 namespace nthgrad::kernels {
+
+namespace {
+
+// Over channel c of a and b seen as (A, C, B): (sum a, sum a*b), accumulated in double.
+template <typename T>
+std::pair<double, double> channel_sum_pair(const T* pa, const T* pb, int64_t A, int64_t C, int64_t B, int64_t c) {
+  double s = 0, p = 0;
+  for (int64_t i = 0; i < A; ++i) {
+    const int64_t off = (i * C + c) * B;
+    for (int64_t j = 0; j < B; ++j) {
+      s += pa[off + j];
+      p += static_cast<double>(pa[off + j]) * pb[off + j];
+    }
+  }
+  return {s, p};
+}
+
+}  // namespace
 
 void lerp_into(Tensor& y, const Tensor& x, double keep) {
   cpu::dispatch_floating(y.dtype(), "lerp_into kernel", [&](auto tag) {
@@ -89,14 +108,7 @@ Tensor standardize_backward(const Tensor& g, const Tensor& xhat, const Tensor& r
     const double n = static_cast<double>(A) * static_cast<double>(B);
     cpu::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
-        double sg = 0, sgh = 0;
-        for (int64_t a = 0; a < A; ++a) {
-          const int64_t off = (a * C + c) * B;
-          for (int64_t b = 0; b < B; ++b) {
-            sg += pg[off + b];
-            sgh += static_cast<double>(pg[off + b]) * ph[off + b];
-          }
-        }
+        const auto [sg, sgh] = channel_sum_pair(pg, ph, A, C, B, c);
         const T mg = static_cast<T>(sg / n), mgh = static_cast<T>(sgh / n), r = pr[c];
         for (int64_t a = 0; a < A; ++a) {
           const int64_t off = (a * C + c) * B;
@@ -138,14 +150,7 @@ std::vector<Tensor> channel_sums(const Tensor& a, const Tensor& b, int64_t A, in
     T *ps = sa.data<T>(), *pp = sab.data<T>();
     cpu::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
-        double s = 0, p = 0;
-        for (int64_t i = 0; i < A; ++i) {
-          const int64_t off = (i * C + c) * B;
-          for (int64_t j = 0; j < B; ++j) {
-            s += pa[off + j];
-            p += static_cast<double>(pa[off + j]) * pb[off + j];
-          }
-        }
+        const auto [s, p] = channel_sum_pair(pa, pb, A, C, B, c);
         ps[c] = static_cast<T>(s);
         pp[c] = static_cast<T>(p);
       }
