@@ -45,13 +45,18 @@ Shape kept_shape(const Shape& shape, const Axes& keep) {
   return out;
 }
 
-// A defined parameter must be floating, of x's dtype and of exactly `shape`.
-void check_param(const char* op, const char* arg, const Variable& v, const Variable& x, const Shape& shape) {
-  if (!v.defined()) return;
+// A parameter must be floating and of x's dtype.
+void check_param_dtype(const char* op, const char* arg, const Variable& v, const Variable& x) {
   check::floating(op, arg, v);
   if (v.dtype() != x.dtype())
     throw TypeError(detail::cat(op, ": ", arg, " is ", dtype_name(v.dtype()), " but x is ", dtype_name(x.dtype()),
                                 "; they must have one dtype"));
+}
+
+// A defined parameter must be floating, of x's dtype and of exactly `shape`.
+void check_param(const char* op, const char* arg, const Variable& v, const Variable& x, const Shape& shape) {
+  if (!v.defined()) return;
+  check_param_dtype(op, arg, v, x);
   if (v.shape() != shape)
     throw ValueError(detail::cat(op, ": ", arg, " has shape ", shape_str(v.shape()), " but x of shape ",
                                  shape_str(x.shape()), " needs ", shape_str(shape)));
@@ -61,10 +66,7 @@ void check_param(const char* op, const char* arg, const Variable& v, const Varia
 // 1 or x's size on each axis (1 on the axes in `ones`).
 void check_broadcast_param(const char* op, const char* arg, const Variable& v, const Variable& x, const Axes& ones) {
   if (!v.defined()) return;
-  check::floating(op, arg, v);
-  if (v.dtype() != x.dtype())
-    throw TypeError(detail::cat(op, ": ", arg, " is ", dtype_name(v.dtype()), " but x is ", dtype_name(x.dtype()),
-                                "; they must have one dtype"));
+  check_param_dtype(op, arg, v, x);
   bool ok = v.ndim() == x.ndim();
   for (int64_t a = 0; ok && a < x.ndim(); ++a)
     ok = v.shape()[a] == 1 || (v.shape()[a] == x.shape()[a] && !contains(ones, a));
