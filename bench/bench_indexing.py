@@ -102,12 +102,9 @@ def run(libs, scale=1.0):
     names = [("sort", "sort 1e6 f32: fwd + grad"), ("gather", "gather_nd 1e6 of (1000,1000) f32: fwd + grad"),
              ("scatter", "scatter_nd 1e6 (permutation) f32: fwd + grad"),
              ("pipeline", "sort + gather_nd + scatter_nd 1e6 f32: fwd + grad")]
-    rows = []
-    for key, label in names:
-        row = common.Row(label, "ms")
-        common.measure_rows([row], {lib: (made[lib][0][key],) for lib in libs}, libs,
-                            repeat=common.repeats(15, scale), warmup=2)
-        rows.append(row)
+    rows = [common.Row(label, "ms") for _, label in names]
+    fns = {lib: [made[lib][0][key] for key, _ in names] for lib in libs}
+    common.measure_rows(rows, fns, libs, repeat=common.repeats(15, scale), warmup=2)
     return rows, checks, TOLERANCES
 
 

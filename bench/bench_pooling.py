@@ -89,12 +89,9 @@ def run(libs, scale=1.0):
     names = [("max", "max_pooling 3x3/2 (32,64,56,56) f32: fwd + grad"),
              ("avg", "average_pooling 3x3/2 pad 1 (32,64,56,56) f32: fwd + grad"),
              ("max_cl", "max_pooling 3x3/2 channel_last (32,56,56,64) f32: fwd + grad")]
-    rows = []
-    for key, label in names:
-        row = common.Row(label, "ms")
-        common.measure_rows([row], {lib: (made[lib][0][key],) for lib in libs}, libs,
-                            repeat=common.repeats(10, scale), warmup=1)
-        rows.append(row)
+    rows = [common.Row(label, "ms") for _, label in names]
+    fns = {lib: [made[lib][0][key] for key, _ in names] for lib in libs}
+    common.measure_rows(rows, fns, libs, repeat=common.repeats(10, scale), warmup=1)
     return rows, checks, TOLERANCES
 
 
