@@ -534,20 +534,15 @@ void transpose_direct(const Plan& p, const T* gy, const T* w, const T* bias, T* 
 // views are blocks of rows (leading dimension C), and the weight (Co, K, Cg)
 // serves in place: W_k of group g is its Cog x Cg block at column k*Cg. ----
 
+// src (size..., ch) onto the grid of dst (grid positions, ch per position;
+// interior shifted by the padding when `shift`), the rest zeroed when
+// `fresh`: as place_channels, and the inverse of crop_rows_cl.
 template <typename T>
-void pad_rows_cl(const Plan& p, const Direct& d, const T* x, T* xp, bool fresh) {
-  if (fresh) std::fill_n(xp, d.Ptot * p.C, T(0));
-  const int64_t ln = p.in[p.n - 1], lines = p.L / ln;
-  for (int64_t q = 0; q < lines; ++q)
-    std::copy_n(x + q * ln * p.C, ln * p.C, xp + d.line(p, p.in, q, true) * p.C);
-}
-
-template <typename T>
-void spread_rows_cl(const Plan& p, const Direct& d, const T* gy, T* gyp, bool fresh) {
-  if (fresh) std::fill_n(gyp, d.N * p.Co, T(0));
-  const int64_t on = p.out[p.n - 1], lines = p.O / on;
-  for (int64_t q = 0; q < lines; ++q)
-    std::copy_n(gy + q * on * p.Co, on * p.Co, gyp + d.line(p, p.out, q, false) * p.Co);
+void place_rows_cl(const Plan& p, const Direct& d, const T* src, const std::vector<int64_t>& size, int64_t total,
+                   int64_t ch, T* dst, int64_t grid, bool shift, bool fresh) {
+  if (fresh) std::fill_n(dst, grid * ch, T(0));
+  const int64_t ln = size[p.n - 1], lines = total / ln;
+  for (int64_t q = 0; q < lines; ++q) std::copy_n(src + q * ln * ch, ln * ch, dst + d.line(p, size, q, shift) * ch);
 }
 
 // dst (size..., ch) = src on its grid (interior shifted by the padding when `shift`) + bias.
@@ -571,7 +566,7 @@ template <typename T>
 void forward_direct_cl(const Plan& p, const T* x, const T* w, const T* bias, T* y) {
   const Direct d(p);
   over_batch2<T>(p, d.Ptot * p.C, d.N * p.Co, [&](int64_t b, T* xp, T* yp, bool, bool fresh) {
-    pad_rows_cl(p, d, x + b * p.L * p.C, xp, fresh);
+    place_rows_cl(p, d, x + b * p.L * p.C, p.in, p.L, p.C, xp, d.Ptot, true, fresh);
     for (int64_t g = 0; g < p.G; ++g)
       for (int64_t k = 0; k < p.K; ++k)
         cpu::gemm<T>(false, true, d.N, p.Cog, p.Cg, T(1), xp + d.off[k] * p.C + g * p.Cg, p.C,
@@ -584,7 +579,7 @@ template <typename T>
 void transpose_direct_cl(const Plan& p, const T* gy, const T* w, const T* bias, T* x) {
   const Direct d(p);
   over_batch2<T>(p, d.Ptot * p.C, d.N * p.Co, [&](int64_t b, T* xp, T* gyp, bool, bool fresh) {
-    spread_rows_cl(p, d, gy + b * p.O * p.Co, gyp, fresh);
+    place_rows_cl(p, d, gy + b * p.O * p.Co, p.out, p.O, p.Co, gyp, d.N, false, fresh);
     std::fill(xp + d.N * p.C, xp + d.Ptot * p.C, T(0));  // rows [0, N): the first product (beta 0)
     for (int64_t g = 0; g < p.G; ++g)
       for (int64_t k = 0; k < p.K; ++k)
@@ -601,8 +596,8 @@ void weight_grad_direct_items(const Plan& p, const Direct& d, const T* x, const 
   for (int64_t b = b0; b < b1; ++b) {
     const bool fresh = b == b0;
     if (p.channel_last) {
-      pad_rows_cl(p, d, x + b * p.L * p.C, xp, fresh);
-      spread_rows_cl(p, d, gy + b * p.O * p.Co, gyp, fresh);
+      place_rows_cl(p, d, x + b * p.L * p.C, p.in, p.L, p.C, xp, d.Ptot, true, fresh);
+      place_rows_cl(p, d, gy + b * p.O * p.Co, p.out, p.O, p.Co, gyp, d.N, false, fresh);
       for (int64_t g = 0; g < p.G; ++g)
         for (int64_t k = 0; k < p.K; ++k)
           cpu::gemm<T>(true, false, p.Cog, p.Cg, d.N, T(1), gyp + g * p.Cog, p.Co, xp + d.off[k] * p.C + g * p.Cg, p.C,
