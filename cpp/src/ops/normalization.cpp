@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <utility>
 
 #include "autograd/record.h"
 #include "kernels/kernels.h"
@@ -247,6 +248,16 @@ Axes batch_axes(const char* op, const Axes& batch_axis, int64_t ndim) {
   return normalize_axes(op, batch_axis, ndim);
 }
 
+// channel_axis and the batch axes of instance / group normalization, which must not overlap.
+std::pair<int64_t, Axes> channel_and_batch_axes(const char* op, int64_t channel_axis, const Axes& batch_axis,
+                                                int64_t ndim) {
+  const int64_t c = normalize_axis(op, channel_axis, ndim);
+  Axes batch = batch_axes(op, batch_axis, ndim);
+  if (contains(batch, c))
+    throw ValueError(detail::cat(op, ": channel_axis ", channel_axis, " is also a batch axis ", axes_str(batch_axis)));
+  return {c, batch};
+}
+
 // sum over axes, the identity for none (sum's empty list means all axes)
 Variable sum_over(const Variable& x, const Axes& axes) { return axes.empty() ? x : sum(x, axes, true); }
 
@@ -419,10 +430,7 @@ VariableList instance_normalization(const Variable& x, const Variable& beta, con
                                     int64_t channel_axis, const Axes& batch_axis, double eps, bool output_stat) {
   const char* op = "instance_normalization";
   check::floating(op, "x", x);
-  const int64_t c = normalize_axis(op, channel_axis, x.ndim());
-  Axes batch = batch_axes(op, batch_axis, x.ndim());
-  if (contains(batch, c))
-    throw ValueError(detail::cat(op, ": channel_axis ", channel_axis, " is also a batch axis ", axes_str(batch_axis)));
+  auto [c, batch] = channel_and_batch_axes(op, channel_axis, batch_axis, x.ndim());
   check_broadcast_param(op, "beta", beta, x, {});
   check_broadcast_param(op, "gamma", gamma, x, {});
   check_eps(op, eps);
@@ -437,10 +445,7 @@ VariableList group_normalization(const Variable& x, const Variable& beta, const 
                                  bool output_stat) {
   const char* op = "group_normalization";
   check::floating(op, "x", x);
-  const int64_t c = normalize_axis(op, channel_axis, x.ndim());
-  Axes batch = batch_axes(op, batch_axis, x.ndim());
-  if (contains(batch, c))
-    throw ValueError(detail::cat(op, ": channel_axis ", channel_axis, " is also a batch axis ", axes_str(batch_axis)));
+  auto [c, batch] = channel_and_batch_axes(op, channel_axis, batch_axis, x.ndim());
   const int64_t C = x.shape()[c];
   if (num_groups < 1 || C % num_groups != 0)
     throw ValueError(detail::cat(op, ": num_groups=", num_groups, " must be positive and divide the ", C,
