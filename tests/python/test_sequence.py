@@ -89,6 +89,21 @@ CASES = [("rnn", 2, 2, "tanh"), ("rnn", 1, 1, "relu"), ("rnn", 2, 1, "relu"), ("
          ("lstm", 1, 1, "tanh"), ("gru", 2, 2, "tanh"), ("gru", 1, 1, "tanh")]
 
 
+def _outputs_then_two_orders(torch, rng, arrays, names, ng_v, t_v, ng_out, t_out):
+    """Asserts that the outputs agree with torch's, then returns the first and second derivatives of
+    sum(w * outputs) (random w) along random directions of the inputs `names`, for both libraries:
+    (nthgrad first, nthgrad second, torch first, torch second)."""
+    for a, b in zip(ng_out, t_out):
+        np.testing.assert_allclose(np.asarray(a), b.detach().numpy(), rtol=1e-10, atol=1e-12)
+    weights = [rng.standard_normal(o.shape) for o in ng_out]
+    directions = [rng.standard_normal(arrays[n].shape) for n in names]
+    g1, g2 = _first_and_second(ng, ng_out, [ng_v[n] for n in names], [ng.tensor(w) for w in weights],
+                               [ng.tensor(d) for d in directions])
+    t1, t2 = _first_and_second(torch, t_out, [t_v[n] for n in names], [torch.tensor(w) for w in weights],
+                               [torch.tensor(d) for d in directions])
+    return g1, g2, t1, t2
+
+
 @pytest.mark.parametrize("cell, L, D, nonlinearity", CASES)
 def test_recurrent_layers_match_torch_at_orders_1_and_2(cell, L, D, nonlinearity):
     torch = pytest.importorskip("torch")
@@ -99,14 +114,7 @@ def test_recurrent_layers_match_torch_at_orders_1_and_2(cell, L, D, nonlinearity
     t_v = {n: (torch.tensor(a, requires_grad=True) if a is not None else None) for n, a in arrays.items()}
     ng_out = _ng_call(cell, ng_v, L, D, nonlinearity)
     t_out = _torch_call(torch, cell, t_v, L, D, nonlinearity)
-    for a, b in zip(ng_out, t_out):
-        np.testing.assert_allclose(np.asarray(a), b.detach().numpy(), rtol=1e-10, atol=1e-12)
-    weights = [rng.standard_normal(o.shape) for o in ng_out]
-    directions = [rng.standard_normal(arrays[n].shape) for n in names]
-    g1, g2 = _first_and_second(ng, ng_out, [ng_v[n] for n in names], [ng.tensor(w) for w in weights],
-                               [ng.tensor(d) for d in directions])
-    t1, t2 = _first_and_second(torch, t_out, [t_v[n] for n in names], [torch.tensor(w) for w in weights],
-                               [torch.tensor(d) for d in directions])
+    g1, g2, t1, t2 = _outputs_then_two_orders(torch, rng, arrays, names, ng_v, t_v, ng_out, t_out)
     for n, a, b in zip(names, g1, t1):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11, err_msg=f"first order, {n}")
     for n, a, b in zip(names, g2, t2):
@@ -251,14 +259,7 @@ def test_multi_head_attention_matches_torch_at_orders_1_and_2(bias_kv):
     t_v = {n: torch.tensor(a, requires_grad=True) for n, a in arrays.items()}
     ng_out = _ng_mha(ng_v, ng.tensor(padding.astype(np.float64)))
     t_out = _torch_mha(torch, t_v, torch.where(torch.tensor(padding), -np.inf, 0.0).double())
-    for a, b in zip(ng_out, t_out):
-        np.testing.assert_allclose(np.asarray(a), b.detach().numpy(), rtol=1e-10, atol=1e-12)
-    weights = [rng.standard_normal(o.shape) for o in ng_out]
-    directions = [rng.standard_normal(arrays[n].shape) for n in names]
-    g1, g2 = _first_and_second(ng, ng_out, [ng_v[n] for n in names], [ng.tensor(w) for w in weights],
-                               [ng.tensor(d) for d in directions])
-    t1, t2 = _first_and_second(torch, t_out, [t_v[n] for n in names], [torch.tensor(w) for w in weights],
-                               [torch.tensor(d) for d in directions])
+    g1, g2, t1, t2 = _outputs_then_two_orders(torch, rng, arrays, names, ng_v, t_v, ng_out, t_out)
     for n, a, b in zip(names, g1 + g2, t1 + t2):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11, err_msg=n)
 
