@@ -59,15 +59,16 @@ Variable clamped_log(const Variable& p, double eps) {
   return where(inside, above, below);
 }
 
-struct LabelMasks {
+struct LabelRows {
   int64_t axis;
   Tensor rows;       // int64, target's shape: the flat offset in x of each label's entry (0 where ignored)
   Variable valid;    // target's shape: 0 where the label is -1 (undefined when no label is -1)
 };
 
-// Checks the labels of softmax / categorical cross-entropy and makes their
-// constant masks. Float labels are truncated to integers, as nnabla does.
-LabelMasks label_masks(const char* op, const Variable& x, const Variable& target, std::optional<int64_t> axis) {
+// Checks the labels of softmax / categorical cross-entropy and turns them into
+// constant row offsets (and a mask of the ignored ones). Float labels are
+// truncated to integers, as nnabla does.
+LabelRows label_rows(const char* op, const Variable& x, const Variable& target, std::optional<int64_t> axis) {
   check::floating(op, "x", x);
   check::defined(op, "target", target);
   if (x.ndim() == 0)
@@ -133,7 +134,7 @@ LabelMasks label_masks(const char* op, const Variable& x, const Variable& target
 
 // x's entry at each label (target's shape): one row gather, whose gradient is a scatter-add into x's
 // shape (a dense one-hot mask cost a pass over x and a where per use)
-Variable pick_labels(const char* op, const Variable& x, const LabelMasks& m) {
+Variable pick_labels(const char* op, const Variable& x, const LabelRows& m) {
   return reshape(detail::gather_rows(op, reshape(x, {x.numel(), 1}), 1, m.rows), m.rows.shape());
 }
 
@@ -160,7 +161,7 @@ Variable binary_cross_entropy(const Variable& x, const Variable& target) {
 // the loss NaN). With ignored labels (-1), those rows read x = 0 instead of x, so that a NaN / inf there
 // gives loss 0 and gradient 0 (nnabla skips those rows), and their loss is selected to 0.
 Variable softmax_cross_entropy(const Variable& x, const Variable& target, std::optional<int64_t> axis) {
-  const LabelMasks m = label_masks("softmax_cross_entropy", x, target, axis);
+  const LabelRows m = label_rows("softmax_cross_entropy", x, target, axis);
   if (!m.valid.defined()) return mul_scalar(pick_labels("softmax_cross_entropy", log_softmax(x, m.axis), m), -1.0);
   Variable xs = where(m.valid, x, constant_like(x, 0.0));  // valid (target's shape) broadcasts along the class axis
   Variable picked = pick_labels("softmax_cross_entropy", log_softmax(xs, m.axis), m);
@@ -171,7 +172,7 @@ Variable softmax_cross_entropy(const Variable& x, const Variable& target, std::o
 // gathered (an inf / NaN elsewhere in the row does not leak in); an ignored label reads 1 instead (loss 0,
 // no gradient)
 Variable categorical_cross_entropy(const Variable& x, const Variable& target, std::optional<int64_t> axis) {
-  const LabelMasks m = label_masks("categorical_cross_entropy", x, target, axis);
+  const LabelRows m = label_rows("categorical_cross_entropy", x, target, axis);
   Variable picked = pick_labels("categorical_cross_entropy", x, m);
   if (m.valid.defined()) picked = where(m.valid, picked, constant_like(picked, 1.0));
   return mul_scalar(clamped_log(picked, tiny(x.dtype())), -1.0);
