@@ -48,3 +48,9 @@ from . import random  # noqa: E402
 from .random import Generator, manual_seed, default_generator  # noqa: E402
 
 __all__ += ["random", "Generator", "manual_seed", "default_generator"]
+
+# the training stack (issue 9): ng.nn, ng.optim, ng.data, checkpoints
+from . import nn, optim, data  # noqa: E402
+from .serialization import save, load  # noqa: E402
+
+__all__ += ["nn", "optim", "data", "save", "load"]

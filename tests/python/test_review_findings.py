@@ -35,13 +35,13 @@ def test_in_place_update_is_refused_while_a_numpy_view_shares_the_memory():
     b = ng.from_numpy(np.asarray(x))  # a second tensor on x's memory, through a NumPy view
     w = ng.tensor([1.0, 1.0, 1.0], dtype=ng.float64, requires_grad=True)
     y = (w * b).sum()
-    with pytest.raises(RuntimeError, match="held elsewhere"):
+    with pytest.raises(RuntimeError, match="NumPy view of its memory"):
         x.add_(ng.tensor([10.0, 10.0, 10.0], dtype=ng.float64))
     y.backward()
     np.testing.assert_array_equal(w.grad.numpy(), [1.0, 2.0, 3.0])
     del b, y
     a = x.numpy()
-    with pytest.raises(RuntimeError, match="held elsewhere"):
+    with pytest.raises(RuntimeError, match="NumPy view of its memory"):
         x.add_(x)
     del a
     gc.collect()

@@ -13,6 +13,7 @@
 #include "nthgrad/ops/loss.h"
 #include "nthgrad/ops/math.h"
 #include "nthgrad/ops/normalization.h"
+#include "nthgrad/ops/optim.h"
 #include "nthgrad/ops/pooling.h"
 #include "nthgrad/ops/quantize.h"
 #include "nthgrad/ops/random.h"

@@ -1,7 +1,10 @@
 #pragma once
 // Tensor: a dtype, a shape and contiguous row-major storage on a device.
-// Knows nothing of autodiff. Copies are cheap (the storage is shared);
-// nthgrad never writes into a tensor after it is created, so sharing is safe.
+// Knows nothing of autodiff. Copies are cheap (the storage is shared). Ops
+// never write into a tensor after it is created; the few in-place updates
+// (optimizer steps, add_, copy_, running statistics) bump the storage's
+// version, which graphs that saved the tensor check before using it.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +28,17 @@ class Storage {
   std::size_t nbytes() const { return nbytes_; }
   // False when the memory belongs to someone else (a NumPy array, a DLPack producer).
   bool owns_data() const { return owned_; }
+  // How many in-place writes this memory has seen. A graph records it when it
+  // saves a tensor and refuses to differentiate if it has changed since.
+  uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
+  // Live views of this memory handed outside nthgrad (NumPy arrays, DLPack
+  // exports): in-place writes are refused while any lives, since tensors
+  // wrapped from such a view (from_numpy) have a storage of their own whose
+  // version would not change.
+  int64_t exports() const { return exports_.load(std::memory_order_relaxed); }
+  void add_export() { exports_.fetch_add(1, std::memory_order_relaxed); }
+  void drop_export() { exports_.fetch_sub(1, std::memory_order_relaxed); }
   static int64_t live_count();
   static int64_t live_bytes();  // bytes held by live storages
   // Freed buffers kept for reuse (see tensor.cpp), and giving them back.
@@ -36,6 +50,8 @@ class Storage {
   std::size_t nbytes_ = 0;
   std::shared_ptr<void> owner_;  // keeps memory owned elsewhere alive (wrap)
   bool owned_ = false;           // data_ was allocated here, and is freed (or cached) here
+  std::atomic<uint64_t> version_{0};
+  std::atomic<int64_t> exports_{0};
 };
 
 class Tensor {

@@ -46,6 +46,7 @@ Node::Node(const char* name, VariableList inputs, const std::vector<Tensor>& out
   input_shapes_.reserve(n);
   input_dtypes_.reserve(n);
   leaf_values_.resize(n);
+  input_versions_.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     Variable& x = inputs_[i];
     next_.push_back(x.defined() && x.requires_grad() ? gradient_edge(x) : Edge{});
@@ -58,11 +59,16 @@ Node::Node(const char* name, VariableList inputs, const std::vector<Tensor>& out
       leaf_values_[i] = x.value();
       x = Variable();
     }
+    if (Saved::has(saved.inputs, i)) input_versions_[i] = saved_value(i).storage()->version();
   }
   if (saved.outputs) {
     outputs_.resize(num_outputs_);
+    output_versions_.resize(num_outputs_);
     for (std::size_t i = 0; i < num_outputs_; ++i)
-      if (Saved::has(saved.outputs, i)) outputs_[i] = outputs[i];
+      if (Saved::has(saved.outputs, i)) {
+        outputs_[i] = outputs[i];
+        output_versions_[i] = outputs[i].storage()->version();
+      }
   }
 }
 
@@ -79,6 +85,8 @@ void Node::release() {
   inputs_.clear();
   leaf_values_.clear();
   outputs_.clear();
+  input_versions_.clear();
+  output_versions_.clear();
 }
 
 const Variable& Ctx::in(std::size_t i) const {
@@ -86,6 +94,24 @@ const Variable& Ctx::in(std::size_t i) const {
     throw RuntimeError(detail::cat(node_.name(), ": the backward rule reads input ", i,
                                    ", which the op did not declare as saved (internal error)"));
   return in_[i];
+}
+
+const Tensor& Node::saved_value(std::size_t i) const {
+  return leaf_values_[i].defined() ? leaf_values_[i] : inputs_[i].value();
+}
+
+void Node::check_versions() const {
+  auto check = [&](const char* what, std::size_t i, const Tensor& t, uint64_t saved) {
+    if (!t.defined() || t.storage()->version() == saved) return;
+    throw RuntimeError(detail::cat(
+        name_, ": ", what, " ", i, " (shape ", shape_str(t.shape()), "), which this gradient needs, was modified in "
+        "place after the forward pass saved it (version ", saved, ", now ", t.storage()->version(),
+        "; by an optimizer step, add_, copy_ or a running-statistics update). Take the gradient before the update, "
+        "or run the forward pass again after it"));
+  };
+  for (std::size_t i = 0; i < input_versions_.size(); ++i)
+    if (leaf_values_[i].defined() || inputs_[i].defined()) check("input", i, saved_value(i), input_versions_[i]);
+  for (std::size_t i = 0; i < outputs_.size(); ++i) check("output", i, outputs_[i], output_versions_[i]);
 }
 
 VariableList Node::unpack_inputs() const {
@@ -104,6 +130,7 @@ VariableList Node::apply(const VariableList& gy, const std::vector<bool>& needs)
     throw RuntimeError(detail::cat(
         name_, ": trying to differentiate through this part of the graph a second time, but its saved values "
                "were freed by the first backward/grad; pass retain_graph=True the first time"));
+  check_versions();
   const VariableList in = unpack_inputs();
   Ctx ctx(*this, in, gy, needs);
   return rule_(ctx);

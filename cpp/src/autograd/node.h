@@ -92,6 +92,12 @@ class Node : public std::enable_shared_from_this<Node> {
   std::vector<Shape> input_shapes_;
   std::vector<DType> input_dtypes_;
   std::vector<Tensor> outputs_;      // saved outputs (undefined elsewhere)
+  // The storage versions of the saved inputs and outputs when they were saved
+  // (0 where nothing is saved): apply() refuses values written in place since.
+  std::vector<uint64_t> input_versions_;
+  std::vector<uint64_t> output_versions_;
+  void check_versions() const;
+  const Tensor& saved_value(std::size_t i) const;  // saved input i (a leaf's value or the variable's)
   std::size_t num_outputs_ = 1;
   bool released_ = false;
 };

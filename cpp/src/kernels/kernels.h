@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "nthgrad/ops/optim.h"
 #include "nthgrad/tensor.h"
 
 namespace nthgrad::kernels {
@@ -327,5 +328,15 @@ struct MinMaxRange {
 MinMaxRange min_max_range(const Tensor& qr_min, const Tensor& qr_max, const Tensor& ql_min, const Tensor& ql_max);
 
 
+// ---- optim (issue 9): fused optimizer updates, in place (kernels/cpu/optim.cpp) ----
+// p, grad and every buffer share p's shape and dtype; a null buffer means the
+// rule does not use it (the options: nthgrad/ops/optim.h).
+void sgd_step(Tensor& p, const Tensor& grad, Tensor* momentum_buffer, const SgdStep& o);
+void adam_step(Tensor& p, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, Tensor* max_exp_avg_sq,
+               const AdamStep& o);
+// grad_avg non-null: centered; momentum_buffer non-null: momentum > 0
+void rmsprop_step(Tensor& p, const Tensor& grad, Tensor& square_avg, Tensor* grad_avg, Tensor* momentum_buffer,
+                  const RmspropStep& o);
+void adagrad_step(Tensor& p, const Tensor& grad, Tensor& state_sum, const AdagradStep& o);
 
 }  // namespace nthgrad::kernels

@@ -3,6 +3,7 @@
 #include "nthgrad/ops/arithmetic.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "nthgrad/ops/array.h"
 #include "nthgrad/ops/logical.h"
@@ -178,35 +179,48 @@ Variable mul_n(const VariableList& inputs) {
   });
 }
 
-// add_: x += alpha * other in place. Safe because nothing else can see x's
-// memory change: a live graph that saved x, a reshape/detach sharing it, or a
-// DLPack export would hold a second reference to its storage.
-void add_(Variable& x, const Variable& other, double alpha) {
-  check::floating("add_", "x", x);
-  check::floating("add_", "other", other);
+// x must be a leaf that is not being recorded, and no other variable may share
+// x itself (results of grad that alias, a .grad that is a caller's grad_outputs,
+// several handles of one gradient), since those would be distinct tensors that
+// change. Graphs that saved x see its version change and refuse to backward.
+static void check_in_place_target(const char* op, const Variable& x) {
+  check::floating(op, "x", x);
   if (!x.is_leaf())
-    throw RuntimeError(detail::cat("add_: x of shape ", shape_str(x.shape()),
+    throw RuntimeError(detail::cat(op, ": x of shape ", shape_str(x.shape()),
                                    " is the result of an op; only leaves can be updated in place"));
   if (x.requires_grad() && is_grad_enabled())
-    throw RuntimeError("add_: x requires grad and recording is on; update it inside `with nthgrad.no_grad():`");
-  check::same_shape("add_", "x", x, "other", other);
-  // Another variable sharing x itself (results of grad that alias, a .grad that is a caller's grad_outputs,
-  // several Python handles of one gradient) would change too.
+    throw RuntimeError(detail::cat(op, ": x requires grad and recording is on; update it inside `with "
+                                   "nthgrad.no_grad():`"));
   if (x.impl_ptr().use_count() > 1)
-    throw RuntimeError(detail::cat("add_: x (shape ", shape_str(x.shape()),
+    throw RuntimeError(detail::cat(op, ": x (shape ", shape_str(x.shape()),
                                    ") is also held as another tensor object (e.g. a gradient that aliases another "
                                    "result or the grad_outputs you passed); update a copy instead"));
-  const std::shared_ptr<Storage>& storage = x.value().storage();
-  if (!storage->owns_data())
-    throw RuntimeError("add_: x shares memory owned by NumPy or a DLPack producer; copy it with nthgrad.tensor first");
-  if (storage.use_count() > 1)
-    throw RuntimeError(detail::cat("add_: the memory of x (shape ", shape_str(x.shape()),
-                                   ") is also held elsewhere (a graph that saved x and was not freed by backward, "
-                                   "a reshape or detach of x, a NumPy view or a DLPack export), which would see the "
-                                   "change"));
+}
+
+// add_: x += alpha * other in place
+void add_(Variable& x, const Variable& other, double alpha) {
+  check_in_place_target("add_", x);
+  check::floating("add_", "other", other);
+  check::same_shape("add_", "x", x, "other", other);
+  check::prepare_in_place("add_", "x", x);
   Tensor y = x.value();
   Tensor o = other.dtype() == x.dtype() ? other.value() : kernels::cast(other.value(), x.dtype());
   kernels::add_into(y, o, alpha);
+}
+
+// copy_: x = src in place (loading a state dict, initializers)
+void copy_(Variable& x, const Variable& src) {
+  check_in_place_target("copy_", x);
+  check::defined("copy_", "src", src);
+  check::same_shape("copy_", "x", x, "src", src);
+  if (src.dtype() == DType::Bool)
+    throw TypeError(detail::cat("copy_: src (shape ", shape_str(src.shape()), ") is bool; x is ",
+                                dtype_name(x.dtype())));
+  Tensor o = src.dtype() == x.dtype() ? src.value() : kernels::cast(src.value(), x.dtype());
+  if (o.storage() == x.value().storage()) return;  // x's own memory
+  check::prepare_in_place("copy_", "x", x);
+  if (x.numel() > 0)
+    std::memcpy(x.value().raw_data(), o.raw_data(), static_cast<std::size_t>(x.numel()) * itemsize(x.dtype()));
 }
 
 Variable operator+(const Variable& a, const Variable& b) { return add2(a, b); }

@@ -266,24 +266,6 @@ void check_p(const char* op, double p) {
     throw ValueError(detail::cat(op, ": p must be finite and >= 1, got ", p));
 }
 
-// State that an op overwrites in place (running statistics, spectral_norm's u, mean_subtraction's mean and
-// counter), checked before anything is written. Refused, as add_ refuses it, when nthgrad does not own the
-// memory (NumPy, possibly read-only, or a DLPack producer) or when something else holds it (a graph that
-// saved it, a reshape or detach of it, a live NumPy view, a parameter of this very call): they would see
-// the change, and a saved value would corrupt that graph's gradient.
-void check_updatable(const char* op, const char* arg, const Variable& v) {
-  const std::shared_ptr<Storage>& storage = v.value().storage();
-  if (!storage->owns_data())
-    throw RuntimeError(detail::cat(op, ": ", arg, " (shape ", shape_str(v.shape()),
-                                   ") is updated in place but shares memory with NumPy or a DLPack producer; "
-                                   "pass a copy (nthgrad.tensor)"));
-  if (storage.use_count() > 1)
-    throw RuntimeError(detail::cat(op, ": ", arg, " (shape ", shape_str(v.shape()),
-                                   ") is updated in place but its memory is also held elsewhere (a graph that "
-                                   "saved it, another argument of this call, a reshape or detach of it, a NumPy "
-                                   "view or a DLPack export), which would see the change; pass a tensor of its own"));
-}
-
 void check_distinct(const char* op, const char* a, const Variable& va, const char* b, const Variable& vb) {
   if (va.defined() && vb.defined() && va.value().storage() == vb.value().storage())
     throw RuntimeError(detail::cat(op, ": ", a, " and ", b, " are both updated in place and share memory; pass "
@@ -324,8 +306,8 @@ VariableList batch_normalization_as(const char* op, const Variable& x, const Var
   const int64_t n = count(x.shape(), reduce);
   if (n > 0) {  // running statistics: not part of the graph; the unbiased variance (n = 1: the biased one, 0)
     check_distinct(op, "mean", mean_, "variance", variance);
-    if (mean_.defined()) check_updatable(op, "mean", mean_);
-    if (variance.defined()) check_updatable(op, "variance", variance);
+    if (mean_.defined()) check::prepare_in_place(op, "mean", mean_);
+    if (variance.defined()) check::prepare_in_place(op, "variance", variance);
     if (mean_.defined()) {
       Tensor m = mean_.value();
       kernels::lerp_into(m, s.mean.value(), decay_rate);
@@ -533,7 +515,7 @@ VariableList spectral_norm(const Variable& w, const Variable& u, int64_t dim, in
   }
   Variable u_new = reshape(uc, {d0});
   if (!test) {
-    check_updatable(op, "u", u);
+    check::prepare_in_place(op, "u", u);
     Tensor target = u.value();
     kernels::lerp_into(target, u_new.value(), 0.0);
   }
@@ -560,8 +542,8 @@ Variable mean_subtraction(const Variable& x, const Variable& mean_, const Variab
   if (!(t.item() >= 0) || !std::isfinite(t.item()))
     throw ValueError(detail::cat(op, ": the counter t must be finite and >= 0, got ", t.item()));
   check_distinct(op, "mean", mean_, "t", t);
-  check_updatable(op, "mean", mean_);
-  check_updatable(op, "t", t);
+  check::prepare_in_place(op, "mean", mean_);
+  check::prepare_in_place(op, "t", t);
   const double c = 1.0 / (t.item() + 1.0);
   Axes batch;
   for (int64_t a = 0; a < base_axis; ++a) batch.push_back(a);

@@ -62,12 +62,9 @@ Tensor in_dtype_of(const Variable& p, const Variable& x) {
 // p's value in x's dtype and x's shape.
 Tensor spread(const Variable& p, const Variable& x) { return kernels::broadcast_to(in_dtype_of(p, x), x.shape()); }
 
-// Replaces the values of an input in place (nnabla's state updates), refusing memory nthgrad does
-// not own: it may be a read-only NumPy array.
+// Replaces the values of an input in place (nnabla's state updates).
 void overwrite(const char* op, const char* arg, const Variable& v, const Tensor& value) {
-  if (!v.value().storage()->owns_data())
-    throw RuntimeError(detail::cat(op, ": ", arg, " (shape ", shape_str(v.shape()), ") is updated in place but ",
-                                   "shares memory with NumPy or a DLPack producer; pass a copy (nthgrad.tensor)"));
+  check::prepare_in_place(op, arg, v);
   Tensor src = value.dtype() == v.dtype() ? value : kernels::cast(value, v.dtype());
   std::memcpy(v.value().raw_data(), src.raw_data(), static_cast<std::size_t>(v.numel()) * itemsize(v.dtype()));
 }

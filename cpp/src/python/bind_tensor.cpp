@@ -162,9 +162,16 @@ void bind_tensor(py::module_& m) {
   using V = const Variable&;
   using H = py::handle;
   py::class_<Variable>(m, "Tensor", py::dynamic_attr())
+      // For subclasses (nn.Parameter): users make tensors with nthgrad.tensor, zeros, ... .
+      .def(py::init([](const Variable& data, const py::handle& requires_grad) {
+             return Variable(data.value(), require_bool("Tensor", "requires_grad", requires_grad));
+           }),
+           py::arg("data"), py::arg("requires_grad") = false,
+           "Tensor(data, requires_grad=False): a new leaf sharing data's memory (as data.detach()), e.g. "
+           "nn.Parameter(t). Make new tensors with nthgrad.tensor, zeros, ones, full or from_numpy.")
       // NumPy exchange through __array__ rather than the buffer protocol: the
       // array's base holds a reference to the storage, so while a view lives
-      // add_ knows the memory is shared. Always read-only (as JAX): nthgrad
+      // in-place writes know the memory is shared. Always read-only (as JAX): nthgrad
       // never writes into a tensor, and a write through NumPy could corrupt
       // values saved for backward, or memory that from_numpy wrapped
       // read-only. copy=True (np.array(t)) gives a writable copy.
@@ -183,7 +190,7 @@ void bind_tensor(py::module_& m) {
               strides[i] = s;
               s = checked_mul(s, std::max<int64_t>(shape[i], 1), "numpy", t.shape());
             }
-            py::capsule keep(new Tensor(t), [](void* p) { delete static_cast<Tensor*>(p); });
+            py::capsule keep(new ExportedTensor(t), [](void* p) { delete static_cast<ExportedTensor*>(p); });
             py::array view(numpy_dtype(t.dtype()), shape, strides, t.raw_data(), keep);
             py::detail::array_proxy(view.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
             const bool want_copy = !copy.is_none() && copy.cast<bool>();
@@ -217,8 +224,8 @@ void bind_tensor(py::module_& m) {
             return self;  // the same Python object: no second handle on x
           },
           py::arg("other"), py::arg("alpha") = 1.0,
-          "self += alpha * other in place (optimizer updates): self must be a leaf that nothing else shares, "
-          "updated under no_grad if it requires grad.")
+          "self += alpha * other in place: self must be a leaf in memory nthgrad owns, updated under no_grad if "
+          "it requires grad. Views of self see the change; graphs that saved self raise on backward afterwards.")
       .def(
           "sub_",
           [](py::object self, const Variable& other, double alpha) {
@@ -227,6 +234,16 @@ void bind_tensor(py::module_& m) {
             return self;
           },
           py::arg("other"), py::arg("alpha") = 1.0, "self -= alpha * other in place; see add_.")
+      .def(
+          "copy_",
+          [](py::object self, const Variable& src) {
+            Variable& x = self.cast<Variable&>();
+            copy_(x, src);
+            return self;
+          },
+          py::arg("src"),
+          "self = src in place (cast to self's dtype; same shape), with add_'s conditions: a leaf, under no_grad "
+          "if it requires grad. Graphs that saved self raise on backward afterwards.")
       .def("item",
            [](const Variable& v) -> py::object {
              const double x = v.item();  // checks for one element

@@ -67,6 +67,16 @@ namespace nthgrad::python {
 
 namespace py = pybind11;
 
+// A tensor kept alive by a view handed outside nthgrad (a NumPy array's base, a
+// DLPack export), counted on its storage while it lives (see Storage::exports).
+struct ExportedTensor {
+  explicit ExportedTensor(Tensor t) : tensor(std::move(t)) { tensor.storage()->add_export(); }
+  ~ExportedTensor() { tensor.storage()->drop_export(); }
+  ExportedTensor(const ExportedTensor&) = delete;
+  ExportedTensor& operator=(const ExportedTensor&) = delete;
+  Tensor tensor;
+};
+
 void bind_tensor(py::module_& m);
 void bind_dlpack(py::module_& m);  // after bind_tensor: adds methods to Tensor
 void bind_autograd(py::module_& m);
@@ -83,6 +93,7 @@ void bind_sequence(py::module_& m);    // rnn, lstm, gru, multi_head_attention
 void bind_normalization(py::module_& m);
 void bind_loss(py::module_& m);
 void bind_quantize(py::module_& m);    // quantizers, clip_grad_by_*
+void bind_optim(py::module_& m);       // fused optimizer updates (issue 9)
 
 // An axis argument as nnabla and NumPy take it: None (all axes), an int or a
 // sequence of ints.

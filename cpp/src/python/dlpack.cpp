@@ -62,7 +62,7 @@ struct DLManagedTensorVersioned {
 
 // What an exported DLTensor points into, kept alive until the consumer's deleter runs.
 struct Export {
-  Tensor tensor;
+  ExportedTensor exported;
   std::vector<int64_t> shape, strides;
 };
 
@@ -77,17 +77,17 @@ DLDataType dl_dtype(DType d) {
 }
 
 void fill(DLTensor& dl, Export& e) {
-  e.shape.assign(e.tensor.shape().begin(), e.tensor.shape().end());
+  e.shape.assign(e.exported.tensor.shape().begin(), e.exported.tensor.shape().end());
   e.strides.resize(e.shape.size());
   int64_t s = 1;
   for (int64_t i = static_cast<int64_t>(e.shape.size()) - 1; i >= 0; --i) {
     e.strides[i] = s;
     s *= std::max<int64_t>(e.shape[i], 1);
   }
-  dl.data = e.tensor.raw_data();
+  dl.data = e.exported.tensor.raw_data();
   dl.device = {kDLCPU, 0};
   dl.ndim = static_cast<int32_t>(e.shape.size());
-  dl.dtype = dl_dtype(e.tensor.dtype());
+  dl.dtype = dl_dtype(e.exported.tensor.dtype());
   dl.shape = e.shape.data();
   dl.strides = e.strides.data();
   dl.byte_offset = 0;
@@ -121,8 +121,9 @@ py::object to_dlpack(const Variable& self, const py::object& stream, const py::o
                            "that the memory is read-only");
   // Legacy consumers cannot be told "read-only": they get a copy (see the top of this file).
   const bool copied = must_copy || !versioned;
-  auto* e = new Export{copied ? Tensor::from_data(self.value().raw_data(), self.shape(), self.dtype()) : self.value(),
-                       {}, {}};
+  auto* e = new Export{
+      ExportedTensor(copied ? Tensor::from_data(self.value().raw_data(), self.shape(), self.dtype()) : self.value()),
+      {}, {}};
   if (versioned) {
     auto* m = new DLManagedTensorVersioned{};
     m->version = {1, 0};

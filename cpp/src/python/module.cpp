@@ -36,4 +36,5 @@ PYBIND11_MODULE(_C, m) {
   nthgrad::python::bind_normalization(m);
   nthgrad::python::bind_loss(m);
   nthgrad::python::bind_quantize(m);
+  nthgrad::python::bind_optim(m);
 }

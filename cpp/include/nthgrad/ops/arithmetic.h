@@ -19,12 +19,15 @@ Variable r_pow_scalar(const Variable& x, double val = 1);  // y = val ^ x
 Variable add_n(const VariableList& x);                     // y = sum_i x_i (equal shapes)
 Variable mul_n(const VariableList& x);                     // y = prod_i x_i (equal shapes)
 
-// x += alpha * other, in place, for optimizer updates: x must be a leaf, not
-// recording (grad mode off, or x not requiring grad), and the only holder of
-// its memory (not saved by a live graph, not shared by reshape/detach or with
-// NumPy/DLPack); otherwise RuntimeError. other is cast to x's dtype and must
-// have x's shape.
+// x += alpha * other, in place: x must be a float leaf, not recording (grad
+// mode off, or x not requiring grad), in memory nthgrad owns (not NumPy's or
+// a DLPack producer's), and no other variable may share x itself; otherwise
+// RuntimeError. other is cast to x's dtype and must have x's shape. Views of
+// x's memory see the change; a graph that saved x raises on backward (its
+// storage version changed).
 void add_(Variable& x, const Variable& other, double alpha = 1);
+// x = src in place (cast to x's dtype, same shape), with add_'s conditions.
+void copy_(Variable& x, const Variable& src);
 
 Variable operator+(const Variable& a, const Variable& b);
 Variable operator-(const Variable& a, const Variable& b);

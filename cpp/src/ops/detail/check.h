@@ -26,6 +26,26 @@ inline void same_shape(const char* op, const char* arg0, const Variable& a, cons
                                  shape_str(b.shape()), "; they must be equal"));
 }
 
+// Called just before an op writes into v's memory in place (optimizer steps,
+// add_, copy_, running statistics). Refuses memory nthgrad does not own (a
+// NumPy array, possibly read-only, or a DLPack producer), then bumps the
+// storage version: a graph that saved v, or a view of it, then refuses to
+// differentiate instead of using the new values silently.
+inline void prepare_in_place(const char* op, const char* arg, const Variable& v) {
+  defined(op, arg, v);
+  const std::shared_ptr<Storage>& storage = v.value().storage();
+  if (!storage->owns_data())
+    throw RuntimeError(detail::cat(op, ": ", arg, " (shape ", shape_str(v.shape()),
+                                   ") is written in place but its memory belongs to NumPy or a DLPack producer; "
+                                   "make it a tensor of its own with nthgrad.tensor (a copy)"));
+  if (storage->exports() > 0)
+    throw RuntimeError(detail::cat(op, ": ", arg, " (shape ", shape_str(v.shape()),
+                                   ") is written in place but a NumPy view of its memory (from .numpy() or "
+                                   "np.asarray) or a DLPack export is alive and would see the change; delete it, or "
+                                   "take copies with np.array(t)"));
+  storage->bump_version();
+}
+
 // numel(shape) for a shape the op is about to make, with the ValueError for
 // a negative dimension or an element count beyond int64 naming the op and
 // what the shape is (numel's own message names neither).

@@ -1,0 +1,2 @@
+"""(issue 9: in progress)"""
+__all__ = []
