@@ -93,3 +93,34 @@ TEST(dropped_graphs_leave_no_live_objects) {
   x = Variable();
   CHECK(live_counts().variables == before.variables);
 }
+
+// Issue 9: the optimizers' in-place steps bump the storage version; a graph
+// that saved the old parameter refuses to differentiate, and a new one works.
+TEST(in_place_step_makes_a_stale_graph_refuse_backward) {
+  Variable w(Tensor::full({3}, 2.0, DType::Float64), true);
+  Variable x(Tensor::full({3}, 1.5, DType::Float64), true);
+  Variable y = sum(w * x);  // mul2 saves w for x's gradient
+  Variable g = grad({y}, {w}, {}, true)[0];
+  Variable buffer;
+  SgdStep options;
+  options.lr = 0.5;
+  sgd_step(w, g, buffer, options);  // w = 2 - 0.5 * 1.5
+  CHECK_NEAR(w.value().data<double>()[0], 1.25, 0);
+  CHECK_THROWS(grad({y}, {x}), RuntimeError);
+  Variable gx = grad({sum(w * x)}, {x})[0];
+  CHECK_NEAR(gx.value().data<double>()[2], 1.25, 0);
+}
+
+TEST(adam_step_from_cpp_matches_its_formula) {
+  Variable p(Tensor::full({2}, 1.0, DType::Float32), true);
+  Variable g(Tensor::full({2}, 0.5, DType::Float32));
+  Variable m(Tensor::zeros({2}, DType::Float32)), v(Tensor::zeros({2}, DType::Float32)), none;
+  AdamStep options;
+  options.lr = 0.1;
+  adam_step(p, g, m, v, none, options);  // first step: p -= lr * sign(g) (up to eps)
+  CHECK_NEAR(p.value().data<float>()[1], 0.9, 1e-6);
+  CHECK_NEAR(m.value().data<float>()[0], 0.05, 1e-7);
+  Variable wrong(Tensor::zeros({3}, DType::Float32));
+  CHECK_THROWS(adam_step(p, g, wrong, v, none, options), ValueError);
+  CHECK_THROWS(adam_step(p, g, m, m, none, options), RuntimeError);
+}
