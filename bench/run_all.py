@@ -33,6 +33,8 @@ CASES = (
     "bench_conv",
     "bench_normalization",
     "bench_lstm",
+    # issue 9
+    "bench_train",
 )
 
 
