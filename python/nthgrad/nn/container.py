@@ -40,6 +40,7 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x):
+        """x through every module in order: (shape the first takes) -> (shape the last gives)."""
         for m in self._modules.values():
             x = m(x)
         return x
@@ -56,6 +57,7 @@ class Sequential(Module):
         return list(self._modules.values())[_index(self, idx)]
 
     def append(self, module):
+        """Adds module at the end (named by its position); returns self."""
         self.add_module(str(len(self)), module)
         return self
 
@@ -91,15 +93,18 @@ class ModuleList(Module):
         self.extend(items)
 
     def append(self, module):
+        """Adds module at the end; returns self."""
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules):
+        """Appends each of modules; returns self."""
         for m in modules:
             self.append(m)
         return self
 
     def insert(self, index, module):
+        """Inserts module before position index (the later ones are renumbered)."""
         items = list(self._modules.values())
         items.insert(index, module)
         for name in list(self._modules):
@@ -138,20 +143,25 @@ class ModuleDict(Module):
         delattr(self, key)
 
     def keys(self):
+        """The names, in insertion order."""
         return self._modules.keys()
 
     def values(self):
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def items(self):
+        """(name, module) pairs, in insertion order."""
         return self._modules.items()
 
     def pop(self, key):
+        """Removes and returns the module named key (KeyError naming it if absent)."""
         m = self[key]
         delattr(self, key)
         return m
 
     def update(self, modules):
+        """Adds (or replaces) modules from a mapping or (name, module) pairs."""
         items = modules.items() if hasattr(modules, "items") else modules
         for key, m in items:
             self.add_module(key, m)

@@ -165,6 +165,7 @@ class Module:
 
     # ---- calling ----
     def forward(self, *args, **kwargs):
+        """The computation of the module; subclasses define it (called by ``module(...)``)."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -184,10 +185,12 @@ class Module:
                 yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name)
 
     def modules(self):
+        """This module and every descendant, each once: ``list(net.modules())``."""
         for _, m in self.named_modules():
             yield m
 
     def named_children(self):
+        """(name, module) for each direct child, each once."""
         seen = set()
         for name, child in self._modules.items():
             if child is not None and id(child) not in seen:
@@ -195,6 +198,7 @@ class Module:
                 yield name, child
 
     def children(self):
+        """Each direct child module, once."""
         for _, m in self.named_children():
             yield m
 
@@ -214,13 +218,17 @@ class Module:
         return self._named_members("_parameters", prefix, recurse)
 
     def parameters(self, recurse=True):
+        """Every parameter, each once (what an optimizer takes):
+        ``ng.optim.SGD(net.parameters(), lr=0.1)``."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self, prefix="", recurse=True):
+        """(dotted name, tensor) for every buffer (running statistics), each once."""
         return self._named_members("_buffers", prefix, recurse)
 
     def buffers(self, recurse=True):
+        """Every buffer, each once."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
@@ -239,6 +247,7 @@ class Module:
         return self.train(False)
 
     def requires_grad_(self, requires_grad=True):
+        """Sets requires_grad of every parameter (freeze with False); returns self."""
         for p in self.parameters():
             p.requires_grad = requires_grad
         return self

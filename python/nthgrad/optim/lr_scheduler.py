@@ -34,9 +34,11 @@ class LRScheduler:
         self.step()
 
     def lr_at(self, base_lr, epoch):
+        """The lr of a group whose initial lr is base_lr, at epoch (subclasses)."""
         raise NotImplementedError
 
     def step(self):
+        """Advances one epoch and sets every group's lr (call after optimizer.step())."""
         self.last_epoch += 1
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = self.lr_at(base, self.last_epoch)
@@ -51,6 +53,7 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer" and not callable(v)}
 
     def load_state_dict(self, state_dict):
+        """Restores what state_dict() returned (the epoch count, base lrs, ...)."""
         self.__dict__.update(state_dict)
 
 
@@ -68,12 +71,14 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def step(self):
+        """Advances one epoch: lr = base_lr * lr_lambda(epoch) for each group."""
         self.last_epoch += 1
         for group, base, fn in zip(self.optimizer.param_groups, self.base_lrs, self.lr_lambdas):
             group["lr"] = base * fn(self.last_epoch)
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def state_dict(self):
+        """As LRScheduler.state_dict, without the lambdas (functions are not saved)."""
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
 
 
@@ -108,7 +113,10 @@ class MultiStepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """lr = base_lr * gamma ** epoch."""
+    """lr = base_lr * gamma ** epoch.
+
+        sched = ExponentialLR(opt, gamma=0.95)
+    """
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
         self.gamma = gamma

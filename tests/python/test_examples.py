@@ -1,0 +1,85 @@
+"""The examples of examples/, run shortened (the full runs are reported in
+bench/RESULTS.md). They need the `examples` extra (scikit-learn, tqdm,
+matplotlib), which tests/requirements.txt installs."""
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+import nthgrad as ng
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_digits_cnn_shortened_learns_plots_and_checkpoints(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("tqdm")
+    pytest.importorskip("matplotlib")
+    digits = _load("digits_cnn")
+    epochs = 4
+    plot, checkpoint = tmp_path / "curves.png", tmp_path / "ckpt.npz"
+    h = digits.train(epochs=epochs, plot=str(plot), checkpoint=str(checkpoint), progress=False)
+    assert len(h["loss"]) == len(h["test_accuracy"]) == epochs
+    assert h["loss"][-1] < 0.5 * h["loss"][0]
+    assert h["test_accuracy"][-1] >= 0.93  # the full 30-epoch run must reach 0.97 (bench/RESULTS.md)
+    # The issue's budget is 2 minutes for the full run; this shortened run gets its share of it (a guard
+    # against a pathological slowdown with a margin of about 10x, not a benchmark).
+    assert h["seconds"] < 120.0 * epochs / digits.EPOCHS
+    assert plot.read_bytes()[:8] == PNG_MAGIC
+    # the checkpoint restores the model: same predictions
+    saved = ng.load(str(checkpoint))
+    assert saved["epoch"] == epochs
+    fresh = digits.make_model()
+    fresh.load_state_dict(saved["model"])
+    _, _, x_test, y_test = digits.load_digits_split(0)
+    assert digits.accuracy(fresh, x_test, y_test) == h["test_accuracy"][-1]
+    opt = ng.optim.AdamW(fresh.parameters())
+    opt.load_state_dict(saved["optim"])
+    assert opt.state[next(iter(fresh.parameters()))]["step"] == epochs * 45  # 1437 samples / 32 per batch
+
+
+def test_wgan_gp_penalty_decreases(tmp_path):
+    pytest.importorskip("tqdm")
+    pytest.importorskip("matplotlib")
+    wgan = _load("wgan_gp")
+    plot = tmp_path / "wgan.png"
+    h = wgan.train(steps=40, plot=str(plot), progress=False)
+    first, last = np.mean(h["penalty"][:5]), np.mean(h["penalty"][-5:])
+    assert first > 0.2  # a fresh critic's input gradients are far from norm 1
+    assert last < 0.25 * first
+    assert np.all(np.isfinite(h["wasserstein"]))
+    assert plot.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_wgan_gp_penalty_gradient_is_the_double_backward():
+    # The penalty's gradient in a critic weight, through ng.grad(create_graph=True), against a central
+    # finite difference of the penalty itself (float64, a fixed interpolation draw).
+    pytest.importorskip("tqdm")
+    wgan = _load("wgan_gp")
+    ng.manual_seed(1)
+    critic = wgan.mlp(2, 1).double()
+    rng = np.random.default_rng(0)
+    real, fake = rng.standard_normal((16, 2)), rng.standard_normal((16, 2))
+    penalty = lambda: wgan.gradient_penalty(critic, real, fake, np.random.default_rng(5))  # noqa: E731
+    weight = list(critic.parameters())[2]  # the hidden layer's weight
+    (analytic,) = ng.grad(penalty(), [weight])
+    base = np.array(weight)
+    h = 1e-6
+    for index in [(0, 0), (3, 5), (10, 7)]:
+        def at(delta):
+            with ng.no_grad():
+                shifted = base.copy()
+                shifted[index] += delta
+                weight.copy_(ng.tensor(shifted))
+            return penalty().item()
+        numeric = (at(h) - at(-h)) / (2 * h)
+        np.testing.assert_allclose(np.asarray(analytic)[index], numeric, rtol=1e-5, atol=1e-8)
