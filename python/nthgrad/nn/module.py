@@ -50,9 +50,12 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + Tensor.__repr__(self)
 
 
-# What load_state_dict returns (as torch's): keys the module has but the state
-# dict lacks, and keys the state dict has but the module lacks.
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+IncompatibleKeys.__doc__ = """What load_state_dict returns (as torch's): the keys the module has but
+    the state dict lacks, and the keys the state dict has but the module lacks.
+
+        missing, unexpected = net.load_state_dict(state, strict=False)
+    """
 
 _FLOATS = (DType.float32, DType.float64)
 

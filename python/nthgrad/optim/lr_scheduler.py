@@ -17,7 +17,12 @@ __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", 
 class LRScheduler:
     """Base class: ``step()`` advances ``last_epoch`` and sets every group's
     lr to ``lr_at(base_lr, last_epoch)``; ``get_last_lr()`` returns them.
-    Construction applies epoch 0 (or ``last_epoch + 1`` when resuming)."""
+    Construction applies epoch 0 (or ``last_epoch + 1`` when resuming).
+
+        class Halving(LRScheduler):            # a schedule of one's own
+            def lr_at(self, base_lr, epoch):
+                return base_lr * 0.5 ** epoch
+    """
 
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
