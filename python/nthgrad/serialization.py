@@ -118,7 +118,8 @@ def save(obj, path):
     None. Anything else is a TypeError naming where it is
     (``obj['model']['fc.weight']``), raised before the file is touched. A path
     is written atomically: to a temporary file in the same directory, then
-    renamed over ``path``, so an interrupted save leaves the old file.
+    renamed over ``path``, so an interrupted save leaves the old file (a
+    file object is written as it is: its atomicity is the caller's).
 
         ng.save({"model": net.state_dict(), "epoch": 3}, "ckpt.npz")
     """
@@ -127,14 +128,14 @@ def save(obj, path):
     entries = dict(encoder.arrays)
     entries[_MANIFEST] = _manifest_array(root)
     if hasattr(path, "write"):
-        np.savez(path, **entries)
+        np.savez(path, allow_pickle=False, **entries)
         return
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, temporary = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **entries)  # to a file object: savez adds no ".npz" to the name
+            np.savez(f, allow_pickle=False, **entries)  # to a file object: savez adds no ".npz" to the name
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
@@ -176,7 +177,7 @@ class _Decoder:
             value = node.get("v")
             expected = {"bool": bool, "int": int, "str": str}[kind]
             if type(value) is not expected:
-                raise _Corrupt(f"{_where(where)} should be a {kind}, the manifest holds {value!r}")
+                raise _Corrupt(f"{_where(where)} should be of type {kind}, the manifest holds {value!r}")
             return value
         if kind == "float":
             return float.fromhex(node["v"])
@@ -185,7 +186,8 @@ class _Decoder:
         if kind in ("ndarray", "npscalar"):
             array = self.array(node, where)
             if array.dtype.str != node.get("dtype"):
-                raise _Corrupt(f"the array of {_where(where)} is {array.dtype}, the manifest says {node.get('dtype')!r}")
+                raise _Corrupt(f"the array of {_where(where)} is {array.dtype}, the manifest says "
+                               f"{node.get('dtype')!r}")
             return array if kind == "ndarray" else array[()]
         if kind in ("list", "tuple"):
             items = [self.node(v, f"{where}[{i}]") for i, v in enumerate(node["items"])]

@@ -22,12 +22,12 @@ def same_bytes(a, b):
 
 
 def special_floats(dtype):
-    bits = np.array([0x7FC00001, 0xFFC12345], np.uint32).view(np.float32)  # NaNs with payloads
-    values = np.array([-0.0, np.inf, -np.inf, 1e-40, 3.5], dtype)
-    nans = bits.astype(dtype) if dtype == np.float64 else bits
-    if dtype == np.float64:
+    """-0.0, infinities, a subnormal, and NaNs with payloads (one signaling)."""
+    if dtype == np.float32:
+        nans = np.array([0x7FC00001, 0xFF812345], np.uint32).view(np.float32)
+    else:
         nans = np.array([0x7FF8000000000123, 0xFFF0000000000001], np.uint64).view(np.float64)
-    return np.concatenate([values, nans])
+    return np.concatenate([np.array([-0.0, np.inf, -np.inf, 1e-40, 3.5], dtype), nans])
 
 
 def tensor_cases():
@@ -229,7 +229,7 @@ def root(node, version=1):
     ({"__nthgrad_manifest__": manifest(root({"t": "set"}))}, "unknown kind 'set'"),
     ({"__nthgrad_manifest__": manifest(root({"t": "dict", "items": [[[1], {"t": "none"}]]}))}, "key"),
     ({"__nthgrad_manifest__": manifest(root({"t": "list"}))}, "KeyError"),
-    ({"__nthgrad_manifest__": manifest(root({"t": "int", "v": "3"}))}, "should be a int"),
+    ({"__nthgrad_manifest__": manifest(root({"t": "int", "v": "3"}))}, "should be of type int"),
     ({"__nthgrad_manifest__": manifest(root({"t": "float", "v": "zz"}))}, "ValueError"),
     ({"__nthgrad_manifest__": manifest(root([{"t": "none"}]))}, "not a node"),
 ])
