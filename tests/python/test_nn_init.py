@@ -23,9 +23,11 @@ def assert_moments(values, mean, var, fourth_central):
 
 
 def assert_uniform(values, low, high):
+    """Within [low, high], reaching both ends (the gap of n uniform samples to
+    an end exceeds 20 * width / n with probability exp(-20)), and the moments."""
     x = np.asarray(values)
-    assert x.min() >= low and x.max() <= high
     width = high - low
+    assert low <= x.min() < low + 20 * width / x.size and high - 20 * width / x.size < x.max() <= high
     assert_moments(x, (low + high) / 2, width ** 2 / 12, width ** 4 / 80)
 
 
