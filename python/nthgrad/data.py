@@ -92,8 +92,10 @@ class Sampler:
     """
 
     def __init__(self, num_samples, shuffle=False, seed=None):
-        if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral) or num_samples < 0:
-            raise ValueError(f"Sampler: num_samples must be an int >= 0, got {num_samples!r}")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
+            raise TypeError(f"Sampler: num_samples must be an int, got {num_samples!r}")
+        if num_samples < 0:
+            raise ValueError(f"Sampler: num_samples must be >= 0, got {num_samples}")
         if seed is None:  # from the global generator, so nthgrad.manual_seed makes it reproducible
             seed = int(randint(0, 2**62, (), -1).item())
         elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
@@ -105,8 +107,10 @@ class Sampler:
 
     def set_epoch(self, epoch):
         """Makes the next iteration use the order of ``epoch`` (an int >= 0)."""
-        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
-            raise ValueError(f"Sampler.set_epoch: epoch must be an int >= 0, got {epoch!r}")
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral):
+            raise TypeError(f"Sampler.set_epoch: epoch must be an int, got {epoch!r}")
+        if epoch < 0:
+            raise ValueError(f"Sampler.set_epoch: epoch must be >= 0, got {epoch}")
         self.epoch = int(epoch)
 
     def order(self, epoch):

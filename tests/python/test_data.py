@@ -143,5 +143,9 @@ def test_bad_input():
         DataLoader(x, shuffle=True, seed=-1)
     with pytest.raises(ValueError, match="either sampler or shuffle"):
         DataLoader(x, shuffle=True, sampler=Sampler(23))
-    with pytest.raises(ValueError, match="set_epoch: epoch must be an int >= 0"):
+    with pytest.raises(ValueError, match="set_epoch: epoch must be >= 0, got -1"):
         DataLoader(x).set_epoch(-1)
+    with pytest.raises(TypeError, match="set_epoch: epoch must be an int"):
+        DataLoader(x).set_epoch(1.5)
+    with pytest.raises(ValueError, match="Sampler: num_samples must be >= 0"):
+        Sampler(-3)
