@@ -20,7 +20,7 @@ _COMPILED = [
     # math (section 9) and related
     "exp", "log", "sin", "cos", "tan", "sinh", "cosh", "asin", "acos", "atan", "atan2", "asinh", "acosh",
     "atanh", "erf", "abs", "identity", "round", "ceil", "floor", "mod2", "clip_by_norm", "unlink",
-    "batch_matmul", "affine",
+    "batch_matmul", "affine", "linear",
     # logical (section 8)
     "sign", "minimum2", "maximum2", "minimum_scalar", "maximum_scalar", "logical_and", "logical_or",
     "logical_xor", "equal", "not_equal", "greater_equal", "greater", "less_equal", "less",

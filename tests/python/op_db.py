@@ -432,6 +432,12 @@ OPS = [
            lambda x, w: (x.reshape(x.shape[0] * x.shape[1], -1) @ w.reshape(w.shape[0], -1)).reshape(
                x.shape[:2] + w.shape[1:]),
            [((2, 3, 4), (4, 2, 3))], order=2),
+    OpSpec("linear", F.linear, lambda x, w, b: x @ w.T + b,
+           [((4, 3), (5, 3), (5,)), ((2, 3, 2), (4, 2), (4,)), ((3,), (2, 3), (2,))], order=3,
+           bad=[(lambda: F.linear(t((4, 3)), t((3, 5))), ValueError, "x of shape (4, 3) must have 5 features"),
+                (lambda: F.linear(t((4, 3)), t((5, 3)), t((3,))), ValueError, "bias of shape"),
+                (lambda: F.linear(t((4, 3)), t((5, 3, 1))), ValueError, "weight must be 2-D")]),
+    OpSpec("linear", lambda x, w: F.linear(x, w), lambda x, w: x @ w.T, [((2, 3), (4, 3))], order=2),
 ]
 
 # Families added by issue 7 keep their rows in files of their own (they import

@@ -114,7 +114,8 @@ Tensor linspace(double start, double stop, int64_t n, DType dtype);
 // op(a) @ op(b) over broadcast batch axes; a, b of rank >= 2.
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b);
 // (M, D) @ (D, L) + bias(L) with bias optional (undefined).
-Tensor affine(const Tensor& x, const Tensor& w, const Tensor& bias);
+// y (m, l) = x (m, d) @ w + bias, w of shape (d, l), or (l, d) read transposed (transpose_w).
+Tensor affine(const Tensor& x, const Tensor& w, const Tensor& bias, bool transpose_w = false);
 
 // ---- array: gather / scatter / sort / pad / tile (issue 7) ----
 // Row gathers: x read as (num_rows, row_size), `rows` int64 in range (the op

@@ -184,7 +184,7 @@ Variable mul_n(const VariableList& inputs) {
 // several handles of one gradient), since those would be distinct tensors that
 // change. Graphs that saved x see its version change and refuse to backward.
 static void check_in_place_target(const char* op, const Variable& x) {
-  check::floating(op, "x", x);
+  check::defined(op, "x", x);
   if (!x.is_leaf())
     throw RuntimeError(detail::cat(op, ": x of shape ", shape_str(x.shape()),
                                    " is the result of an op; only leaves can be updated in place"));
@@ -199,6 +199,7 @@ static void check_in_place_target(const char* op, const Variable& x) {
 
 // add_: x += alpha * other in place
 void add_(Variable& x, const Variable& other, double alpha) {
+  check::floating("add_", "x", x);
   check_in_place_target("add_", x);
   check::floating("add_", "other", other);
   check::same_shape("add_", "x", x, "other", other);
@@ -208,14 +209,14 @@ void add_(Variable& x, const Variable& other, double alpha) {
   kernels::add_into(y, o, alpha);
 }
 
-// copy_: x = src in place (loading a state dict, initializers)
+// copy_: x = src in place (loading a state dict, initializers), any dtype but bool from or into others
 void copy_(Variable& x, const Variable& src) {
   check_in_place_target("copy_", x);
   check::defined("copy_", "src", src);
   check::same_shape("copy_", "x", x, "src", src);
-  if (src.dtype() == DType::Bool)
-    throw TypeError(detail::cat("copy_: src (shape ", shape_str(src.shape()), ") is bool; x is ",
-                                dtype_name(x.dtype())));
+  if ((src.dtype() == DType::Bool) != (x.dtype() == DType::Bool))
+    throw TypeError(detail::cat("copy_: src is ", dtype_name(src.dtype()), " but x is ", dtype_name(x.dtype()),
+                                " (shape ", shape_str(x.shape()), "); only bool copies into bool"));
   Tensor o = src.dtype() == x.dtype() ? src.value() : kernels::cast(src.value(), x.dtype());
   if (o.storage() == x.value().storage()) return;  // x's own memory
   check::prepare_in_place("copy_", "x", x);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <tuple>
 
 #include "autograd/record.h"
 #include "kernels/kernels.h"
@@ -73,6 +74,28 @@ Variable batch_matmul(const Variable& a, const Variable& b, bool transpose_a, bo
 
 // affine: y = x2·w2 + b with x2 = x as (M, D), w2 = weight as (D, L);
 // gx = gy2·w2^T, gw = x2^T·gy2, gb = sum of gy2 over rows   [all matmul / sum]
+namespace {
+
+// Mixed float32 / float64 operands of affine / linear promote to float64, as
+// the binary ops do (bias may be undefined).
+std::tuple<Variable, Variable, Variable> promote_product_operands(const Variable& x, const Variable& weight,
+                                                                  const Variable& bias) {
+  const bool f64 = x.dtype() == DType::Float64 || weight.dtype() == DType::Float64 ||
+                   (bias.defined() && bias.dtype() == DType::Float64);
+  auto promoted = [f64](const Variable& v) {
+    return !v.defined() || !f64 || v.dtype() == DType::Float64 ? v : cast(v, DType::Float64);
+  };
+  return {promoted(x), promoted(weight), promoted(bias)};
+}
+
+// What the rules of affine and linear keep: gx reads the weight and gw reads
+// x, so each only if the other may need a gradient.
+Saved product_saves(const Variable& x, const Variable& weight) {
+  return {(weight.requires_grad() ? 1u : 0u) | (x.requires_grad() ? 2u : 0u), 0};
+}
+
+}  // namespace
+
 Variable affine(const Variable& x, const Variable& weight, const Variable& bias, int64_t base_axis) {
   check::floating("affine", "x", x);
   check::floating("affine", "weight", weight);
@@ -98,25 +121,54 @@ Variable affine(const Variable& x, const Variable& weight, const Variable& bias,
   }
   Shape y_shape(xs.begin(), xs.begin() + base_axis);
   y_shape.insert(y_shape.end(), out_tail.begin(), out_tail.end());
-  // Mixed float32 / float64 operands promote to float64, as the binary ops do.
-  const bool f64 = x.dtype() == DType::Float64 || weight.dtype() == DType::Float64 ||
-                   (bias.defined() && bias.dtype() == DType::Float64);
-  auto promoted = [f64](const Variable& v) {
-    return !v.defined() || !f64 || v.dtype() == DType::Float64 ? v : cast(v, DType::Float64);
-  };
-  const Variable xp = promoted(x), wp = promoted(weight), bp = promoted(bias);
+  const auto [xp, wp, bp] = promote_product_operands(x, weight, bias);
   Tensor y = kernels::affine(xp.value().reshape({m, d}), wp.value().reshape({d, l}),
                              bp.defined() ? bp.value().reshape({l}) : Tensor());
   VariableList inputs{xp, wp};
   if (bp.defined()) inputs.push_back(bp);
-  // gx reads the weight and gw reads x: keep each only if the other may need a gradient.
-  const Saved saved{(wp.requires_grad() ? 1u : 0u) | (xp.requires_grad() ? 2u : 0u), 0};
-  return record("affine", inputs, y.reshape(y_shape), saved, [m, d, l](const Ctx& c) {
+  return record("affine", inputs, y.reshape(y_shape), product_saves(xp, wp), [m, d, l](const Ctx& c) {
     const Variable gy = reshape(c.gy(), {m, l});
     VariableList g(c.num_inputs());
     if (c.needs(0)) g[0] = reshape(matmul(gy, reshape(c.in(1), {d, l}), false, true), c.in_shape(0));
     if (c.needs(1)) g[1] = reshape(matmul(reshape(c.in(0), {m, d}), gy, true, false), c.in_shape(1));
     if (c.num_inputs() > 2 && c.needs(2)) g[2] = reshape(sum(gy, {0}), c.in_shape(2));
+    return g;
+  });
+}
+
+// linear: y = x W^T + b for W (out, in); gx = gy W, gW = gy^T x, gb = sum gy
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
+  const char* op = "linear";
+  check::floating(op, "x", x);
+  check::floating(op, "weight", weight);
+  if (weight.ndim() != 2)
+    throw ValueError(detail::cat(op, ": weight must be 2-D (out_features, in_features), got shape ",
+                                 shape_str(weight.shape())));
+  const int64_t l = weight.shape()[0], d = weight.shape()[1];
+  const Shape& xs = x.shape();
+  if (x.ndim() < 1 || xs.back() != d)
+    throw ValueError(detail::cat(op, ": x of shape ", shape_str(xs), " must have ", d,
+                                 " features in its last axis, to match weight of shape ", shape_str(weight.shape())));
+  if (bias.defined()) {
+    check::floating(op, "bias", bias);
+    if (bias.shape() != Shape{l})
+      throw ValueError(detail::cat(op, ": bias of shape ", shape_str(bias.shape()), " does not match weight of shape ",
+                                   shape_str(weight.shape()), " (expected (", l, ",))"));
+  }
+  int64_t m = 1;
+  for (int64_t i = 0; i + 1 < x.ndim(); ++i) m = checked_mul(m, xs[i], op, xs);
+  Shape y_shape(xs.begin(), xs.end() - 1);
+  y_shape.push_back(l);
+  const auto [xp, wp, bp] = promote_product_operands(x, weight, bias);
+  Tensor y = kernels::affine(xp.value().reshape({m, d}), wp.value(), bp.defined() ? bp.value() : Tensor(), true);
+  VariableList inputs{xp, wp};
+  if (bp.defined()) inputs.push_back(bp);
+  return record(op, inputs, y.reshape(y_shape), product_saves(xp, wp), [m, d, l](const Ctx& c) {
+    const Variable gy = reshape(c.gy(), {m, l});
+    VariableList g(c.num_inputs());
+    if (c.needs(0)) g[0] = reshape(matmul(gy, c.in(1)), c.in_shape(0));
+    if (c.needs(1)) g[1] = matmul(gy, reshape(c.in(0), {m, d}), true, false);
+    if (c.num_inputs() > 2 && c.needs(2)) g[2] = sum(gy, {0});
     return g;
   });
 }

@@ -106,6 +106,12 @@ void bind_reduction(py::module_& m) {
       },
       x, py::arg("weight"), py::arg("bias") = py::none(), py::arg("base_axis") = 1,
       "x (flattened from base_axis) @ weight (in, out...) + bias.");
+  m.def(
+      "linear",
+      [](V v, V weight, std::optional<Variable> bias) { return linear(v, weight, bias ? *bias : Variable()); }, x,
+      py::arg("weight"), py::arg("bias") = py::none(),
+      "torch's linear: x @ weight^T + bias, (*, in) -> (*, out) with weight (out, in) (nn.Linear's layout, read "
+      "transposed without a copy). Gradients: x, weight, bias.");
 }
 
 }  // namespace nthgrad::python

@@ -26,7 +26,9 @@ Variable mul_n(const VariableList& x);                     // y = prod_i x_i (eq
 // x's memory see the change; a graph that saved x raises on backward (its
 // storage version changed).
 void add_(Variable& x, const Variable& other, double alpha = 1);
-// x = src in place (cast to x's dtype, same shape), with add_'s conditions.
+// x = src in place (cast to x's dtype, same shape), with add_'s conditions;
+// x may be int64 or bool too (buffers such as a step counter), and bool copies
+// only into bool.
 void copy_(Variable& x, const Variable& src);
 
 Variable operator+(const Variable& a, const Variable& b);

@@ -17,6 +17,10 @@ Variable batch_matmul(const Variable& a, const Variable& b, bool transpose_a = f
 // The weight is (in, out...), as in nnabla. `bias` may be undefined. Mixed
 // float32/float64 operands promote to float64.
 Variable affine(const Variable& x, const Variable& weight, const Variable& bias = Variable(), int64_t base_axis = 1);
+// torch's linear: y = x @ weight^T + bias over the last axis of x, (*, in) ->
+// (*, out), with weight (out, in) as nn.Linear stores it, read transposed by
+// the GEMM (no copy). gx = gy·W, gW = gy^T·x (matmuls), gb = sum of gy.
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias = Variable());
 // NumPy's dot: 1-D·1-D inner product, 2-D matrix product, N-D·1-D over the
 // last axis, N-D·M-D over the last axis of a and the second-to-last of b.
 Variable dot(const Variable& a, const Variable& b);

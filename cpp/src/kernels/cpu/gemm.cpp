@@ -152,8 +152,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   return y;
 }
 
-Tensor affine(const Tensor& x, const Tensor& w, const Tensor& bias) {
-  const int64_t m = x.shape()[0], d = x.shape()[1], l = w.shape()[1];
+Tensor affine(const Tensor& x, const Tensor& w, const Tensor& bias, bool transpose_w) {
+  const int64_t m = x.shape()[0], d = x.shape()[1], l = w.shape()[transpose_w ? 0 : 1];
   Tensor y = Tensor::empty({m, l}, x.dtype());
   if (y.numel() == 0) return y;
   cpu::dispatch_floating(x.dtype(), "affine kernel", [&](auto tag) {
@@ -162,7 +162,8 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& bias) {
     T* py = y.data<T>();
     if (bias.defined())
       for (int64_t i = 0; i < m; ++i) std::copy_n(bias.data<T>(), l, py + i * l);
-    cpu::gemm<T>(false, false, m, l, d, T(1), x.data<T>(), d, w.data<T>(), l, T(bias.defined() ? 1 : 0), py, l);
+    cpu::gemm<T>(false, transpose_w, m, l, d, T(1), x.data<T>(), d, w.data<T>(), transpose_w ? d : l,
+                 T(bias.defined() ? 1 : 0), py, l);
   });
   return y;
 }
