@@ -389,3 +389,35 @@ def test_clip_grad_value_clamps_every_entry():
     np.testing.assert_array_equal(np.array(p.grad), [-0.5, -0.2, 0.4, 0.5])
     with pytest.raises(ValueError, match="clip_value must be >= 0"):
         optim.clip_grad_value_([p], -1)
+
+
+@pytest.mark.parametrize("name, ref, kw", [CASES[3], CASES[7], CASES[12], CASES[14]],
+                         ids=["SGD", "Adam", "RMSprop", "Adagrad"])
+def test_a_checkpoint_file_of_model_and_optimizer_resumes_bit_exactly(name, ref, kw, tmp_path):
+    params0, grads = _params(6, np.float32), _grads(7, np.float32)
+    uninterrupted, _, _ = _run_nthgrad(name, kw, params0, grads, ng.float32)
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Parameter(ng.tensor(params0[0]))
+            self.b = nn.Parameter(ng.tensor(params0[1]))
+
+    model = Model()
+    opt = getattr(optim, name)(model.parameters(), **kw)
+    for step_grads in grads[:2]:
+        model.a.grad, model.b.grad = (ng.tensor(g) for g in step_grads)
+        opt.step()
+    path = str(tmp_path / "ckpt.npz")
+    ng.save({"model": model.state_dict(), "optim": opt.state_dict(), "step": 2}, path)
+    saved = ng.load(path)
+    fresh = Model()
+    fresh.load_state_dict(saved["model"])
+    resumed = getattr(optim, name)(fresh.parameters(), lr=1.0)
+    resumed.load_state_dict(saved["optim"])
+    assert saved["step"] == 2
+    for step, step_grads in enumerate(grads[2:], start=2):
+        fresh.a.grad, fresh.b.grad = (ng.tensor(g) for g in step_grads)
+        resumed.step()
+        for got, want in zip((fresh.a, fresh.b), uninterrupted[step]):
+            assert np.array(got).tobytes() == want.tobytes()
