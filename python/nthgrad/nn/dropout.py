@@ -38,6 +38,7 @@ class Dropout(Module):
             raise TypeError(f"Dropout: generator must be an nthgrad.Generator or None, got "
                             f"{type(generator).__name__}")
         self.p = float(p)
+        self.inplace = bool(inplace)
         self.generator = generator
 
     def forward(self, input):
@@ -47,4 +48,4 @@ class Dropout(Module):
         return F.dropout(input, self.p, -1 if self.generator is None else self.generator)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"

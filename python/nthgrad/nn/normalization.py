@@ -30,11 +30,19 @@ def _channel_view(t, ndim):
     return None if t is None else F.reshape(t, (1, t.shape[0]) + (1,) * (ndim - 2))
 
 
+def _affine_parameters(module, shape, affine, bias, dtype):
+    """Registers ``weight`` (ones) and ``bias`` (zeros) of ``shape``, or
+    None: no weight without ``affine``, no bias without ``bias`` (torch's
+    keyword-only ``bias`` of its normalization layers)."""
+    module.register_parameter("weight", Parameter(ones(shape, dtype=dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(zeros(shape, dtype=dtype)) if affine and bias else None)
+
+
 class _BatchNorm(Module):
     ranks = None   # the input ranks accepted: (N, C) and (N, C, L) for 1d, ...
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 dtype=DType.float32):
+                 dtype=DType.float32, *, bias=True):
         super().__init__()
         name = type(self).__name__
         self.num_features = _check_int(name, "num_features", num_features, 1)
@@ -47,12 +55,7 @@ class _BatchNorm(Module):
         self.track_running_stats = bool(track_running_stats)
         dtype = _float_dtype(name, dtype)
         c = self.num_features
-        if self.affine:
-            self.weight = Parameter(ones((c,), dtype=dtype))
-            self.bias = Parameter(zeros((c,), dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, (c,), self.affine, bias, dtype)
         if self.track_running_stats:
             self.register_buffer("running_mean", zeros((c,), dtype=dtype))
             self.register_buffer("running_var", ones((c,), dtype=dtype))
@@ -92,13 +95,14 @@ class _BatchNorm(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 _BATCH_NORM_DOC = """Batch normalization as ``torch.nn.BatchNorm{n}d``, over ``F.batch_normalization``.
 
     Shapes: input {shapes} -> the same shape; statistics per channel C over every other axis.
-    Parameters ``weight`` (gamma, ones) and ``bias`` (beta, zeros) of shape (C,) when ``affine``;
+    Parameters ``weight`` (gamma, ones) and ``bias`` (beta, zeros) of shape (C,) when ``affine``
+    (no ``bias`` with the keyword-only ``bias=False``, as torch);
     buffers ``running_mean`` (zeros), ``running_var`` (ones) of shape (C,) and
     ``num_batches_tracked`` (int64, shape ()) when ``track_running_stats``.
 
@@ -148,15 +152,7 @@ class LayerNorm(Module):
         self.eps = _check_eps("LayerNorm", eps)
         self.elementwise_affine = bool(elementwise_affine)
         dtype = _float_dtype("LayerNorm", dtype)
-        if self.elementwise_affine:
-            self.weight = Parameter(ones(self.normalized_shape, dtype=dtype))
-            if bias:
-                self.bias = Parameter(zeros(self.normalized_shape, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, self.elementwise_affine, bias, dtype)
 
     def forward(self, input):
         owner = _owner(self)
@@ -174,7 +170,8 @@ class LayerNorm(Module):
         return F.layer_normalization(input, as_param(self.bias), as_param(self.weight), list(range(lead)), self.eps)
 
     def extra_repr(self):
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
@@ -182,13 +179,14 @@ class GroupNorm(Module):
 
     Shapes: input (N, C, *) -> the same shape; statistics per sample over
     each group of C / num_groups channels and the remaining axes. Parameters
-    ``weight`` (ones) and ``bias`` (zeros) of shape (C,) when ``affine``.
+    ``weight`` (ones) and ``bias`` (zeros) of shape (C,) when ``affine``
+    (keyword-only ``bias=False`` drops the bias, as torch).
 
         gn = nn.GroupNorm(2, 8)
         y = gn(ng.ones((4, 8, 5, 5)))     # (4, 8, 5, 5)
     """
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=DType.float32):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=DType.float32, *, bias=True):
         super().__init__()
         self.num_groups = _check_int("GroupNorm", "num_groups", num_groups, 1)
         self.num_channels = _check_int("GroupNorm", "num_channels", num_channels, 1)
@@ -197,13 +195,7 @@ class GroupNorm(Module):
                              f"({self.num_groups})")
         self.eps = _check_eps("GroupNorm", eps)
         self.affine = bool(affine)
-        dtype = _float_dtype("GroupNorm", dtype)
-        if self.affine:
-            self.weight = Parameter(ones((self.num_channels,), dtype=dtype))
-            self.bias = Parameter(zeros((self.num_channels,), dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, (self.num_channels,), self.affine, bias, _float_dtype("GroupNorm", dtype))
 
     def forward(self, input):
         owner = _owner(self)
@@ -218,14 +210,15 @@ class GroupNorm(Module):
                                      self.num_groups, 1, 0, self.eps)
 
     def extra_repr(self):
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
 
 
 class _InstanceNorm(Module):
     nd = None
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
-                 dtype=DType.float32):
+                 dtype=DType.float32, *, bias=True):
         super().__init__()
         name = type(self).__name__
         self.num_features = _check_int(name, "num_features", num_features, 1)
@@ -236,13 +229,7 @@ class _InstanceNorm(Module):
             raise NotImplementedError(f"{name}: track_running_stats=True is not supported (the functional "
                                       "instance_normalization keeps no running statistics)")
         self.track_running_stats = False
-        dtype = _float_dtype(name, dtype)
-        if self.affine:
-            self.weight = Parameter(ones((self.num_features,), dtype=dtype))
-            self.bias = Parameter(zeros((self.num_features,), dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, (self.num_features,), self.affine, bias, _float_dtype(name, dtype))
 
     def forward(self, input):
         owner = _owner(self)
@@ -261,14 +248,15 @@ class _InstanceNorm(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 _INSTANCE_NORM_DOC = """Instance normalization as ``torch.nn.InstanceNorm{n}d``, over ``F.instance_normalization``.
 
     Shapes: input (N, C, {spatial}) or unbatched (C, {spatial}) -> the same shape;
     statistics per (sample, channel) over the spatial axes. Parameters ``weight``
-    and ``bias`` of shape (C,) when ``affine`` (default False, as torch);
+    and ``bias`` of shape (C,) when ``affine`` (default False, as torch; keyword-only
+    ``bias=False`` drops the bias);
     ``track_running_stats=True`` is not supported (NotImplementedError).
 
         inorm = nn.InstanceNorm{n}d(3)
