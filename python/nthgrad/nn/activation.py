@@ -16,7 +16,7 @@ import numbers
 from .. import functional as F
 from .._C import DType
 from .._tensor import full
-from .linear import _check_int, _check_tensor, _check_same_dtype, _float_dtype, _owner
+from .linear import _check_int, _check_tensor, _check_same_dtype, _float_dtype
 from .module import Module, Parameter
 
 __all__ = ["Sigmoid", "SiLU", "Swish", "Tanh", "ReLU", "LeakyReLU", "Softmax", "LogSoftmax", "ELU", "SELU", "CReLU",
@@ -35,7 +35,7 @@ class _Activation(Module):
     ``_apply``; subclasses set ``_apply`` (and ``extra_repr``)."""
 
     def forward(self, input):
-        _check_tensor(_owner(self), input)
+        _check_tensor(self, input)
         return self._apply(input)
 
 
@@ -125,7 +125,7 @@ class _AlongAxis(_Activation):
         self.dim = None if dim is None else _check_int(type(self).__name__, "dim", dim)
 
     def forward(self, input):
-        owner = _owner(self)
+        owner = self
         _check_tensor(owner, input)
         if self.dim is not None and not -max(input.ndim, 1) <= self.dim < max(input.ndim, 1):
             raise ValueError(f"{owner}: dim {self.dim} is out of range for an input of shape {tuple(input.shape)}")
@@ -240,7 +240,7 @@ class CELU(Module):
 
 
 def _concatenating(module, x, apply):
-    owner = _owner(module)
+    owner = module
     _check_tensor(owner, x)
     if not -x.ndim <= module.axis < x.ndim:
         raise ValueError(f"{owner}: axis {module.axis} is out of range for an input of shape {tuple(x.shape)}")
@@ -267,7 +267,7 @@ class PReLU(Module):
         self.weight = Parameter(full((self.num_parameters,), init, dtype=_float_dtype("PReLU", dtype)))
 
     def forward(self, input):
-        owner = _owner(self)
+        owner = self
         _check_tensor(owner, input)
         base_axis = 1 if input.ndim >= 2 else 0
         if self.num_parameters != 1 and (input.ndim == 0 or input.shape[base_axis] != self.num_parameters):

@@ -13,7 +13,7 @@ import math
 from .. import functional as F
 from .._C import DType
 from .linear import (_float_dtype, _uniform_parameter, _fan_in_bound, _check_int, _ntuple, _check_tensor,
-                     _check_same_dtype, _owner)
+                     _check_same_dtype)
 from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
@@ -78,7 +78,7 @@ class _ConvBase(Module):
     def _check_input(self, x):
         """Returns base_axis (0 for unbatched input) after checking rank,
         channels, dtype and that every output size is positive."""
-        owner = _owner(self)
+        owner = self
         _check_tensor(owner, x)
         n = self.nd
         shape = tuple(x.shape)

@@ -7,7 +7,7 @@ import numbers
 
 from .. import functional as F
 from .._C import Generator
-from .linear import _check_tensor, _owner
+from .linear import _check_tensor
 from .module import Module
 
 __all__ = ["Dropout"]
@@ -42,7 +42,7 @@ class Dropout(Module):
         self.generator = generator
 
     def forward(self, input):
-        _check_tensor(_owner(self), input)
+        _check_tensor(self, input)
         if not self.training or self.p == 0:
             return input
         return F.dropout(input, self.p, -1 if self.generator is None else self.generator)

@@ -8,7 +8,7 @@ import numpy as np
 from .. import functional as F
 from .._C import Tensor, DType
 from .._tensor import tensor
-from .linear import _check_int, _float_dtype, _owner
+from .linear import _check_int, _float_dtype
 from .module import Module, Parameter
 
 __all__ = ["Embedding"]
@@ -73,7 +73,7 @@ class Embedding(Module):
         return cls(rows, dim, padding_idx, _weight=embeddings.detach(), _freeze=freeze, dtype=embeddings.dtype)
 
     def forward(self, input):
-        owner = _owner(self)
+        owner = self
         if not isinstance(input, Tensor):
             raise TypeError(f"{owner}: input must be an nthgrad Tensor of int64 indices, got {type(input).__name__}")
         if input.dtype != DType.int64:

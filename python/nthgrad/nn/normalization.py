@@ -11,7 +11,7 @@ import numbers
 from .. import functional as F
 from .._C import DType
 from .._tensor import tensor, ones, zeros
-from .linear import _float_dtype, _check_int, _check_tensor, _check_same_dtype, _owner
+from .linear import _float_dtype, _check_int, _check_tensor, _check_same_dtype
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
@@ -66,7 +66,7 @@ class _BatchNorm(Module):
             self.register_buffer("num_batches_tracked", None)
 
     def forward(self, input):
-        owner = _owner(self)
+        owner = self
         _check_tensor(owner, input)
         shape = tuple(input.shape)
         if input.ndim not in self.ranks or shape[1] != self.num_features:
@@ -81,15 +81,16 @@ class _BatchNorm(Module):
             raise ValueError(f"{owner}: training needs more than 1 value per channel, got input shape {shape}")
         decay_rate = 0.0
         if updates_running:
-            # no in-place write exists for int64 tensors: the counter is replaced
-            self.num_batches_tracked = tensor(int(self.num_batches_tracked.item()) + 1, dtype=DType.int64)
-            factor = self.momentum if self.momentum is not None else 1.0 / int(self.num_batches_tracked.item())
-            decay_rate = 1.0 - factor
+            batches = int(self.num_batches_tracked.item()) + 1
+            decay_rate = 1.0 - (self.momentum if self.momentum is not None else 1.0 / batches)
         n = input.ndim
         mean, var = (_channel_view(self.running_mean, n), _channel_view(self.running_var, n)) if (
             updates_running or not use_batch_stats) else (None, None)
-        return F.batch_normalization(input, _channel_view(self.bias, n), _channel_view(self.weight, n), mean, var,
-                                     [1], decay_rate, self.eps, use_batch_stats)
+        y = F.batch_normalization(input, _channel_view(self.bias, n), _channel_view(self.weight, n), mean, var, [1],
+                                  decay_rate, self.eps, use_batch_stats)
+        if updates_running:  # no in-place write exists for int64 tensors: the counter is replaced
+            self.num_batches_tracked = tensor(batches, dtype=DType.int64)
+        return y
 
     _shape_names = {2: "(N, C)", 3: "(N, C, L)", 4: "(N, C, H, W)", 5: "(N, C, D, H, W)"}
 
@@ -155,7 +156,7 @@ class LayerNorm(Module):
         _affine_parameters(self, self.normalized_shape, self.elementwise_affine, bias, dtype)
 
     def forward(self, input):
-        owner = _owner(self)
+        owner = self
         _check_tensor(owner, input)
         shape = tuple(input.shape)
         k = len(self.normalized_shape)
@@ -198,7 +199,7 @@ class GroupNorm(Module):
         _affine_parameters(self, (self.num_channels,), self.affine, bias, _float_dtype("GroupNorm", dtype))
 
     def forward(self, input):
-        owner = _owner(self)
+        owner = self
         _check_tensor(owner, input)
         shape = tuple(input.shape)
         if input.ndim < 2 or shape[1] != self.num_channels:
@@ -232,7 +233,7 @@ class _InstanceNorm(Module):
         _affine_parameters(self, (self.num_features,), self.affine, bias, _float_dtype(name, dtype))
 
     def forward(self, input):
-        owner = _owner(self)
+        owner = self
         _check_tensor(owner, input)
         shape = tuple(input.shape)
         n = self.nd

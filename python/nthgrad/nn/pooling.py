@@ -10,7 +10,7 @@ in torch. Not supported (NotImplementedError): ``ceil_mode=True``,
     y = pool(ng.ones((32, 8, 8, 8)))     # (32, 8, 4, 4)
 """
 from .. import functional as F
-from .linear import _ntuple, _check_tensor, _owner
+from .linear import _ntuple, _check_tensor
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "SumPool1d", "SumPool2d",
@@ -49,7 +49,7 @@ class _PoolNd(Module):
             raise ValueError(f"{name}: padding {self.padding} must be at most half of kernel_size {self.kernel_size}")
 
     def forward(self, input):
-        owner = _owner(self)
+        owner = self
         _check_spatial_input(owner, input, self.nd)
         shape = tuple(input.shape)
         for axis, (size, k, p) in enumerate(zip(shape[-self.nd:], self.kernel_size, self.padding)):
@@ -144,7 +144,7 @@ class _AdaptiveAvgPoolNd(Module):
         self.output_size = _ntuple(name, "output_size", output_size, self.nd, 1)
 
     def forward(self, input):
-        owner = _owner(self)
+        owner = self
         _check_spatial_input(owner, input, self.nd)
         shape = tuple(input.shape)
         spatial = shape[-self.nd:]

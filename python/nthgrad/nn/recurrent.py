@@ -24,7 +24,7 @@ import numpy as np
 from .. import functional as F
 from .._C import DType
 from .._tensor import zeros
-from .linear import _float_dtype, _uniform_parameter, _check_int, _check_tensor, _check_same_dtype, _owner
+from .linear import _float_dtype, _uniform_parameter, _check_int, _check_tensor, _check_same_dtype
 from .module import Module
 
 __all__ = ["RNN", "LSTM", "GRU"]
@@ -68,7 +68,7 @@ class _RNNBase(Module):
     def _check_input(self, input, states):
         """Returns x as (T, B, I), the states as (L, D, B, H) (zeros when not
         given) and whether the input was unbatched."""
-        owner = _owner(self)
+        owner = self
         _check_tensor(owner, input)
         shape = tuple(input.shape)
         layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
@@ -223,7 +223,7 @@ class LSTM(_RNNBase):
 
     def forward(self, input, hx=None):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
-            raise TypeError(f"{_owner(self)}: hx must be a tuple (h_0, c_0) or None, got {type(hx).__name__}")
+            raise TypeError(f"{self}: hx must be a tuple (h_0, c_0) or None, got {type(hx).__name__}")
         x, (h, c), unbatched = self._check_input(input, [None, None] if hx is None else list(hx))
         y, h_n, c_n = F.lstm(x, h, c, self.weight_l0, self.weight, self.bias, self.num_layers, self._dropout(),
                              self.bidirectional, self.training)
