@@ -80,7 +80,8 @@ TORCH_CASES = [
      lambda: torch.nn.ConvTranspose1d(2, 3, 3, 2, 1, 1), (2, 2, 5)),
     (lambda: nn.ConvTranspose2d(4, 2, 3, stride=2, groups=2, dtype=D),
      lambda: torch.nn.ConvTranspose2d(4, 2, 3, 2, groups=2), (2, 4, 3, 4)),
-    (lambda: nn.ConvTranspose3d(2, 2, 2, stride=2, dtype=D), lambda: torch.nn.ConvTranspose3d(2, 2, 2, 2), (1, 2, 2, 3, 2)),
+    (lambda: nn.ConvTranspose3d(2, 2, 2, stride=2, dtype=D), lambda: torch.nn.ConvTranspose3d(2, 2, 2, 2),
+     (1, 2, 2, 3, 2)),
     (lambda: nn.DepthwiseConv2d(3, 3, padding=1, multiplier=2, dtype=D),
      lambda: torch.nn.Conv2d(3, 6, 3, padding=1, groups=3), (2, 3, 5, 5)),
     (lambda: nn.DepthwiseConvTranspose1d(4, 3, stride=2, divisor=2, dtype=D),
@@ -354,7 +355,8 @@ def test_state_dict_keys_and_shapes_are_torchs(ours, theirs):
     (nn.Conv2d(1, 8, 3), torch.nn.Conv2d(1, 8, 3)),
     (nn.Conv2d(2, 4, (3, 5), stride=2, padding=1, dilation=2, groups=2, bias=False),
      torch.nn.Conv2d(2, 4, (3, 5), stride=2, padding=1, dilation=2, groups=2, bias=False)),
-    (nn.ConvTranspose2d(2, 4, 2, stride=2, output_padding=1), torch.nn.ConvTranspose2d(2, 4, 2, stride=2, output_padding=1)),
+    (nn.ConvTranspose2d(2, 4, 2, stride=2, output_padding=1),
+     torch.nn.ConvTranspose2d(2, 4, 2, stride=2, output_padding=1)),
     (nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)),
     (nn.LayerNorm((4, 5)), torch.nn.LayerNorm((4, 5))),
     (nn.GroupNorm(2, 4), torch.nn.GroupNorm(2, 4)),
@@ -378,7 +380,8 @@ def test_default_initialisation_bounds_and_seeding():
     ng.manual_seed(5)
     b = nn.Linear(50, 40)
     np.testing.assert_array_equal(a.weight.numpy(), b.weight.numpy())
-    for layer, fan_in in [(a, 50), (nn.Conv2d(4, 6, 3, groups=2), 2 * 9), (nn.ConvTranspose2d(4, 6, 3, groups=2), 3 * 9)]:
+    layers = [(a, 50), (nn.Conv2d(4, 6, 3, groups=2), 2 * 9), (nn.ConvTranspose2d(4, 6, 3, groups=2), 3 * 9)]
+    for layer, fan_in in layers:
         bound = 1 / math.sqrt(fan_in)
         for p in (layer.weight, layer.bias):
             v = p.numpy()

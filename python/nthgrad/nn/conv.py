@@ -172,8 +172,8 @@ class _DepthwiseConvNd(_ConvBase):
         super().__init__()
         name = type(self).__name__
         self.multiplier = _check_int(name, "multiplier", multiplier, 1)
-        self._setup(in_channels, _check_int(name, "in_channels", in_channels, 1) * self.multiplier, kernel_size,
-                    stride, padding, dilation, bias, dtype)
+        in_channels = _check_int(name, "in_channels", in_channels, 1)
+        self._setup(in_channels, in_channels * self.multiplier, kernel_size, stride, padding, dilation, bias, dtype)
         self.bias_size = self.out_channels
         # torch's Conv(groups=C) weight (C*m, 1, *k) without its axis of size 1
         self._make_parameters((self.out_channels,) + self.kernel_size, math.prod(self.kernel_size), bias)

@@ -179,7 +179,9 @@ class CrossEntropyLoss(_ClassLoss):
 
     def extra_repr(self):
         s = super().extra_repr()
-        return s if self.label_smoothing == 0 else ", ".join(filter(None, [s, f"label_smoothing={self.label_smoothing}"]))
+        if self.label_smoothing == 0:
+            return s
+        return ", ".join(filter(None, [s, f"label_smoothing={self.label_smoothing}"]))
 
 
 class NLLLoss(_ClassLoss):
