@@ -33,16 +33,17 @@ def load_torch_weights(ours, theirs):
 
 def grads_of(ours, theirs, x, outputs, outputs_t, xt):
     """Gradients of sum(y * r) (r random, the same for both) with respect to
-    the input and every parameter of the same name and shape."""
+    the input and every parameter of the same name and size (torch's reshaped
+    to ours: depthwise weights; the packed recurrent ones have other names and
+    are compared through their outputs and the input's gradient)."""
     r = [rng(7).normal(size=tuple(y.shape)) for y in outputs]
     loss = sum(F.sum(F.mul2(y, ng.tensor(ri))) for y, ri in zip(outputs, r))
     loss_t = sum((yt * torch.tensor(ri)).sum() for yt, ri in zip(outputs_t, r))
-    names = [n for n, p in ours.named_parameters() if n in dict(theirs.named_parameters())
-             and tuple(p.shape) == tuple(dict(theirs.named_parameters())[n].shape)]
-    params = [dict(ours.named_parameters())[n] for n in names]
-    params_t = [dict(theirs.named_parameters())[n] for n in names]
-    g = ng.grad(loss, [x] + params)
-    g_t = torch.autograd.grad(loss_t, [xt] + params_t)
+    mine, theirs_params = dict(ours.named_parameters()), dict(theirs.named_parameters())
+    names = [n for n, p in mine.items() if n in theirs_params and p.numel() == theirs_params[n].numel()]
+    g = ng.grad(loss, [x] + [mine[n] for n in names])
+    g_t = torch.autograd.grad(loss_t, [xt] + [theirs_params[n] for n in names])
+    g_t = [gt.reshape(tuple(gi.shape)) for gi, gt in zip(g, g_t)]
     return list(zip(["input"] + names, g, g_t))
 
 
