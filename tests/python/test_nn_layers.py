@@ -354,6 +354,8 @@ def test_state_dict_keys_and_shapes_are_torchs(ours, theirs):
     (nn.Linear(4, 2), torch.nn.Linear(4, 2)),
     (nn.Linear(4, 2, bias=False), torch.nn.Linear(4, 2, bias=False)),
     (nn.Conv2d(1, 8, 3), torch.nn.Conv2d(1, 8, 3)),
+    (nn.Conv2d(4, 6, 3, padding="same", groups=2), torch.nn.Conv2d(4, 6, 3, padding="same", groups=2)),
+    (nn.Conv1d(4, 6, 3, padding="valid"), torch.nn.Conv1d(4, 6, 3, padding="valid")),
     (nn.Conv2d(2, 4, (3, 5), stride=2, padding=1, dilation=2, groups=2, bias=False),
      torch.nn.Conv2d(2, 4, (3, 5), stride=2, padding=1, dilation=2, groups=2, bias=False)),
     (nn.ConvTranspose2d(2, 4, 2, stride=2, output_padding=1),

@@ -41,9 +41,11 @@ class _ConvBase(Module):
         self.dilation = _ntuple(name, "dilation", dilation, n, 1)
         if padding_mode != "zeros":
             raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not supported (only 'zeros')")
-        if isinstance(padding, str):
-            padding = self._string_padding(name, padding)
-        self.padding = _ntuple(name, "padding", padding, n, 0)
+        # self.padding keeps 'same'/'valid' as given (torch's attribute and repr);
+        # self._pad holds the numbers the op gets
+        numeric = self._string_padding(name, padding) if isinstance(padding, str) else padding
+        self._pad = _ntuple(name, "padding", numeric, n, 0)
+        self.padding = padding if isinstance(padding, str) else self._pad
         self.output_padding = _ntuple(name, "output_padding", output_padding, n, 0)
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):  # torch's rule: otherwise the extra row is not reachable
@@ -95,9 +97,9 @@ class _ConvBase(Module):
     def _output_sizes(self, sizes):
         if self.transposed:
             return [s * (l - 1) - 2 * p + d * (k - 1) + 1 + op for l, k, s, p, d, op in
-                    zip(sizes, self.kernel_size, self.stride, self.padding, self.dilation, self.output_padding)]
+                    zip(sizes, self.kernel_size, self.stride, self._pad, self.dilation, self.output_padding)]
         return [(l + 2 * p - d * (k - 1) - 1) // s + 1 for l, k, s, p, d in
-                zip(sizes, self.kernel_size, self.stride, self.padding, self.dilation)]
+                zip(sizes, self.kernel_size, self.stride, self._pad, self.dilation)]
 
     def extra_repr(self):
         n = self.nd
@@ -137,7 +139,7 @@ class _ConvNd(_ConvBase):
 
     def forward(self, input):
         base_axis = self._check_input(input)
-        return F.convolution(input, self.weight, self.bias, base_axis, self.padding, self.stride, self.dilation,
+        return F.convolution(input, self.weight, self.bias, base_axis, self._pad, self.stride, self.dilation,
                              self.groups)
 
 
@@ -162,7 +164,7 @@ class _ConvTransposeNd(_ConvBase):
 
     def forward(self, input):
         base_axis = self._check_input(input)
-        return F.deconvolution(input, self.weight, self.bias, base_axis, self.padding, self.stride, self.dilation,
+        return F.deconvolution(input, self.weight, self.bias, base_axis, self._pad, self.stride, self.dilation,
                                self.groups, False, self.output_padding)
 
 
@@ -180,7 +182,7 @@ class _DepthwiseConvNd(_ConvBase):
 
     def forward(self, input):
         base_axis = self._check_input(input)
-        return F.depthwise_convolution(input, self.weight, self.bias, base_axis, self.padding, self.stride,
+        return F.depthwise_convolution(input, self.weight, self.bias, base_axis, self._pad, self.stride,
                                        self.dilation, self.multiplier)
 
 
@@ -201,7 +203,7 @@ class _DepthwiseConvTransposeNd(_ConvBase):
 
     def forward(self, input):
         base_axis = self._check_input(input)
-        return F.depthwise_deconvolution(input, self.weight, self.bias, base_axis, self.padding, self.stride,
+        return F.depthwise_deconvolution(input, self.weight, self.bias, base_axis, self._pad, self.stride,
                                          self.dilation, self.divisor)
 
 
