@@ -515,3 +515,32 @@ def test_every_public_layer_has_a_docstring_with_an_example():
             doc = getattr(family, name).__doc__ or ""
             assert "->" in doc or "Shapes" in doc, name
             assert "ng." in doc or "nn." in doc, name
+
+
+def test_casting_a_model_casts_parameters_and_buffers():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(2 * 2 * 2, 3), nn.PReLU())
+    x = rng().normal(size=(2, 1, 4, 4))
+    y32 = net(ng.tensor(x.astype(np.float32))).numpy()
+    net.double()
+    assert all(p.dtype == ng.float64 for p in net.parameters())
+    assert net[1].running_mean.dtype == ng.float64 and net[1].num_batches_tracked.dtype == ng.int64
+    y64 = net.eval()(ng.tensor(x)).numpy()
+    assert y64.dtype == np.float64 and y32.shape == y64.shape
+    with pytest.raises(TypeError, match="input is float32 but the parameters are float64"):
+        net(ng.tensor(x.astype(np.float32)))
+
+
+def test_recurrent_dropout_only_in_training():
+    lstm = nn.LSTM(3, 4, num_layers=2, dropout=0.5, dtype=D)
+    x = ng.tensor(rng().normal(size=(5, 2, 3)))
+    ng.manual_seed(1)
+    a = lstm(x)[0].numpy()
+    ng.manual_seed(1)
+    np.testing.assert_array_equal(lstm(x)[0].numpy(), a)  # the global generator makes it reproducible
+    lstm.eval()
+    b = lstm(x)[0].numpy()
+    np.testing.assert_array_equal(lstm(x)[0].numpy(), b)
+    assert not np.allclose(a, b)  # dropout changed the training output
+    plain = F.lstm(x, ng.zeros((2, 1, 2, 4), dtype=ng.float64), ng.zeros((2, 1, 2, 4), dtype=ng.float64),
+                   lstm.weight_l0, lstm.weight, lstm.bias, 2)[0]
+    np.testing.assert_array_equal(b, plain.numpy())
