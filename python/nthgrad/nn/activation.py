@@ -125,10 +125,9 @@ class _AlongAxis(_Activation):
         self.dim = None if dim is None else _check_int(type(self).__name__, "dim", dim)
 
     def forward(self, input):
-        owner = self
-        _check_tensor(owner, input)
+        _check_tensor(self, input)
         if self.dim is not None and not -max(input.ndim, 1) <= self.dim < max(input.ndim, 1):
-            raise ValueError(f"{owner}: dim {self.dim} is out of range for an input of shape {tuple(input.shape)}")
+            raise ValueError(f"{self}: dim {self.dim} is out of range for an input of shape {tuple(input.shape)}")
         return self._apply(input)
 
     def extra_repr(self):
@@ -240,10 +239,9 @@ class CELU(Module):
 
 
 def _concatenating(module, x, apply):
-    owner = module
-    _check_tensor(owner, x)
+    _check_tensor(module, x)
     if not -x.ndim <= module.axis < x.ndim:
-        raise ValueError(f"{owner}: axis {module.axis} is out of range for an input of shape {tuple(x.shape)}")
+        raise ValueError(f"{module}: axis {module.axis} is out of range for an input of shape {tuple(x.shape)}")
     return apply(x)
 
 
@@ -267,13 +265,12 @@ class PReLU(Module):
         self.weight = Parameter(full((self.num_parameters,), init, dtype=_float_dtype("PReLU", dtype)))
 
     def forward(self, input):
-        owner = self
-        _check_tensor(owner, input)
+        _check_tensor(self, input)
         base_axis = 1 if input.ndim >= 2 else 0
         if self.num_parameters != 1 and (input.ndim == 0 or input.shape[base_axis] != self.num_parameters):
-            raise ValueError(f"{owner}: input of shape {tuple(input.shape)} does not have {self.num_parameters} "
+            raise ValueError(f"{self}: input of shape {tuple(input.shape)} does not have {self.num_parameters} "
                              f"channels in axis {base_axis}")
-        _check_same_dtype(owner, input, self.weight)
+        _check_same_dtype(self, input, self.weight)
         return F.prelu(input, self.weight, base_axis)
 
     def extra_repr(self):

@@ -80,17 +80,16 @@ class _ConvBase(Module):
     def _check_input(self, x):
         """Returns base_axis (0 for unbatched input) after checking rank,
         channels, dtype and that every output size is positive."""
-        owner = self
-        _check_tensor(owner, x)
+        _check_tensor(self, x)
         n = self.nd
         shape = tuple(x.shape)
         expected = f"(N, {self.in_channels}, {_SPATIAL_NAMES[n]}) or ({self.in_channels}, {_SPATIAL_NAMES[n]})"
         if x.ndim not in (n + 1, n + 2) or shape[-n - 1] != self.in_channels:
-            raise ValueError(f"{owner}: expected input {expected}, got shape {shape}")
-        _check_same_dtype(owner, x, self.weight)
+            raise ValueError(f"{self}: expected input {expected}, got shape {shape}")
+        _check_same_dtype(self, x, self.weight)
         for axis, (size, out) in enumerate(zip(shape[-n:], self._output_sizes(shape[-n:]))):
             if size < 1 or out < 1:
-                raise ValueError(f"{owner}: input of shape {shape} is too small: spatial axis {axis} of size {size} "
+                raise ValueError(f"{self}: input of shape {shape} is too small: spatial axis {axis} of size {size} "
                                  f"gives output size {out}")
         return x.ndim - n - 1
 

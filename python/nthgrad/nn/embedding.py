@@ -73,15 +73,14 @@ class Embedding(Module):
         return cls(rows, dim, padding_idx, _weight=embeddings.detach(), _freeze=freeze, dtype=embeddings.dtype)
 
     def forward(self, input):
-        owner = self
         if not isinstance(input, Tensor):
-            raise TypeError(f"{owner}: input must be an nthgrad Tensor of int64 indices, got {type(input).__name__}")
+            raise TypeError(f"{self}: input must be an nthgrad Tensor of int64 indices, got {type(input).__name__}")
         if input.dtype != DType.int64:
-            raise TypeError(f"{owner}: input must hold int64 indices, got {input.dtype} of shape {tuple(input.shape)}")
+            raise TypeError(f"{self}: input must hold int64 indices, got {input.dtype} of shape {tuple(input.shape)}")
         if input.numel() and not self._in_range(input):
             indices = input.numpy()
             bad = indices[(indices < 0) | (indices >= self.num_embeddings)].flat[0]
-            raise IndexError(f"{owner}: index {bad} is out of range [0, {self.num_embeddings}) (input of shape "
+            raise IndexError(f"{self}: index {bad} is out of range [0, {self.num_embeddings}) (input of shape "
                              f"{tuple(input.shape)})")
         weight = self.weight
         if self._is_padding is not None and weight.requires_grad:

@@ -117,12 +117,11 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, input):
-        owner = self
-        _check_tensor(owner, input)
+        _check_tensor(self, input)
         if input.ndim == 0 or input.shape[-1] != self.in_features:
             got = "no last axis" if input.ndim == 0 else f"{input.shape[-1]} features in its last axis"
-            raise ValueError(f"{owner}: input of shape {tuple(input.shape)} has {got}, expected {self.in_features}")
-        _check_same_dtype(owner, input, self.weight)
+            raise ValueError(f"{self}: input of shape {tuple(input.shape)} has {got}, expected {self.in_features}")
+        _check_same_dtype(self, input, self.weight)
         lead = tuple(input.shape[:-1])
         rows = math.prod(lead)
         x = F.reshape(input, (1, rows, self.in_features))
@@ -165,15 +164,14 @@ class Flatten(Module):
         self.end_dim = _check_int("Flatten", "end_dim", end_dim)
 
     def forward(self, input):
-        owner = self
         if not isinstance(input, Tensor):
-            raise TypeError(f"{owner}: input must be an nthgrad Tensor, got {type(input).__name__}")
+            raise TypeError(f"{self}: input must be an nthgrad Tensor, got {type(input).__name__}")
         shape = tuple(input.shape)
         rank = max(len(shape), 1)  # torch flattens a scalar to (1,)
         start = self.start_dim + rank if self.start_dim < 0 else self.start_dim
         end = self.end_dim + rank if self.end_dim < 0 else self.end_dim
         if not (0 <= start < rank and 0 <= end < rank) or start > end:
-            raise ValueError(f"{owner}: dims out of range or reversed for an input of shape {shape}")
+            raise ValueError(f"{self}: dims out of range or reversed for an input of shape {shape}")
         if not shape:
             return F.reshape(input, (1,))
         return F.reshape(input, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
@@ -200,18 +198,17 @@ class Unflatten(Module):
         self.unflattened_size = tuple(_check_int("Unflatten", "unflattened_size", s, -1) for s in unflattened_size)
 
     def forward(self, input):
-        owner = self
         if not isinstance(input, Tensor):
-            raise TypeError(f"{owner}: input must be an nthgrad Tensor, got {type(input).__name__}")
+            raise TypeError(f"{self}: input must be an nthgrad Tensor, got {type(input).__name__}")
         shape = tuple(input.shape)
         dim = self.dim + len(shape) if self.dim < 0 else self.dim
         if not 0 <= dim < len(shape):
-            raise ValueError(f"{owner}: dim {self.dim} is out of range for an input of shape {shape}")
+            raise ValueError(f"{self}: dim {self.dim} is out of range for an input of shape {shape}")
         sizes = self.unflattened_size
         known = math.prod(s for s in sizes if s != -1)
         fits = shape[dim] % known == 0 if -1 in sizes and known else shape[dim] == known
         if sizes.count(-1) > 1 or not fits:
-            raise ValueError(f"{owner}: cannot unfold axis {dim} of size {shape[dim]} (input shape {shape}) into "
+            raise ValueError(f"{self}: cannot unfold axis {dim} of size {shape[dim]} (input shape {shape}) into "
                              f"{sizes}")
         if -1 in sizes:
             sizes = tuple(shape[dim] // known if s == -1 else s for s in sizes)

@@ -66,26 +66,25 @@ class _BatchNorm(Module):
             self.register_buffer("num_batches_tracked", None)
 
     def forward(self, input):
-        owner = self
-        _check_tensor(owner, input)
+        _check_tensor(self, input)
         shape = tuple(input.shape)
         if input.ndim not in self.ranks or shape[1] != self.num_features:
             expected = " or ".join(self._shape_names[r] for r in self.ranks)
-            raise ValueError(f"{owner}: expected input {expected} with C = {self.num_features}, got shape {shape}")
+            raise ValueError(f"{self}: expected input {expected} with C = {self.num_features}, got shape {shape}")
         reference = self.weight if self.affine else self.running_mean
         if reference is not None:
-            _check_same_dtype(owner, input, reference)
+            _check_same_dtype(self, input, reference)
         use_batch_stats = self.training or self.running_mean is None
         updates_running = self.training and self.running_mean is not None
         if self.training and input.numel() // self.num_features <= 1:
-            raise ValueError(f"{owner}: training needs more than 1 value per channel, got input shape {shape}")
+            raise ValueError(f"{self}: training needs more than 1 value per channel, got input shape {shape}")
         decay_rate = 0.0
         if updates_running:
             batches = int(self.num_batches_tracked.item()) + 1
             decay_rate = 1.0 - (self.momentum if self.momentum is not None else 1.0 / batches)
         n = input.ndim
-        mean, var = (_channel_view(self.running_mean, n), _channel_view(self.running_var, n)) if (
-            updates_running or not use_batch_stats) else (None, None)
+        # the running statistics (when kept) are updated in training and used in eval
+        mean, var = _channel_view(self.running_mean, n), _channel_view(self.running_var, n)
         y = F.batch_normalization(input, _channel_view(self.bias, n), _channel_view(self.weight, n), mean, var, [1],
                                   decay_rate, self.eps, use_batch_stats)
         if updates_running:  # no in-place write exists for int64 tensors: the counter is replaced
@@ -156,15 +155,14 @@ class LayerNorm(Module):
         _affine_parameters(self, self.normalized_shape, self.elementwise_affine, bias, dtype)
 
     def forward(self, input):
-        owner = self
-        _check_tensor(owner, input)
+        _check_tensor(self, input)
         shape = tuple(input.shape)
         k = len(self.normalized_shape)
         if shape[len(shape) - k:] != self.normalized_shape or len(shape) < k:
-            raise ValueError(f"{owner}: expected input (*, {', '.join(map(str, self.normalized_shape))}), got shape "
+            raise ValueError(f"{self}: expected input (*, {', '.join(map(str, self.normalized_shape))}), got shape "
                              f"{shape}")
         if self.weight is not None:
-            _check_same_dtype(owner, input, self.weight)
+            _check_same_dtype(self, input, self.weight)
         lead = len(shape) - k
         # nnabla's parameters have x's rank, with 1 on the batch (leading) axes
         as_param = lambda p: None if p is None else F.reshape(p, (1,) * lead + self.normalized_shape)  # noqa: E731
@@ -199,13 +197,12 @@ class GroupNorm(Module):
         _affine_parameters(self, (self.num_channels,), self.affine, bias, _float_dtype("GroupNorm", dtype))
 
     def forward(self, input):
-        owner = self
-        _check_tensor(owner, input)
+        _check_tensor(self, input)
         shape = tuple(input.shape)
         if input.ndim < 2 or shape[1] != self.num_channels:
-            raise ValueError(f"{owner}: expected input (N, {self.num_channels}, *), got shape {shape}")
+            raise ValueError(f"{self}: expected input (N, {self.num_channels}, *), got shape {shape}")
         if self.weight is not None:
-            _check_same_dtype(owner, input, self.weight)
+            _check_same_dtype(self, input, self.weight)
         n = input.ndim
         return F.group_normalization(input, _channel_view(self.bias, n), _channel_view(self.weight, n),
                                      self.num_groups, 1, 0, self.eps)
@@ -233,15 +230,14 @@ class _InstanceNorm(Module):
         _affine_parameters(self, (self.num_features,), self.affine, bias, _float_dtype(name, dtype))
 
     def forward(self, input):
-        owner = self
-        _check_tensor(owner, input)
+        _check_tensor(self, input)
         shape = tuple(input.shape)
         n = self.nd
         if input.ndim not in (n + 1, n + 2) or shape[-n - 1] != self.num_features:
-            raise ValueError(f"{owner}: expected input (N, {self.num_features}, {n} spatial axes) or unbatched "
+            raise ValueError(f"{self}: expected input (N, {self.num_features}, {n} spatial axes) or unbatched "
                              f"({self.num_features}, {n} spatial axes), got shape {shape}")
         if self.weight is not None:
-            _check_same_dtype(owner, input, self.weight)
+            _check_same_dtype(self, input, self.weight)
         x = input if input.ndim == n + 2 else F.reshape(input, (1,) + shape)
         y = F.instance_normalization(x, _channel_view(self.bias, n + 2), _channel_view(self.weight, n + 2), 1, 0,
                                      self.eps)

@@ -49,12 +49,11 @@ class _PoolNd(Module):
             raise ValueError(f"{name}: padding {self.padding} must be at most half of kernel_size {self.kernel_size}")
 
     def forward(self, input):
-        owner = self
-        _check_spatial_input(owner, input, self.nd)
+        _check_spatial_input(self, input, self.nd)
         shape = tuple(input.shape)
         for axis, (size, k, p) in enumerate(zip(shape[-self.nd:], self.kernel_size, self.padding)):
             if size + 2 * p < k:
-                raise ValueError(f"{owner}: input of shape {shape} is too small: spatial axis {axis} of size {size} "
+                raise ValueError(f"{self}: input of shape {shape} is too small: spatial axis {axis} of size {size} "
                                  f"(padded {size + 2 * p}) is smaller than the kernel {k}")
         if self.nd > 1:
             return self._pool(input, list(self.kernel_size), list(self.stride), list(self.padding))
@@ -144,14 +143,13 @@ class _AdaptiveAvgPoolNd(Module):
         self.output_size = _ntuple(name, "output_size", output_size, self.nd, 1)
 
     def forward(self, input):
-        owner = self
-        _check_spatial_input(owner, input, self.nd)
+        _check_spatial_input(self, input, self.nd)
         shape = tuple(input.shape)
         spatial = shape[-self.nd:]
         if all(o == 1 for o in self.output_size):
             return F.mean(input, list(range(input.ndim - self.nd, input.ndim)), True)
         if any(s % o for s, o in zip(spatial, self.output_size)):
-            raise NotImplementedError(f"{owner}: input of shape {shape}: only output sizes that divide the input "
+            raise NotImplementedError(f"{self}: input of shape {shape}: only output sizes that divide the input "
                                       f"sizes are supported (equal windows)")
         kernel = tuple(s // o for s, o in zip(spatial, self.output_size))
         if self.nd == 1:

@@ -68,14 +68,13 @@ class _RNNBase(Module):
     def _check_input(self, input, states):
         """Returns x as (T, B, I), the states as (L, D, B, H) (zeros when not
         given) and whether the input was unbatched."""
-        owner = self
-        _check_tensor(owner, input)
+        _check_tensor(self, input)
         shape = tuple(input.shape)
         layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
         if input.ndim not in (2, 3) or shape[-1] != self.input_size:
-            raise ValueError(f"{owner}: expected input {layout} or unbatched (T, I) with I = {self.input_size}, got "
+            raise ValueError(f"{self}: expected input {layout} or unbatched (T, I) with I = {self.input_size}, got "
                              f"shape {shape}")
-        _check_same_dtype(owner, input, self.weight_l0)
+        _check_same_dtype(self, input, self.weight_l0)
         unbatched = input.ndim == 2
         x = F.reshape(input, (shape[0], 1, shape[1])) if unbatched else input
         if self.batch_first and not unbatched:
@@ -88,12 +87,12 @@ class _RNNBase(Module):
             if s is None:
                 out.append(zeros(packed, dtype=input.dtype))
                 continue
-            _check_tensor(owner, s, "initial state")
+            _check_tensor(self, s, "initial state")
             expected = (state_shape[0], state_shape[2]) if unbatched else state_shape
             if tuple(s.shape) != expected:
-                raise ValueError(f"{owner}: initial state {i} must have shape {expected} (L*D, B, H), got "
+                raise ValueError(f"{self}: initial state {i} must have shape {expected} (L*D, B, H), got "
                                  f"{tuple(s.shape)}")
-            _check_same_dtype(owner, s, self.weight_l0)
+            _check_same_dtype(self, s, self.weight_l0)
             out.append(F.reshape(s, packed))
         return x, out, unbatched
 
