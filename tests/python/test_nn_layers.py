@@ -40,11 +40,26 @@ def grads_of(ours, theirs, x, outputs, outputs_t, xt):
     loss = sum(F.sum(F.mul2(y, ng.tensor(ri))) for y, ri in zip(outputs, r))
     loss_t = sum((yt * torch.tensor(ri)).sum() for yt, ri in zip(outputs_t, r))
     mine, theirs_params = dict(ours.named_parameters()), dict(theirs.named_parameters())
+    if isinstance(ours, (nn.RNN, nn.LSTM, nn.GRU)):
+        return recurrent_grads(ours, theirs, x, xt, loss, loss_t)
     names = [n for n, p in mine.items() if n in theirs_params and p.numel() == theirs_params[n].numel()]
     g = ng.grad(loss, [x] + [mine[n] for n in names])
     g_t = torch.autograd.grad(loss_t, [xt] + [theirs_params[n] for n in names])
     g_t = [gt.reshape(tuple(gi.shape)) for gi, gt in zip(g, g_t)]
     return list(zip(["input"] + names, g, g_t))
+
+
+def recurrent_grads(ours, theirs, x, xt, loss, loss_t):
+    """The input's and the packed weights' gradients: torch's weight
+    gradients packed by state_dict_from_torch (a concatenation, so it packs
+    gradients too; the biases, which it sums, get zeros and are not compared)."""
+    names = ["weight_l0"] + (["weight"] if ours.weight is not None else [])
+    g = ng.grad(loss, [x] + [getattr(ours, n) for n in names])
+    theirs_params = dict(theirs.named_parameters())
+    g_t = torch.autograd.grad(loss_t, [xt] + list(theirs_params.values()))
+    as_state = {n: (torch.zeros_like(gt) if n.startswith("bias") else gt) for n, gt in zip(theirs_params, g_t[1:])}
+    packed = ours.state_dict_from_torch(as_state)
+    return list(zip(["input"] + names, g, [g_t[0]] + [torch.tensor(packed[n]) for n in names]))
 
 
 def flat_outputs(y):
