@@ -1,2 +1,271 @@
-"""(issue 9: in progress)"""
-__all__ = []
+"""Normalization layers: BatchNorm1d/2d/3d over ``F.batch_normalization``,
+LayerNorm, GroupNorm, InstanceNorm1d/2d/3d over nnabla's layer, group and
+instance normalization. Parameters ``weight`` (gamma) and ``bias`` (beta)
+and buffers have torch's names and shapes, so torch state dicts load.
+
+    bn = nn.BatchNorm2d(8)
+    y = bn(ng.ones((32, 8, 4, 4)))     # (32, 8, 4, 4); running_mean/var updated
+"""
+import numbers
+
+from .. import functional as F
+from .._C import DType
+from .._tensor import tensor, ones, zeros
+from .linear import _float_dtype, _check_int, _check_tensor, _check_same_dtype
+from .module import Module, Parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
+           "InstanceNorm2d", "InstanceNorm3d"]
+
+
+def _check_eps(owner, eps):
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+        raise ValueError(f"{owner}: eps must be a number >= 0, got {eps!r}")
+    return float(eps)
+
+
+def _channel_view(t, ndim):
+    """t of shape (C,) as (1, C, 1, ...) of rank ndim (a view: in-place
+    updates of the view reach t), or None."""
+    return None if t is None else F.reshape(t, (1, t.shape[0]) + (1,) * (ndim - 2))
+
+
+def _affine_parameters(module, shape, affine, bias, dtype):
+    """Registers ``weight`` (ones) and ``bias`` (zeros) of ``shape``, or
+    None: no weight without ``affine``, no bias without ``bias`` (torch's
+    keyword-only ``bias`` of its normalization layers)."""
+    module.register_parameter("weight", Parameter(ones(shape, dtype=dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(zeros(shape, dtype=dtype)) if affine and bias else None)
+
+
+class _BatchNorm(Module):
+    ranks = None   # the input ranks accepted: (N, C) and (N, C, L) for 1d, ...
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 dtype=DType.float32, *, bias=True):
+        super().__init__()
+        name = type(self).__name__
+        self.num_features = _check_int(name, "num_features", num_features, 1)
+        self.eps = _check_eps(name, eps)
+        if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
+                                     or not 0 <= momentum <= 1):
+            raise ValueError(f"{name}: momentum must be in [0, 1] or None (cumulative average), got {momentum!r}")
+        self.momentum = momentum
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        dtype = _float_dtype(name, dtype)
+        c = self.num_features
+        _affine_parameters(self, (c,), self.affine, bias, dtype)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", zeros((c,), dtype=dtype))
+            self.register_buffer("running_var", ones((c,), dtype=dtype))
+            self.register_buffer("num_batches_tracked", tensor(0, dtype=DType.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, input):
+        _check_tensor(self, input)
+        shape = tuple(input.shape)
+        if input.ndim not in self.ranks or shape[1] != self.num_features:
+            expected = " or ".join(self._shape_names[r] for r in self.ranks)
+            raise ValueError(f"{self}: expected input {expected} with C = {self.num_features}, got shape {shape}")
+        reference = self.weight if self.affine else self.running_mean
+        if reference is not None:
+            _check_same_dtype(self, input, reference)
+        use_batch_stats = self.training or self.running_mean is None
+        updates_running = self.training and self.running_mean is not None
+        if self.training and input.numel() // self.num_features <= 1:
+            raise ValueError(f"{self}: training needs more than 1 value per channel, got input shape {shape}")
+        decay_rate = 0.0
+        if updates_running:
+            batches = int(self.num_batches_tracked.item()) + 1
+            decay_rate = 1.0 - (self.momentum if self.momentum is not None else 1.0 / batches)
+        n = input.ndim
+        # the running statistics (when kept) are updated in training and used in eval
+        mean, var = _channel_view(self.running_mean, n), _channel_view(self.running_var, n)
+        y = F.batch_normalization(input, _channel_view(self.bias, n), _channel_view(self.weight, n), mean, var, [1],
+                                  decay_rate, self.eps, use_batch_stats)
+        if updates_running:  # no in-place write exists for int64 tensors: the counter is replaced
+            self.num_batches_tracked = tensor(batches, dtype=DType.int64)
+        return y
+
+    _shape_names = {2: "(N, C)", 3: "(N, C, L)", 4: "(N, C, H, W)", 5: "(N, C, D, H, W)"}
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+_BATCH_NORM_DOC = """Batch normalization as ``torch.nn.BatchNorm{n}d``, over ``F.batch_normalization``.
+
+    Shapes: input {shapes} -> the same shape; statistics per channel C over every other axis.
+    Parameters ``weight`` (gamma, ones) and ``bias`` (beta, zeros) of shape (C,) when ``affine``
+    (no ``bias`` with the keyword-only ``bias=False``, as torch);
+    buffers ``running_mean`` (zeros), ``running_var`` (ones) of shape (C,) and
+    ``num_batches_tracked`` (int64, shape ()) when ``track_running_stats``.
+
+    Training: batch statistics; the op updates the running statistics in place,
+    r = (1 - momentum) r + momentum stat, with the unbiased batch variance for
+    ``running_var`` (nnabla's decay_rate is 1 - momentum; momentum=None is the
+    cumulative average, as torch). Eval: the running statistics (batch
+    statistics if ``track_running_stats=False``).
+
+        bn = nn.BatchNorm{n}d(3)
+        y = bn(ng.ones({example}))     # {example}
+        bn.eval()                           # now uses bn.running_mean / bn.running_var
+    """
+
+
+def _make_batch_norm(n, ranks, example):
+    shapes = " or ".join(_BatchNorm._shape_names[r] for r in ranks)
+    doc = _BATCH_NORM_DOC.format(n=n, shapes=shapes, example=example)
+    return type(f"BatchNorm{n}d", (_BatchNorm,), {"ranks": ranks, "__doc__": doc, "__module__": __name__})
+
+
+BatchNorm1d = _make_batch_norm(1, (2, 3), (4, 3, 5))
+BatchNorm2d = _make_batch_norm(2, (4,), (4, 3, 5, 5))
+BatchNorm3d = _make_batch_norm(3, (5,), (4, 3, 5, 5, 5))
+
+
+class LayerNorm(Module):
+    """Layer normalization as ``torch.nn.LayerNorm``, over ``F.layer_normalization``.
+
+    Shapes: input (*, *normalized_shape) -> the same shape; mean and biased
+    variance over the trailing ``normalized_shape`` axes. Parameters
+    ``weight`` (ones) and ``bias`` (zeros) of shape ``normalized_shape`` when
+    ``elementwise_affine`` (``bias=False`` drops the bias, as torch).
+
+        ln = nn.LayerNorm(16)
+        y = ln(ng.ones((4, 10, 16)))     # (4, 10, 16)
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=DType.float32):
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
+            normalized_shape = (normalized_shape,)
+        if not isinstance(normalized_shape, (tuple, list)) or not normalized_shape:
+            raise TypeError(f"LayerNorm: normalized_shape must be an int or a non-empty tuple of ints, got "
+                            f"{normalized_shape!r}")
+        self.normalized_shape = tuple(_check_int("LayerNorm", "normalized_shape", s, 1) for s in normalized_shape)
+        self.eps = _check_eps("LayerNorm", eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        dtype = _float_dtype("LayerNorm", dtype)
+        _affine_parameters(self, self.normalized_shape, self.elementwise_affine, bias, dtype)
+
+    def forward(self, input):
+        _check_tensor(self, input)
+        shape = tuple(input.shape)
+        k = len(self.normalized_shape)
+        if shape[len(shape) - k:] != self.normalized_shape or len(shape) < k:
+            raise ValueError(f"{self}: expected input (*, {', '.join(map(str, self.normalized_shape))}), got shape "
+                             f"{shape}")
+        if self.weight is not None:
+            _check_same_dtype(self, input, self.weight)
+        lead = len(shape) - k
+        # nnabla's parameters have x's rank, with 1 on the batch (leading) axes
+        as_param = lambda p: None if p is None else F.reshape(p, (1,) * lead + self.normalized_shape)  # noqa: E731
+        return F.layer_normalization(input, as_param(self.bias), as_param(self.weight), list(range(lead)), self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Group normalization as ``torch.nn.GroupNorm``, over ``F.group_normalization``.
+
+    Shapes: input (N, C, *) -> the same shape; statistics per sample over
+    each group of C / num_groups channels and the remaining axes. Parameters
+    ``weight`` (ones) and ``bias`` (zeros) of shape (C,) when ``affine``
+    (keyword-only ``bias=False`` drops the bias, as torch).
+
+        gn = nn.GroupNorm(2, 8)
+        y = gn(ng.ones((4, 8, 5, 5)))     # (4, 8, 5, 5)
+    """
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=DType.float32, *, bias=True):
+        super().__init__()
+        self.num_groups = _check_int("GroupNorm", "num_groups", num_groups, 1)
+        self.num_channels = _check_int("GroupNorm", "num_channels", num_channels, 1)
+        if self.num_channels % self.num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({self.num_channels}) must be divisible by num_groups "
+                             f"({self.num_groups})")
+        self.eps = _check_eps("GroupNorm", eps)
+        self.affine = bool(affine)
+        _affine_parameters(self, (self.num_channels,), self.affine, bias, _float_dtype("GroupNorm", dtype))
+
+    def forward(self, input):
+        _check_tensor(self, input)
+        shape = tuple(input.shape)
+        if input.ndim < 2 or shape[1] != self.num_channels:
+            raise ValueError(f"{self}: expected input (N, {self.num_channels}, *), got shape {shape}")
+        if self.weight is not None:
+            _check_same_dtype(self, input, self.weight)
+        n = input.ndim
+        return F.group_normalization(input, _channel_view(self.bias, n), _channel_view(self.weight, n),
+                                     self.num_groups, 1, 0, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class _InstanceNorm(Module):
+    nd = None
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+                 dtype=DType.float32, *, bias=True):
+        super().__init__()
+        name = type(self).__name__
+        self.num_features = _check_int(name, "num_features", num_features, 1)
+        self.eps = _check_eps(name, eps)
+        self.momentum = momentum
+        self.affine = bool(affine)
+        if track_running_stats:
+            raise NotImplementedError(f"{name}: track_running_stats=True is not supported (the functional "
+                                      "instance_normalization keeps no running statistics)")
+        self.track_running_stats = False
+        _affine_parameters(self, (self.num_features,), self.affine, bias, _float_dtype(name, dtype))
+
+    def forward(self, input):
+        _check_tensor(self, input)
+        shape = tuple(input.shape)
+        n = self.nd
+        if input.ndim not in (n + 1, n + 2) or shape[-n - 1] != self.num_features:
+            raise ValueError(f"{self}: expected input (N, {self.num_features}, {n} spatial axes) or unbatched "
+                             f"({self.num_features}, {n} spatial axes), got shape {shape}")
+        if self.weight is not None:
+            _check_same_dtype(self, input, self.weight)
+        x = input if input.ndim == n + 2 else F.reshape(input, (1,) + shape)
+        y = F.instance_normalization(x, _channel_view(self.bias, n + 2), _channel_view(self.weight, n + 2), 1, 0,
+                                     self.eps)
+        return y if input.ndim == n + 2 else F.reshape(y, shape)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+_INSTANCE_NORM_DOC = """Instance normalization as ``torch.nn.InstanceNorm{n}d``, over ``F.instance_normalization``.
+
+    Shapes: input (N, C, {spatial}) or unbatched (C, {spatial}) -> the same shape;
+    statistics per (sample, channel) over the spatial axes. Parameters ``weight``
+    and ``bias`` of shape (C,) when ``affine`` (default False, as torch; keyword-only
+    ``bias=False`` drops the bias);
+    ``track_running_stats=True`` is not supported (NotImplementedError).
+
+        inorm = nn.InstanceNorm{n}d(3)
+        y = inorm(ng.ones({example}))     # {example}
+    """
+
+
+def _make_instance_norm(n, spatial, example):
+    doc = _INSTANCE_NORM_DOC.format(n=n, spatial=spatial, example=example)
+    return type(f"InstanceNorm{n}d", (_InstanceNorm,), {"nd": n, "__doc__": doc, "__module__": __name__})
+
+
+InstanceNorm1d = _make_instance_norm(1, "L", (2, 3, 5))
+InstanceNorm2d = _make_instance_norm(2, "H, W", (2, 3, 5, 5))
+InstanceNorm3d = _make_instance_norm(3, "D, H, W", (2, 3, 5, 5, 5))
