@@ -92,12 +92,8 @@ class Linear(Module):
     transpose, (in, out)), ``bias`` (out_features,) or None. Both are drawn
     from U(-1/sqrt(in_features), 1/sqrt(in_features)) as torch does.
 
-    The forward is ``F.batch_matmul(x, W, transpose_b=True)`` (x and W
-    reshaped to rank 3) plus ``F.add2`` of the bias: reading W transposed
-    inside the product beat ``F.affine(x, F.transpose(W, (1, 0)), b)`` in a
-    quick float32 forward + backward timing at (rows x in x out) 64x128x256
-    (238 vs 322 us) and 256x512x512 (2.8 vs 3.9 ms); it lost at 32x64x10
-    (48 vs 37 us), where the time is mostly per-op overhead.
+    The forward is ``F.linear(x, W, b)``: one GEMM that reads W transposed
+    (no copy, unlike ``F.affine(x, W.T, b)``) with the bias written first.
 
         fc = nn.Linear(4, 2)
         y = fc(ng.ones((5, 4)))       # (5, 2)
@@ -122,12 +118,7 @@ class Linear(Module):
             got = "no last axis" if input.ndim == 0 else f"{input.shape[-1]} features in its last axis"
             raise ValueError(f"{self}: input of shape {tuple(input.shape)} has {got}, expected {self.in_features}")
         _check_same_dtype(self, input, self.weight)
-        lead = tuple(input.shape[:-1])
-        rows = math.prod(lead)
-        x = F.reshape(input, (1, rows, self.in_features))
-        w = F.reshape(self.weight, (1, self.out_features, self.in_features))
-        y = F.reshape(F.batch_matmul(x, w, False, True), lead + (self.out_features,))
-        return y if self.bias is None else F.add2(y, self.bias)
+        return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -323,15 +323,10 @@ class Module:
             if (value.dtype in _FLOATS) != (target.dtype in _FLOATS):
                 raise TypeError(f"load_state_dict: '{key}' is {value.dtype} in the state dict but {target.dtype} "
                                 f"in {type(self).__name__}")
-            updates.append((key, target, value))
-        modules = dict(self.named_modules())
+            updates.append((target, value))
         with no_grad():  # all checks passed: nothing is half loaded
-            for key, target, value in updates:
-                if target.dtype in _FLOATS:
-                    target.copy_(value)
-                else:  # int64/bool tensors have no in-place write (BatchNorm's num_batches_tracked): replace
-                    owner, _, name = key.rpartition(".")
-                    setattr(modules[owner], name, value.detach().astype(target.dtype))
+            for target, value in updates:
+                target.copy_(value)  # in place, int64 and bool buffers too
         return IncompatibleKeys(missing, unexpected)
 
     # ---- casting ----

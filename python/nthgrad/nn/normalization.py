@@ -10,6 +10,7 @@ import numbers
 
 from .. import functional as F
 from .._C import DType
+from ..autograd import no_grad
 from .._tensor import tensor, ones, zeros
 from .linear import _float_dtype, _check_int, _check_tensor, _check_same_dtype
 from .module import Module, Parameter
@@ -87,8 +88,9 @@ class _BatchNorm(Module):
         mean, var = _channel_view(self.running_mean, n), _channel_view(self.running_var, n)
         y = F.batch_normalization(input, _channel_view(self.bias, n), _channel_view(self.weight, n), mean, var, [1],
                                   decay_rate, self.eps, use_batch_stats)
-        if updates_running:  # no in-place write exists for int64 tensors: the counter is replaced
-            self.num_batches_tracked = tensor(batches, dtype=DType.int64)
+        if updates_running:  # in place, as the running statistics: a state_dict() taken earlier sees it
+            with no_grad():
+                self.num_batches_tracked.copy_(tensor(batches, dtype=DType.int64))
         return y
 
     _shape_names = {2: "(N, C)", 3: "(N, C, L)", 4: "(N, C, H, W)", 5: "(N, C, D, H, W)"}
