@@ -2,8 +2,8 @@
 libraries, on the same initial weights and data, float32:
 
   digits CNN: the model of examples/digits_cnn.py without dropout (random
-              masks cannot be matched across libraries): Conv2d(1,16,3,p=1)-
-              BatchNorm2d-ReLU-Conv2d(16,32,3,p=1)-BatchNorm2d-ReLU-MaxPool2d(2)-
+              masks cannot be matched across libraries): Conv2d(1,16,3,p=1,bias=False)-
+              BatchNorm2d-ReLU-Conv2d(16,32,3,p=1,bias=False)-BatchNorm2d-ReLU-MaxPool2d(2)-
               Flatten-Linear(512,64)-ReLU-Linear(64,10), CrossEntropyLoss over
               int64 labels, Adam; batch 32 of 1x8x8 images.
   MLP:        784-512-512-10 (the model of bench_mlp.py) as nn.Sequential of
@@ -39,8 +39,8 @@ def _data(seed=0):
 
 def _models(nn):
     cnn = nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10))
     mlp = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
     return cnn, mlp

@@ -6,6 +6,7 @@ pixels, 10 classes; 1437 train, 360 test (a seeded split). The model is
 
     Conv2d(1, 16, 3, padding=1) - BatchNorm2d - ReLU
     Conv2d(16, 32, 3, padding=1) - BatchNorm2d - ReLU - MaxPool2d(2)
+    (the convolutions without bias: BatchNorm's beta takes its place)
     Flatten - Dropout(0.25) - Linear(512, 64) - ReLU - Linear(64, 10)
 
 trained with AdamW, a cosine learning-rate schedule and CrossEntropyLoss,
@@ -47,8 +48,8 @@ def load_digits_split(seed=0, n_test=360):
 def make_model():
     """The CNN: (N, 1, 8, 8) images -> (N, 10) logits."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Dropout(0.25), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10))
 
 
