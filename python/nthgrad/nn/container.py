@@ -88,6 +88,10 @@ class ModuleList(Module):
     def __delitem__(self, idx):
         items = list(self._modules.values())
         del items[_index(self, idx)]
+        self._renumber(items)
+
+    def _renumber(self, items):
+        """Holds items, named '0', '1', ... again."""
         for name in list(self._modules):
             delattr(self, name)
         self.extend(items)
@@ -107,9 +111,7 @@ class ModuleList(Module):
         """Inserts module before position index (the later ones are renumbered)."""
         items = list(self._modules.values())
         items.insert(index, module)
-        for name in list(self._modules):
-            delattr(self, name)
-        self.extend(items)
+        self._renumber(items)
 
 
 class ModuleDict(Module):

@@ -119,6 +119,15 @@ class _ConvBase(Module):
             s += ", bias=False"
         return s
 
+    def _set_groups(self, groups):
+        """self.groups, checked against the channel counts; the bias has one entry per output channel."""
+        name = type(self).__name__
+        self.groups = _check_int(name, "groups", groups, 1)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"{name}: in_channels ({self.in_channels}) and out_channels ({self.out_channels}) "
+                             f"must be divisible by groups ({self.groups})")
+        self.bias_size = self.out_channels
+
 
 class _ConvNd(_ConvBase):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
@@ -126,12 +135,7 @@ class _ConvNd(_ConvBase):
         super().__init__()
         self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, bias, dtype,
                     padding_mode=padding_mode)
-        name = type(self).__name__
-        self.groups = _check_int(name, "groups", groups, 1)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(f"{name}: in_channels ({self.in_channels}) and out_channels ({self.out_channels}) must "
-                             f"be divisible by groups ({self.groups})")
-        self.bias_size = self.out_channels
+        self._set_groups(groups)
         per_group = self.in_channels // self.groups
         self._make_parameters((self.out_channels, per_group) + self.kernel_size,
                               per_group * math.prod(self.kernel_size), bias)
@@ -150,12 +154,7 @@ class _ConvTransposeNd(_ConvBase):
         super().__init__()
         self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, bias, dtype,
                     output_padding, padding_mode)
-        name = type(self).__name__
-        self.groups = _check_int(name, "groups", groups, 1)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(f"{name}: in_channels ({self.in_channels}) and out_channels ({self.out_channels}) must "
-                             f"be divisible by groups ({self.groups})")
-        self.bias_size = self.out_channels
+        self._set_groups(groups)
         per_group = self.out_channels // self.groups
         # torch takes the fan-in of the (in, out/groups, *k) weight from its axis 1
         self._make_parameters((self.in_channels, per_group) + self.kernel_size,
