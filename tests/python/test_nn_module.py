@@ -185,6 +185,21 @@ def test_casting_float_and_double():
         net.to(ng.int64)
 
 
+def test_casting_keeps_shared_parameters_and_buffers_shared():
+    # tied weights (one Parameter in two modules) must stay one Parameter after a cast, as in torch
+    net = nn.Module()
+    net.enc, net.dec = nn.Module(), nn.Module()
+    w = nn.Parameter(ng.ones((2, 3)))
+    stats = ng.zeros((3,))
+    net.enc.w, net.dec.w = w, w
+    net.enc.register_buffer("stats", stats)
+    net.dec.register_buffer("stats", stats)
+    for cast in (net.double, net.float):
+        cast()
+        assert net.enc.w is net.dec.w and net.enc.stats is net.dec.stats
+        assert len(list(net.parameters())) == 1
+
+
 def test_containers():
     layers = [Affine(2, 2, seed=i) for i in range(3)]
     seq = nn.Sequential(*layers)

@@ -331,13 +331,18 @@ class Module:
 
     # ---- casting ----
     def _cast(self, dtype):
+        cast = {}  # id(old) -> (old, new): a tensor shared by several modules stays shared (tied weights)
         for m in self.modules():
             for name, p in list(m._parameters.items()):
                 if p is not None and p.dtype in _FLOATS and p.dtype != dtype:
-                    setattr(m, name, Parameter(p.detach().astype(dtype), requires_grad=p.requires_grad))
+                    if id(p) not in cast:
+                        cast[id(p)] = (p, Parameter(p.detach().astype(dtype), requires_grad=p.requires_grad))
+                    setattr(m, name, cast[id(p)][1])
             for name, b in list(m._buffers.items()):
                 if b is not None and b.dtype in _FLOATS and b.dtype != dtype:
-                    m._buffers[name] = b.astype(dtype)
+                    if id(b) not in cast:
+                        cast[id(b)] = (b, b.astype(dtype))
+                    m._buffers[name] = cast[id(b)][1]
                     object.__setattr__(m, name, m._buffers[name])
         return self
 
