@@ -31,6 +31,8 @@ def _as_supported_array(array, fn, which):
         raise TypeError(f"{fn}: {which} must be a NumPy array, got {type(array).__name__}")
     if array.ndim == 0:
         raise ValueError(f"{fn}: {which} is 0-d (shape ()); a dataset needs a first axis of samples")
+    if not array.dtype.isnative:  # e.g. '>f8' from a big-endian file: tensors hold the machine's byte order
+        array = array.astype(array.dtype.newbyteorder("="))
     kind, size = array.dtype.kind, array.dtype.itemsize
     if kind == "b" or (kind == "f" and size == 8) or array.dtype == np.int64 or (kind == "f" and size == 4):
         return array

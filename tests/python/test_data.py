@@ -110,6 +110,14 @@ def test_dtypes_and_dataset_forms():
     np.testing.assert_array_equal(last.numpy(), images[4:])
 
 
+def test_non_native_byte_order_is_converted():
+    # big-endian arrays (from files written on other machines) batch as their values, not as an error
+    for dtype in (">f8", ">f4", ">i8", ">i4", ">f2"):
+        x = np.arange(6, dtype=dtype).reshape(3, 2)
+        (xb,) = list(DataLoader(x, batch_size=3))
+        np.testing.assert_array_equal(xb.numpy(), np.arange(6).reshape(3, 2))
+
+
 def test_array_dataset_indexing():
     x, y = make_arrays(5)
     ds = ArrayDataset(x, y)
