@@ -152,6 +152,24 @@ class _Corrupt(Exception):
     """A file that is not a well-formed checkpoint (turned into the ValueError of load)."""
 
 
+def _read_entry(npz, name):
+    """npz[name], after checking that the .npy header's shape and dtype fit in
+    the bytes the entry holds: a forged header (shape (2**40,)) would make
+    NumPy allocate the whole array (a MemoryError) before finding it short."""
+    info = npz.zip.getinfo(name + ".npy")
+    with npz.zip.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(f, max_header_size=10000)
+        data_bytes = info.file_size - f.tell()
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > data_bytes:
+        raise _Corrupt(f"the entry {name!r} declares shape {shape} of {dtype} ({declared} bytes) but holds "
+                       f"{data_bytes} bytes of data")
+    return npz[name]
+
+
 class _Decoder:
     def __init__(self, npz):
         self.npz = npz
@@ -161,7 +179,7 @@ class _Decoder:
         name = node.get("a")
         if not isinstance(name, str) or name not in self.entries or name == _MANIFEST:
             raise _Corrupt(f"{_where(where)} names the array {name!r}, which the file does not hold")
-        array = self.npz[name]
+        array = _read_entry(self.npz, name)
         if not isinstance(node.get("shape"), list) or tuple(array.shape) != tuple(node["shape"]):
             raise _Corrupt(f"the array of {_where(where)} has shape {array.shape}, the manifest says "
                            f"{node.get('shape')!r}")
@@ -215,7 +233,7 @@ class _Decoder:
 def _read_manifest(npz):
     if _MANIFEST not in npz.files:
         raise _Corrupt(f"it has no {_MANIFEST} entry (an .npz written by something else?)")
-    raw = npz[_MANIFEST]
+    raw = _read_entry(npz, _MANIFEST)
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise _Corrupt(f"the manifest is a {raw.dtype} array of shape {raw.shape}, not bytes")
     manifest = json.loads(raw.tobytes().decode("utf-8"))

@@ -259,6 +259,25 @@ def test_cut_zip_entry(tmp_path):
     expect_corrupt(tmp_path, damaged)
 
 
+@pytest.mark.parametrize("entry", ["a0.npy", "__nthgrad_manifest__.npy"])
+def test_forged_huge_shape_is_corrupt_not_memory_error(tmp_path, entry):
+    """A .npy header claiming shape (2**40,) (4 TiB) in a tiny entry: the clear
+    error, not a MemoryError from allocating what the header claims."""
+    data = good_checkpoint(tmp_path)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        entries = {name: z.read(name) for name in z.namelist()}
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4" if entry == "a0.npy" else "|u1",
+                                                  "fortran_order": False, "shape": (2**40,)})
+    entries[entry] = header.getvalue() + bytes(16)
+    forged = io.BytesIO()
+    with zipfile.ZipFile(forged, "w") as z:
+        for name, payload in entries.items():
+            z.writestr(name, payload)
+    with pytest.raises(ValueError, match=CORRUPT + ".*declares shape"):
+        ng.load(io.BytesIO(forged.getvalue()))
+
+
 def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "ckpt.npz"
     ng.save({"epoch": 1}, path)
