@@ -215,6 +215,30 @@ def test_a_step_while_a_numpy_view_of_the_parameter_lives_is_refused():
     np.testing.assert_allclose(np.array(p), 0.9)
 
 
+@pytest.mark.parametrize("name, ref, kw", CASES, ids=IDS)
+def test_a_refused_step_leaves_the_state_as_it_was(name, ref, kw):
+    """A step refused by a live NumPy view (before and after a first update)
+    changes no state: retried, the run equals the formula's without the refusals
+    (step counts for bias correction, SGD's first momentum step)."""
+    params0, grads = _params(3), _grads(4)
+    params = [nn.Parameter(ng.tensor(a)) for a in params0]
+    opt = getattr(optim, name)(params, **kw)
+    states = [{} for _ in params]
+    expected = [a.copy() for a in params0]
+    for t, step_grads in enumerate(grads):
+        for p, g in zip(params, step_grads):
+            p.grad = ng.tensor(g)
+        if t in (0, 2):
+            view = params[0].numpy()
+            with pytest.raises(RuntimeError, match="NumPy view"):
+                opt.step()
+            del view
+        opt.step()
+        expected = [ref(e, g, st, **kw) for e, g, st in zip(expected, step_grads, states)]
+        for p, e in zip(params, expected):
+            np.testing.assert_allclose(np.array(p), e, rtol=1e-12, atol=1e-14)
+
+
 def test_parameters_without_grad_are_skipped_and_zero_grad_clears():
     a, b = nn.Parameter(ng.tensor(np.ones(2))), nn.Parameter(ng.tensor(np.ones(2)))
     opt = optim.SGD([a, b], lr=0.5, momentum=0.9)
