@@ -171,6 +171,22 @@ def test_load_state_dict_errors_name_the_key(tmp_path):
         net.load_state_dict(ng.load(str(bad_file)))
 
 
+def test_load_state_dict_refused_midway_loads_nothing():
+    """A write refused by a live NumPy view of a later parameter undoes the
+    writes before it: the module is as it was, not half loaded."""
+    net = Net()
+    before = {k: np.array(v) for k, v in net.state_dict().items()}
+    new = {k: (v + 1 if v.dtype != ng.int64 else v) for k, v in net.state_dict().items()}
+    view = net.heads.a.w.numpy()  # a late key: thirteen keys before it are written when it is refused
+    with pytest.raises(RuntimeError, match="copy_: .*NumPy view"):
+        net.load_state_dict(new)
+    for key, value in net.state_dict().items():
+        assert np.array(value).tobytes() == before[key].tobytes(), key
+    del view
+    net.load_state_dict(new)
+    np.testing.assert_array_equal(np.array(net.first.w), before["first.w"] + 1)
+
+
 def test_casting_float_and_double():
     net = Net().float()
     assert all(p.dtype == ng.float32 for p in net.parameters())

@@ -324,9 +324,17 @@ class Module:
                 raise TypeError(f"load_state_dict: '{key}' is {value.dtype} in the state dict but {target.dtype} "
                                 f"in {type(self).__name__}")
             updates.append((target, value))
-        with no_grad():  # all checks passed: nothing is half loaded
-            for target, value in updates:
-                target.copy_(value)
+        with no_grad():  # all checks passed; a write refused (a live NumPy view) undoes the earlier ones
+            done = []
+            try:
+                for target, value in updates:
+                    old = tensor(np.array(target), dtype=target.dtype)
+                    target.copy_(value)
+                    done.append((target, old))
+            except Exception:
+                for target, old in reversed(done):
+                    target.copy_(old)
+                raise
         return IncompatibleKeys(missing, unexpected)
 
     # ---- casting ----
