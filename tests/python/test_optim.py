@@ -406,6 +406,23 @@ def test_clip_grad_norm_of_nonfinite_gradients():
     assert math.isinf(optim.clip_grad_norm_([p], 1.0).item())
 
 
+@pytest.mark.parametrize("norm_type", [2.0, 3.0, 1.0, float("inf")])
+@pytest.mark.parametrize("nan_in", [0, 1])
+def test_clip_grad_norm_of_nan_gradients_is_nan_as_torch(norm_type, nan_in):
+    """A NaN anywhere (in either parameter) makes the total NaN, error_if_nonfinite
+    raise, and (without it) every gradient NaN, as torch.nn.utils.clip_grad_norm_."""
+    grads = [np.array([2.0, 3.0]), np.array([4.0, 1.0])]
+    grads[nan_in][0] = np.nan
+    params = [nn.Parameter(ng.tensor(np.zeros(2))) for _ in grads]
+    for p, g in zip(params, grads):
+        p.grad = ng.tensor(g)
+    with pytest.raises(RuntimeError, match="total norm of the gradients is nan"):
+        optim.clip_grad_norm_(params, 1.0, norm_type, error_if_nonfinite=True)
+    assert math.isnan(optim.clip_grad_norm_(params, 1.0, norm_type).item())
+    for p in params:
+        assert np.isnan(np.array(p.grad)).all()
+
+
 def test_clip_grad_value_clamps_every_entry():
     p = nn.Parameter(ng.tensor(np.zeros(4)))
     p.grad = ng.tensor([-3.0, -0.2, 0.4, 9.0], dtype=ng.float64)
