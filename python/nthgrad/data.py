@@ -100,8 +100,9 @@ class Sampler:
             raise ValueError(f"Sampler: num_samples must be >= 0, got {num_samples}")
         if seed is None:  # from the global generator, so nthgrad.manual_seed makes it reproducible
             seed = int(randint(0, 2**62, (), -1).item())
-        elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise TypeError(f"Sampler: seed must be None or an int >= 0, got {seed!r}")
+        elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64:
+            # checked here, not at the first iter() where Generator(seed) would refuse it
+            raise TypeError(f"Sampler: seed must be None or an int in [0, 2**64), got {seed!r}")
         self.num_samples = int(num_samples)
         self.shuffle = bool(shuffle)
         self.seed = int(seed)

@@ -149,6 +149,8 @@ def test_bad_input():
         DataLoader(np.array(3.0))
     with pytest.raises(TypeError, match="Sampler: seed must be"):
         DataLoader(x, shuffle=True, seed=-1)
+    with pytest.raises(TypeError, match=r"Sampler: seed must be None or an int in \[0, 2\*\*64\)"):
+        DataLoader(x, shuffle=True, seed=2**64)  # at construction, not at the first batch
     with pytest.raises(ValueError, match="either sampler or shuffle"):
         DataLoader(x, shuffle=True, sampler=Sampler(23))
     with pytest.raises(ValueError, match="set_epoch: epoch must be >= 0, got -1"):
