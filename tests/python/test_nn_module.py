@@ -187,6 +187,30 @@ def test_load_state_dict_refused_midway_loads_nothing():
     np.testing.assert_array_equal(np.array(net.first.w), before["first.w"] + 1)
 
 
+def test_deepcopy_of_a_module_is_independent_and_keeps_sharing():
+    """copy.deepcopy(model) (a best-model snapshot, an EMA copy), as torch's:
+    new Parameters of the same values, requires_grad and grad, tied weights
+    still tied inside the copy, and writes to the copy leave the original."""
+    import copy
+    net = Net()
+    net.tied = net.first  # the same submodule twice
+    net.first.w.grad = ng.ones(net.first.w.shape, ng.float64)
+    net.first.b.requires_grad = False
+    clone = copy.deepcopy(net)
+    assert clone.tied is clone.first and clone.first is not net.first
+    assert isinstance(clone.first.w, nn.Parameter) and clone.first.w is clone.first._parameters["w"]
+    assert not clone.first.b.requires_grad and clone.first.w.requires_grad
+    np.testing.assert_array_equal(np.array(clone.first.w.grad), 1.0)
+    for (name, a), b in zip(net.state_dict().items(), clone.state_dict().values()):
+        assert np.array(a).tobytes() == np.array(b).tobytes(), name
+    before = np.array(net.first.w)
+    with ng.no_grad():
+        clone.first.w.add_(ng.ones(clone.first.w.shape, ng.float64))
+    np.testing.assert_array_equal(np.array(net.first.w), before)
+    with pytest.raises(RuntimeError, match="deepcopy: only leaf tensors"):
+        copy.deepcopy(net.first.w * 2)
+
+
 def test_casting_float_and_double():
     net = Net().float()
     assert all(p.dtype == ng.float32 for p in net.parameters())
