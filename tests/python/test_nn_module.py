@@ -211,6 +211,23 @@ def test_deepcopy_of_a_module_is_independent_and_keeps_sharing():
         copy.deepcopy(net.first.w * 2)
 
 
+def test_registering_over_an_existing_attribute_is_refused():
+    """register_buffer('training', ...) or add_module('forward', ...) would
+    shadow the module's own attributes (train() then writes a bool over the
+    buffer; calling the module calls the tensor): a KeyError, as torch's."""
+    net = Affine(2, 2)
+    net.note = "plain"
+    for register, value in [(net.register_buffer, ng.zeros((1,))), (net.register_parameter, nn.Parameter(
+            ng.zeros((1,)))), (net.add_module, nn.Module())]:
+        for name in ("training", "forward", "note", "state_dict"):
+            with pytest.raises(KeyError, match=f"attribute '{name}' already exists"):
+                register(name, value)
+    assert net.training is True and net.note == "plain"
+    net.register_buffer("scale", ng.zeros((2,), ng.float64))  # re-registering a member is fine
+    net.register_parameter("w", None)
+    assert "w" not in dict(net.named_parameters())
+
+
 def test_casting_float_and_double():
     net = Net().float()
     assert all(p.dtype == ng.float32 for p in net.parameters())

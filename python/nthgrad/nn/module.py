@@ -161,10 +161,15 @@ class Module:
     register_module = add_module
 
     def _check_name(self, name):
-        self._registries()
+        registries = self._registries()
         if not isinstance(name, str) or not name or "." in name:
             raise KeyError(f"{type(self).__name__}: a member name must be a non-empty string without '.', got "
                            f"{name!r}")
+        # as torch: a name that is already something else (a method such as 'forward', 'training', a plain
+        # attribute) would be shadowed, or would shadow the member
+        if hasattr(self, name) and not any(name in r for r in registries):
+            raise KeyError(f"{type(self).__name__}: attribute '{name}' already exists and is not a parameter, "
+                           "buffer or submodule; choose another name")
 
     # ---- calling ----
     def forward(self, *args, **kwargs):
