@@ -152,11 +152,19 @@ class _Corrupt(Exception):
     """A file that is not a well-formed checkpoint (turned into the ValueError of load)."""
 
 
+_MAX_RATIO = 1000  # deflate's own limit is about 1032
+
+
 def _read_entry(npz, name):
     """npz[name], after checking that the .npy header's shape and dtype fit in
     the bytes the entry holds: a forged header (shape (2**40,)) would make
-    NumPy allocate the whole array (a MemoryError) before finding it short."""
+    NumPy allocate the whole array (a MemoryError) before finding it short;
+    and that a compressed entry does not inflate beyond deflate's ratio."""
     info = npz.zip.getinfo(name + ".npy")
+    if info.compress_type != zipfile.ZIP_STORED and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
+        # ng.save stores entries uncompressed; a tiny entry that inflates to gigabytes is a zip bomb
+        raise _Corrupt(f"the entry {name!r} inflates {info.compress_size} bytes to {info.file_size} (more than "
+                       f"{_MAX_RATIO} times): refused as a zip bomb")
     with npz.zip.open(info) as f:
         version = np.lib.format.read_magic(f)
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \

@@ -278,6 +278,32 @@ def test_forged_huge_shape_is_corrupt_not_memory_error(tmp_path, entry):
         ng.load(io.BytesIO(forged.getvalue()))
 
 
+def test_zip_bomb_is_refused_before_inflating(tmp_path):
+    """An entry of 64 MiB of zeros deflated to ~64 KiB, the header consistent
+    with it: refused from the zip directory's sizes, nothing inflated."""
+    data = good_checkpoint(tmp_path)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        entries = {name: z.read(name) for name in z.namelist()}
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (2**24,)})
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w") as z:
+        for name, payload in entries.items():
+            if name == "a0.npy":
+                z.writestr(name, header.getvalue() + bytes(2**26), compress_type=zipfile.ZIP_DEFLATED,
+                           compresslevel=9)
+            else:
+                z.writestr(name, payload)
+    with pytest.raises(ValueError, match=CORRUPT + ".*zip bomb"):
+        ng.load(io.BytesIO(bomb.getvalue()))
+    compressed = io.BytesIO()  # an honest compressed checkpoint still loads
+    with zipfile.ZipFile(compressed, "w") as z:
+        for name, payload in entries.items():
+            z.writestr(name, payload, compress_type=zipfile.ZIP_DEFLATED)
+    loaded = ng.load(io.BytesIO(compressed.getvalue()))
+    assert loaded["epoch"] == 2
+
+
 def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "ckpt.npz"
     ng.save({"epoch": 1}, path)
