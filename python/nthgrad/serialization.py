@@ -17,7 +17,7 @@ structure and points to the arrays. It is read with
 import json
 import math
 import os
-import tempfile
+import secrets
 import zipfile
 from collections import OrderedDict
 
@@ -107,6 +107,30 @@ def _manifest_array(root):
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
 
+def _create_temporary(path):
+    """A new file beside ``path`` for the atomic write, with the permissions
+    the final file should have: those of the file it replaces, else 0o666
+    less the umask (as open() gives; mkstemp's 0o600 would make checkpoints
+    unreadable to the group and others)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    for _ in range(100):
+        temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        try:
+            os.chmod(temporary, os.stat(path).st_mode & 0o7777)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            os.close(fd)
+            os.unlink(temporary)
+            raise
+        return fd, temporary
+    raise FileExistsError(f"ng.save: could not create a temporary file in {directory}")
+
+
 def save(obj, path):
     """Writes ``obj`` to ``path`` (a str, a pathlib.Path or a binary file
     object) as an ``.npz`` checkpoint.
@@ -131,8 +155,7 @@ def save(obj, path):
         np.savez(path, allow_pickle=False, **entries)
         return
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    fd, temporary = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, allow_pickle=False, **entries)  # to a file object: savez adds no ".npz" to the name

@@ -110,6 +110,22 @@ def test_file_objects_and_str_paths(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["no_extension"]  # no temporary left behind
 
 
+def test_saved_file_permissions_follow_the_umask_or_the_replaced_file(tmp_path):
+    """As open()/np.savez/torch.save: a new checkpoint gets 0o666 less the
+    umask (not mkstemp's 0o600), an overwritten one keeps its permissions."""
+    old_umask = os.umask(0o022)
+    try:
+        path = tmp_path / "ckpt.npz"
+        ng.save({"epoch": 1}, path)
+        assert os.stat(path).st_mode & 0o777 == 0o644
+        os.chmod(path, 0o600)  # made private by its owner: an overwrite keeps it private
+        ng.save({"epoch": 2}, path)
+        assert os.stat(path).st_mode & 0o777 == 0o600 and ng.load(path) == {"epoch": 2}
+        assert os.listdir(tmp_path) == ["ckpt.npz"]
+    finally:
+        os.umask(old_umask)
+
+
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
