@@ -142,8 +142,10 @@ def save(obj, path):
     None. Anything else is a TypeError naming where it is
     (``obj['model']['fc.weight']``), raised before the file is touched. A path
     is written atomically: to a temporary file in the same directory, then
-    renamed over ``path``, so an interrupted save leaves the old file (a
-    file object is written as it is: its atomicity is the caller's).
+    renamed over ``path`` (over a symlink's target, as open() would write;
+    keeping the replaced file's permissions), so an interrupted save leaves
+    the old file (a file object is written as it is: its atomicity is the
+    caller's).
 
         ng.save({"model": net.state_dict(), "epoch": 3}, "ckpt.npz")
     """
@@ -154,7 +156,7 @@ def save(obj, path):
     if hasattr(path, "write"):
         np.savez(path, allow_pickle=False, **entries)
         return
-    path = os.fspath(path)
+    path = os.path.realpath(os.fspath(path))  # through a symlink, as open(): replace its target, not the link
     fd, temporary = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:

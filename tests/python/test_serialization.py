@@ -126,6 +126,17 @@ def test_saved_file_permissions_follow_the_umask_or_the_replaced_file(tmp_path):
         os.umask(old_umask)
 
 
+def test_save_through_a_symlink_writes_its_target(tmp_path):
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "ckpt.npz"
+    ng.save({"epoch": 1}, target)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(target)
+    ng.save({"epoch": 2}, link)
+    assert link.is_symlink() and ng.load(target) == {"epoch": 2}
+    assert sorted(os.listdir(tmp_path / "runs")) == ["ckpt.npz"]
+
+
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
