@@ -301,6 +301,19 @@ def test_bad_arguments_are_clear_errors(make, match):
         make(p)
 
 
+def test_sets_of_parameters_are_refused():
+    """A set's iteration order differs between runs: the state a checkpoint
+    restores by position would land on other parameters. TypeError, as torch."""
+    a, b = nn.Parameter(ng.tensor(np.ones(2))), nn.Parameter(ng.tensor(np.ones(2)))
+    with pytest.raises(TypeError, match="SGD: parameters must be an ordered collection .*not a set"):
+        optim.SGD({a, b}, lr=0.1)
+    with pytest.raises(TypeError, match="Adam: parameters must be an ordered collection .*not a frozenset"):
+        optim.Adam([{"params": frozenset([a])}])
+    opt = optim.SGD([a], lr=0.1)
+    with pytest.raises(TypeError, match="not a set"):
+        opt.add_param_group({"params": {b}})
+
+
 def test_load_state_dict_of_another_shape_names_the_parameter_and_entry():
     a = nn.Parameter(ng.tensor(np.ones(2)))
     opt = optim.Adam([a])

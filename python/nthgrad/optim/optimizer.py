@@ -50,6 +50,14 @@ def _check_hyper(owner, name, value, low=0.0, high=None, high_inclusive=False):
     return value
 
 
+def _check_ordered(owner, params):
+    """A set's order changes between runs, so state saved by position would be
+    restored onto other parameters (of the same shape: silently); as torch."""
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(f"{owner}: parameters must be an ordered collection (a list), not a {type(params).__name__}, "
+                        "whose order changes between runs and would mix up the state a checkpoint restores")
+
+
 class Optimizer:
     """Base class of the optimizers, as ``torch.optim.Optimizer``.
 
@@ -71,6 +79,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors or of dicts, got a "
                             "single tensor; pass [tensor]")
+        _check_ordered(type(self).__name__, params)
         groups = list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
@@ -86,6 +95,7 @@ class Optimizer:
         if not isinstance(param_group, dict) or "params" not in param_group:
             raise TypeError(f"{name}: a parameter group must be a dict with a 'params' entry")
         params = param_group["params"]
+        _check_ordered(name, params)
         params = [params] if isinstance(params, Tensor) else list(params)
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
