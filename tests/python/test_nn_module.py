@@ -271,6 +271,19 @@ def test_casting_keeps_shared_parameters_and_buffers_shared():
         assert len(list(net.parameters())) == 1
 
 
+def test_containers_take_numpy_integer_indices():
+    layers = [Affine(2, 2, seed=i) for i in range(3)]
+    seq, ml = nn.Sequential(*layers), nn.ModuleList(layers)
+    i = np.argmax(np.array([0.1, 0.7, 0.2]))  # np.int64
+    assert seq[i] is layers[1] and ml[i] is layers[1] and ml[np.int32(-1)] is layers[2]
+    ml[np.int64(0)] = layers[2]
+    assert ml[0] is layers[2]
+    with pytest.raises(TypeError, match="indices must be integers or slices, got str"):
+        ml["0"]
+    with pytest.raises(TypeError, match="got bool"):
+        seq[True]
+
+
 def test_containers():
     layers = [Affine(2, 2, seed=i) for i in range(3)]
     seq = nn.Sequential(*layers)

@@ -5,6 +5,7 @@
     blocks = nn.ModuleList([nn.Linear(8, 8) for _ in range(3)])
     heads = nn.ModuleDict({"cls": nn.Linear(8, 10), "reg": nn.Linear(8, 1)})
 """
+import operator
 from collections import OrderedDict
 
 from .module import Module
@@ -15,8 +16,13 @@ __all__ = ["Sequential", "ModuleList", "ModuleDict"]
 def _index(container, idx):
     """idx as a non-negative position in container, or IndexError naming both."""
     n = len(container)
-    if not isinstance(idx, int) or isinstance(idx, bool):
-        raise TypeError(f"{type(container).__name__} indices must be integers or slices, got {type(idx).__name__}")
+    if isinstance(idx, bool):
+        raise TypeError(f"{type(container).__name__} indices must be integers or slices, got bool")
+    try:
+        idx = operator.index(idx)  # NumPy integers too (net[np.argmax(scores)]), as torch's
+    except TypeError:
+        raise TypeError(f"{type(container).__name__} indices must be integers or slices, got "
+                        f"{type(idx).__name__}") from None
     if not -n <= idx < n:
         raise IndexError(f"{type(container).__name__}: index {idx} is out of range for {n} modules")
     return idx % n
