@@ -301,6 +301,30 @@ def test_bad_arguments_are_clear_errors(make, match):
         make(p)
 
 
+def test_deepcopy_of_an_optimizer_keeps_its_state_on_the_copied_parameters():
+    """copy.deepcopy((model, opt)) (snapshots, EMA/SWA copies), as torch's: the
+    copy's state belongs to the copy's parameters and the copy continues the
+    run exactly as the original does."""
+    import copy
+    params0, grads = _params(5), _grads(6)
+    params = [nn.Parameter(ng.tensor(a)) for a in params0]
+    opt = optim.Adam(params, lr=0.01, amsgrad=True)
+    for step_grads in grads[:2]:
+        for p, g in zip(params, step_grads):
+            p.grad = ng.tensor(g)
+        opt.step()
+    params_copy, opt_copy = copy.deepcopy((params, opt))
+    assert all(q is r for q, r in zip(opt_copy.param_groups[0]["params"], params_copy))
+    assert all(opt_copy.state[q]["step"] == 2 for q in params_copy) and len(opt_copy.state) == 2
+    for step_grads in grads[2:]:
+        for p, q, g in zip(params, params_copy, step_grads):
+            p.grad, q.grad = ng.tensor(g), ng.tensor(g)
+        opt.step()
+        opt_copy.step()
+    for p, q in zip(params, params_copy):
+        np.testing.assert_array_equal(np.array(q), np.array(p))
+
+
 def test_sets_of_parameters_are_refused():
     """A set's iteration order differs between runs: the state a checkpoint
     restores by position would land on other parameters. TypeError, as torch."""

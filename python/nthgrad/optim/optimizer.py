@@ -1,5 +1,6 @@
 """The Optimizer base class: parameter groups, per-parameter state, and
 state dicts that a checkpoint (``nthgrad.save``) can hold."""
+import copy
 import math
 from collections import OrderedDict
 
@@ -36,6 +37,15 @@ class _StateByParameter:
 
     def clear(self):
         self._by_id.clear()
+
+    def __deepcopy__(self, memo):
+        # keyed by id: a copy is keyed by the ids of the copied parameters (the ones the copied
+        # param_groups hold, through the memo), or copy.deepcopy(optimizer) would lose every state
+        new = _StateByParameter()
+        for p, state in self._by_id.values():
+            p_copy = copy.deepcopy(p, memo)
+            new._by_id[id(p_copy)] = (p_copy, copy.deepcopy(state, memo))
+        return new
 
 
 def _check_hyper(owner, name, value, low=0.0, high=None, high_inclusive=False):
