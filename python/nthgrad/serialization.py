@@ -194,7 +194,7 @@ def _read_entry(npz, name):
         version = np.lib.format.read_magic(f)
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
             np.lib.format.read_array_header_2_0
-        shape, _, dtype = read_header(f, max_header_size=10000)
+        shape, _, dtype = read_header(f)  # (NumPy >= 1.24 also caps the header at 10000 bytes)
         data_bytes = info.file_size - f.tell()
     declared = math.prod(shape) * dtype.itemsize
     if declared > data_bytes:
