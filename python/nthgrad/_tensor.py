@@ -289,6 +289,24 @@ def _setitem(self, index, values):
                     "(differentiable) instead of x[index] = values")
 
 
+def _deepcopy(self, memo):
+    """copy.deepcopy(t), as torch's: a leaf becomes a new tensor with a copy of
+    its values, its requires_grad and a deep copy of its .grad, of the same
+    class (an nn.Parameter stays one); a tensor made by an op is refused."""
+    if id(self) in memo:
+        return memo[id(self)]
+    if not self.is_leaf:
+        raise RuntimeError(f"deepcopy: only leaf tensors (made by the user, not by an op) can be deep-copied; this "
+                           f"one (shape {tuple(self.shape)}) is the result of an op; deep-copy t.detach() instead")
+    values = tensor(np.array(self), dtype=self.dtype)
+    new = values if type(self) is Tensor else type(self)(values, self.requires_grad)
+    new.requires_grad = self.requires_grad
+    memo[id(self)] = new
+    if self.grad is not None:
+        new.grad = _deepcopy(self.grad, memo)
+    return new
+
+
 def _install_methods():
     from . import functional as F
 
@@ -298,6 +316,7 @@ def _install_methods():
     Tensor.__repr__ = _repr
     Tensor.__str__ = _repr
     Tensor.backward = _backward
+    Tensor.__deepcopy__ = _deepcopy
     Tensor.__matmul__ = _matmul
     Tensor.__rmatmul__ = _rmatmul
     Tensor.__float__ = _float

@@ -31,6 +31,8 @@ def _as_supported_array(array, fn, which):
         raise TypeError(f"{fn}: {which} must be a NumPy array, got {type(array).__name__}")
     if array.ndim == 0:
         raise ValueError(f"{fn}: {which} is 0-d (shape ()); a dataset needs a first axis of samples")
+    if not array.dtype.isnative:  # e.g. '>f8' from a big-endian file: tensors hold the machine's byte order
+        array = array.astype(array.dtype.newbyteorder("="))
     kind, size = array.dtype.kind, array.dtype.itemsize
     if kind == "b" or (kind == "f" and size == 8) or array.dtype == np.int64 or (kind == "f" and size == 4):
         return array
@@ -98,8 +100,9 @@ class Sampler:
             raise ValueError(f"Sampler: num_samples must be >= 0, got {num_samples}")
         if seed is None:  # from the global generator, so nthgrad.manual_seed makes it reproducible
             seed = int(randint(0, 2**62, (), -1).item())
-        elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise TypeError(f"Sampler: seed must be None or an int >= 0, got {seed!r}")
+        elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64:
+            # checked here, not at the first iter() where Generator(seed) would refuse it
+            raise TypeError(f"Sampler: seed must be None or an int in [0, 2**64), got {seed!r}")
         self.num_samples = int(num_samples)
         self.shuffle = bool(shuffle)
         self.seed = int(seed)

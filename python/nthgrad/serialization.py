@@ -17,7 +17,7 @@ structure and points to the arrays. It is read with
 import json
 import math
 import os
-import tempfile
+import secrets
 import zipfile
 from collections import OrderedDict
 
@@ -107,6 +107,30 @@ def _manifest_array(root):
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
 
+def _create_temporary(path):
+    """A new file beside ``path`` for the atomic write, with the permissions
+    the final file should have: those of the file it replaces, else 0o666
+    less the umask (as open() gives; mkstemp's 0o600 would make checkpoints
+    unreadable to the group and others)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    for _ in range(100):
+        temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        try:
+            os.chmod(temporary, os.stat(path).st_mode & 0o7777)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            os.close(fd)
+            os.unlink(temporary)
+            raise
+        return fd, temporary
+    raise FileExistsError(f"ng.save: could not create a temporary file in {directory}")
+
+
 def save(obj, path):
     """Writes ``obj`` to ``path`` (a str, a pathlib.Path or a binary file
     object) as an ``.npz`` checkpoint.
@@ -118,8 +142,10 @@ def save(obj, path):
     None. Anything else is a TypeError naming where it is
     (``obj['model']['fc.weight']``), raised before the file is touched. A path
     is written atomically: to a temporary file in the same directory, then
-    renamed over ``path``, so an interrupted save leaves the old file (a
-    file object is written as it is: its atomicity is the caller's).
+    renamed over ``path`` (over a symlink's target, as open() would write;
+    keeping the replaced file's permissions), so an interrupted save leaves
+    the old file (a file object is written as it is: its atomicity is the
+    caller's).
 
         ng.save({"model": net.state_dict(), "epoch": 3}, "ckpt.npz")
     """
@@ -130,9 +156,8 @@ def save(obj, path):
     if hasattr(path, "write"):
         np.savez(path, allow_pickle=False, **entries)
         return
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    path = os.path.realpath(os.fspath(path))  # through a symlink, as open(): replace its target, not the link
+    fd, temporary = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, allow_pickle=False, **entries)  # to a file object: savez adds no ".npz" to the name
@@ -152,6 +177,32 @@ class _Corrupt(Exception):
     """A file that is not a well-formed checkpoint (turned into the ValueError of load)."""
 
 
+_MAX_RATIO = 1000  # deflate's own limit is about 1032
+
+
+def _read_entry(npz, name):
+    """npz[name], after checking that the .npy header's shape and dtype fit in
+    the bytes the entry holds: a forged header (shape (2**40,)) would make
+    NumPy allocate the whole array (a MemoryError) before finding it short;
+    and that a compressed entry does not inflate beyond deflate's ratio."""
+    info = npz.zip.getinfo(name + ".npy")
+    if info.compress_type != zipfile.ZIP_STORED and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
+        # ng.save stores entries uncompressed; a tiny entry that inflates to gigabytes is a zip bomb
+        raise _Corrupt(f"the entry {name!r} inflates {info.compress_size} bytes to {info.file_size} (more than "
+                       f"{_MAX_RATIO} times): refused as a zip bomb")
+    with npz.zip.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(f)  # (NumPy >= 1.24 also caps the header at 10000 bytes)
+        data_bytes = info.file_size - f.tell()
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > data_bytes:
+        raise _Corrupt(f"the entry {name!r} declares shape {shape} of {dtype} ({declared} bytes) but holds "
+                       f"{data_bytes} bytes of data")
+    return npz[name]
+
+
 class _Decoder:
     def __init__(self, npz):
         self.npz = npz
@@ -161,7 +212,7 @@ class _Decoder:
         name = node.get("a")
         if not isinstance(name, str) or name not in self.entries or name == _MANIFEST:
             raise _Corrupt(f"{_where(where)} names the array {name!r}, which the file does not hold")
-        array = self.npz[name]
+        array = _read_entry(self.npz, name)
         if not isinstance(node.get("shape"), list) or tuple(array.shape) != tuple(node["shape"]):
             raise _Corrupt(f"the array of {_where(where)} has shape {array.shape}, the manifest says "
                            f"{node.get('shape')!r}")
@@ -215,7 +266,7 @@ class _Decoder:
 def _read_manifest(npz):
     if _MANIFEST not in npz.files:
         raise _Corrupt(f"it has no {_MANIFEST} entry (an .npz written by something else?)")
-    raw = npz[_MANIFEST]
+    raw = _read_entry(npz, _MANIFEST)
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise _Corrupt(f"the manifest is a {raw.dtype} array of shape {raw.shape}, not bytes")
     manifest = json.loads(raw.tobytes().decode("utf-8"))

@@ -110,6 +110,14 @@ def test_dtypes_and_dataset_forms():
     np.testing.assert_array_equal(last.numpy(), images[4:])
 
 
+def test_non_native_byte_order_is_converted():
+    # big-endian arrays (from files written on other machines) batch as their values, not as an error
+    for dtype in (">f8", ">f4", ">i8", ">i4", ">f2"):
+        x = np.arange(6, dtype=dtype).reshape(3, 2)
+        (xb,) = list(DataLoader(x, batch_size=3))
+        np.testing.assert_array_equal(xb.numpy(), np.arange(6).reshape(3, 2))
+
+
 def test_array_dataset_indexing():
     x, y = make_arrays(5)
     ds = ArrayDataset(x, y)
@@ -141,6 +149,8 @@ def test_bad_input():
         DataLoader(np.array(3.0))
     with pytest.raises(TypeError, match="Sampler: seed must be"):
         DataLoader(x, shuffle=True, seed=-1)
+    with pytest.raises(TypeError, match=r"Sampler: seed must be None or an int in \[0, 2\*\*64\)"):
+        DataLoader(x, shuffle=True, seed=2**64)  # at construction, not at the first batch
     with pytest.raises(ValueError, match="either sampler or shuffle"):
         DataLoader(x, shuffle=True, sampler=Sampler(23))
     with pytest.raises(ValueError, match="set_epoch: epoch must be >= 0, got -1"):

@@ -171,6 +171,74 @@ def test_load_state_dict_errors_name_the_key(tmp_path):
         net.load_state_dict(ng.load(str(bad_file)))
 
 
+def test_load_state_dict_refused_midway_loads_nothing():
+    """A write refused by a live NumPy view of a later parameter undoes the
+    writes before it: the module is as it was, not half loaded."""
+    net = Net()
+    before = {k: np.array(v) for k, v in net.state_dict().items()}
+    new = {k: (v + 1 if v.dtype != ng.int64 else v) for k, v in net.state_dict().items()}
+    view = net.heads.a.w.numpy()  # a late key: thirteen keys before it are written when it is refused
+    with pytest.raises(RuntimeError, match=r"load_state_dict: heads.a.w \(shape \(4, 2\)\) .*NumPy view"):
+        net.load_state_dict(new)
+    for key, value in net.state_dict().items():
+        assert np.array(value).tobytes() == before[key].tobytes(), key
+    del view
+    net.load_state_dict(new)
+    np.testing.assert_array_equal(np.array(net.first.w), before["first.w"] + 1)
+
+
+def test_deepcopy_of_a_module_is_independent_and_keeps_sharing():
+    """copy.deepcopy(model) (a best-model snapshot, an EMA copy), as torch's:
+    new Parameters of the same values, requires_grad and grad, tied weights
+    still tied inside the copy, and writes to the copy leave the original."""
+    import copy
+    net = Net()
+    net.tied = net.first  # the same submodule twice
+    net.first.w.grad = ng.ones(net.first.w.shape, ng.float64)
+    net.first.b.requires_grad = False
+    clone = copy.deepcopy(net)
+    assert clone.tied is clone.first and clone.first is not net.first
+    assert isinstance(clone.first.w, nn.Parameter) and clone.first.w is clone.first._parameters["w"]
+    assert not clone.first.b.requires_grad and clone.first.w.requires_grad
+    np.testing.assert_array_equal(np.array(clone.first.w.grad), 1.0)
+    for (name, a), b in zip(net.state_dict().items(), clone.state_dict().values()):
+        assert np.array(a).tobytes() == np.array(b).tobytes(), name
+    before = np.array(net.first.w)
+    with ng.no_grad():
+        clone.first.w.add_(ng.ones(clone.first.w.shape, ng.float64))
+    np.testing.assert_array_equal(np.array(net.first.w), before)
+    with pytest.raises(RuntimeError, match="deepcopy: only leaf tensors"):
+        copy.deepcopy(net.first.w * 2)
+
+
+def test_registering_over_an_existing_attribute_is_refused():
+    """register_buffer('training', ...) or add_module('forward', ...) would
+    shadow the module's own attributes (train() then writes a bool over the
+    buffer; calling the module calls the tensor): a KeyError, as torch's."""
+    net = Affine(2, 2)
+    net.note = "plain"
+    for register, value in [(net.register_buffer, ng.zeros((1,))), (net.register_parameter, nn.Parameter(
+            ng.zeros((1,)))), (net.add_module, nn.Module())]:
+        for name in ("training", "forward", "note", "state_dict"):
+            with pytest.raises(KeyError, match=f"attribute '{name}' already exists"):
+                register(name, value)
+    assert net.training is True and net.note == "plain"
+    net.register_buffer("scale", ng.zeros((2,), ng.float64))  # re-registering a member is fine
+    net.register_parameter("w", None)
+    assert "w" not in dict(net.named_parameters())
+
+
+def test_an_optimizer_made_before_a_cast_still_trains_the_module():
+    net = Affine(3, 2)
+    opt = ng.optim.SGD(net.parameters(), lr=0.1)
+    net.float()
+    before = np.array(net.w)
+    loss = F.sum(net(ng.ones((4, 3))))
+    loss.backward()
+    opt.step()
+    assert not np.array_equal(np.array(net.w), before)
+
+
 def test_casting_float_and_double():
     net = Net().float()
     assert all(p.dtype == ng.float32 for p in net.parameters())
@@ -183,6 +251,34 @@ def test_casting_float_and_double():
     assert net.to(ng.float32) is net and net.first.w.dtype == ng.float32
     with pytest.raises(TypeError, match="dtype must be nthgrad.float32 or float64"):
         net.to(ng.int64)
+
+
+def test_casting_keeps_shared_parameters_and_buffers_shared():
+    # tied weights (one Parameter in two modules) must stay one Parameter after a cast, as in torch
+    net = nn.Module()
+    net.enc, net.dec = nn.Module(), nn.Module()
+    w = nn.Parameter(ng.ones((2, 3)))
+    stats = ng.zeros((3,))
+    net.enc.w, net.dec.w = w, w
+    net.enc.register_buffer("stats", stats)
+    net.dec.register_buffer("stats", stats)
+    for cast in (net.double, net.float):
+        cast()
+        assert net.enc.w is net.dec.w and net.enc.stats is net.dec.stats
+        assert len(list(net.parameters())) == 1
+
+
+def test_containers_take_numpy_integer_indices():
+    layers = [Affine(2, 2, seed=i) for i in range(3)]
+    seq, ml = nn.Sequential(*layers), nn.ModuleList(layers)
+    i = np.argmax(np.array([0.1, 0.7, 0.2]))  # np.int64
+    assert seq[i] is layers[1] and ml[i] is layers[1] and ml[np.int32(-1)] is layers[2]
+    ml[np.int64(0)] = layers[2]
+    assert ml[0] is layers[2]
+    with pytest.raises(TypeError, match="indices must be integers or slices, got str"):
+        ml["0"]
+    with pytest.raises(TypeError, match="got bool"):
+        seq[True]
 
 
 def test_containers():

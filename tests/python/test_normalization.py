@@ -189,6 +189,13 @@ def test_norm_normalization_of_a_zero_slice_is_zero_where_nnabla_gives_nan():
     assert np.isfinite(np.asarray(g)).all()
 
 
+@pytest.mark.parametrize("p", [2.0, 3.0])
+def test_norm_of_a_slice_holding_nan_is_nan(p):
+    x = ng.tensor(np.array([[1.0, np.nan, 5.0], [3.0, 4.0, 0.0]]))
+    out = np.array(F.norm(x, p=p, axis=[1]))
+    assert np.isnan(out[0]) and out[1] == pytest.approx(np.sum(np.array([3.0, 4.0]) ** p) ** (1 / p))
+
+
 def test_norm_rejects_p_below_one():
     with pytest.raises(ValueError, match="p must be finite and >= 1, got 0.5"):
         F.norm(tensor([1.0, 2.0]), p=0.5)

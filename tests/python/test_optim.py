@@ -207,12 +207,47 @@ def test_a_step_while_a_numpy_view_of_the_parameter_lives_is_refused():
     p.grad = ng.ones((3,), ng.float64)
     opt = optim.SGD([p], lr=0.1)
     view = p.numpy()
-    with pytest.raises(RuntimeError, match="sgd_step: p .*NumPy view"):
+    with pytest.raises(RuntimeError, match=r"SGD.step: parameter 0 \(shape \(3,\)\) .*NumPy view"):
         opt.step()
     np.testing.assert_array_equal(view, 1.0)
     del view
     opt.step()
     np.testing.assert_allclose(np.array(p), 0.9)
+
+
+@pytest.mark.parametrize("name, ref, kw", CASES, ids=IDS)
+def test_a_refused_step_leaves_the_state_as_it_was(name, ref, kw):
+    """A step refused by a live NumPy view (before and after a first update)
+    changes no state: retried, the run equals the formula's without the refusals
+    (step counts for bias correction, SGD's first momentum step)."""
+    params0, grads = _params(3), _grads(4)
+    params = [nn.Parameter(ng.tensor(a)) for a in params0]
+    opt = getattr(optim, name)(params, **kw)
+    states = [{} for _ in params]
+    expected = [a.copy() for a in params0]
+    for t, step_grads in enumerate(grads):
+        for p, g in zip(params, step_grads):
+            p.grad = ng.tensor(g)
+        if t in (0, 2):
+            view = params[0].numpy()
+            with pytest.raises(RuntimeError, match="NumPy view"):
+                opt.step()
+            del view
+        opt.step()
+        expected = [ref(e, g, st, **kw) for e, g, st in zip(expected, step_grads, states)]
+        for p, e in zip(params, expected):
+            np.testing.assert_allclose(np.array(p), e, rtol=1e-12, atol=1e-14)
+
+
+def test_a_step_refused_at_a_later_parameter_updates_none():
+    a, b = nn.Parameter(ng.tensor(np.ones(3))), nn.Parameter(ng.tensor(np.ones(3)))
+    opt = optim.SGD([a, b], lr=0.1)
+    a.grad, b.grad = ng.ones((3,), ng.float64), ng.ones((3,), ng.float64)
+    view = b.numpy()
+    with pytest.raises(RuntimeError, match=r"SGD.step: parameter 1 \(shape \(3,\)\) .*NumPy view"):
+        opt.step()
+    del view
+    np.testing.assert_array_equal(np.array(a), 1.0)  # all or nothing, as a step that torch never refuses
 
 
 def test_parameters_without_grad_are_skipped_and_zero_grad_clears():
@@ -261,6 +296,43 @@ def test_bad_arguments_are_clear_errors(make, match):
     p = nn.Parameter(ng.tensor(np.ones(2)))
     with pytest.raises((ValueError, TypeError), match=match):
         make(p)
+
+
+def test_deepcopy_of_an_optimizer_keeps_its_state_on_the_copied_parameters():
+    """copy.deepcopy((model, opt)) (snapshots, EMA/SWA copies), as torch's: the
+    copy's state belongs to the copy's parameters and the copy continues the
+    run exactly as the original does."""
+    import copy
+    params0, grads = _params(5), _grads(6)
+    params = [nn.Parameter(ng.tensor(a)) for a in params0]
+    opt = optim.Adam(params, lr=0.01, amsgrad=True)
+    for step_grads in grads[:2]:
+        for p, g in zip(params, step_grads):
+            p.grad = ng.tensor(g)
+        opt.step()
+    params_copy, opt_copy = copy.deepcopy((params, opt))
+    assert all(q is r for q, r in zip(opt_copy.param_groups[0]["params"], params_copy))
+    assert all(opt_copy.state[q]["step"] == 2 for q in params_copy) and len(opt_copy.state) == 2
+    for step_grads in grads[2:]:
+        for p, q, g in zip(params, params_copy, step_grads):
+            p.grad, q.grad = ng.tensor(g), ng.tensor(g)
+        opt.step()
+        opt_copy.step()
+    for p, q in zip(params, params_copy):
+        np.testing.assert_array_equal(np.array(q), np.array(p))
+
+
+def test_sets_of_parameters_are_refused():
+    """A set's iteration order differs between runs: the state a checkpoint
+    restores by position would land on other parameters. TypeError, as torch."""
+    a, b = nn.Parameter(ng.tensor(np.ones(2))), nn.Parameter(ng.tensor(np.ones(2)))
+    with pytest.raises(TypeError, match="SGD: parameters must be an ordered collection .*not a set"):
+        optim.SGD({a, b}, lr=0.1)
+    with pytest.raises(TypeError, match="Adam: parameters must be an ordered collection .*not a frozenset"):
+        optim.Adam([{"params": frozenset([a])}])
+    opt = optim.SGD([a], lr=0.1)
+    with pytest.raises(TypeError, match="not a set"):
+        opt.add_param_group({"params": {b}})
 
 
 def test_load_state_dict_of_another_shape_names_the_parameter_and_entry():
@@ -380,6 +452,23 @@ def test_clip_grad_norm_of_nonfinite_gradients():
     with pytest.raises(RuntimeError, match="total norm of the gradients is inf"):
         optim.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
     assert math.isinf(optim.clip_grad_norm_([p], 1.0).item())
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 3.0, 1.0, float("inf")])
+@pytest.mark.parametrize("nan_in", [0, 1])
+def test_clip_grad_norm_of_nan_gradients_is_nan_as_torch(norm_type, nan_in):
+    """A NaN anywhere (in either parameter) makes the total NaN, error_if_nonfinite
+    raise, and (without it) every gradient NaN, as torch.nn.utils.clip_grad_norm_."""
+    grads = [np.array([2.0, 3.0]), np.array([4.0, 1.0])]
+    grads[nan_in][0] = np.nan
+    params = [nn.Parameter(ng.tensor(np.zeros(2))) for _ in grads]
+    for p, g in zip(params, grads):
+        p.grad = ng.tensor(g)
+    with pytest.raises(RuntimeError, match="total norm of the gradients is nan"):
+        optim.clip_grad_norm_(params, 1.0, norm_type, error_if_nonfinite=True)
+    assert math.isnan(optim.clip_grad_norm_(params, 1.0, norm_type).item())
+    for p in params:
+        assert np.isnan(np.array(p.grad)).all()
 
 
 def test_clip_grad_value_clamps_every_entry():

@@ -110,6 +110,33 @@ def test_file_objects_and_str_paths(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["no_extension"]  # no temporary left behind
 
 
+def test_saved_file_permissions_follow_the_umask_or_the_replaced_file(tmp_path):
+    """As open()/np.savez/torch.save: a new checkpoint gets 0o666 less the
+    umask (not mkstemp's 0o600), an overwritten one keeps its permissions."""
+    old_umask = os.umask(0o022)
+    try:
+        path = tmp_path / "ckpt.npz"
+        ng.save({"epoch": 1}, path)
+        assert os.stat(path).st_mode & 0o777 == 0o644
+        os.chmod(path, 0o600)  # made private by its owner: an overwrite keeps it private
+        ng.save({"epoch": 2}, path)
+        assert os.stat(path).st_mode & 0o777 == 0o600 and ng.load(path) == {"epoch": 2}
+        assert os.listdir(tmp_path) == ["ckpt.npz"]
+    finally:
+        os.umask(old_umask)
+
+
+def test_save_through_a_symlink_writes_its_target(tmp_path):
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "ckpt.npz"
+    ng.save({"epoch": 1}, target)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(target)
+    ng.save({"epoch": 2}, link)
+    assert link.is_symlink() and ng.load(target) == {"epoch": 2}
+    assert sorted(os.listdir(tmp_path / "runs")) == ["ckpt.npz"]
+
+
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
@@ -257,6 +284,51 @@ def test_cut_zip_entry(tmp_path):
     data_start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
     damaged = data[:data_start + 80] + data[data_start + 120:]  # 40 bytes of a0 gone, directory kept
     expect_corrupt(tmp_path, damaged)
+
+
+@pytest.mark.parametrize("entry", ["a0.npy", "__nthgrad_manifest__.npy"])
+def test_forged_huge_shape_is_corrupt_not_memory_error(tmp_path, entry):
+    """A .npy header claiming shape (2**40,) (4 TiB) in a tiny entry: the clear
+    error, not a MemoryError from allocating what the header claims."""
+    data = good_checkpoint(tmp_path)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        entries = {name: z.read(name) for name in z.namelist()}
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4" if entry == "a0.npy" else "|u1",
+                                                  "fortran_order": False, "shape": (2**40,)})
+    entries[entry] = header.getvalue() + bytes(16)
+    forged = io.BytesIO()
+    with zipfile.ZipFile(forged, "w") as z:
+        for name, payload in entries.items():
+            z.writestr(name, payload)
+    with pytest.raises(ValueError, match=CORRUPT + ".*declares shape"):
+        ng.load(io.BytesIO(forged.getvalue()))
+
+
+def test_zip_bomb_is_refused_before_inflating(tmp_path):
+    """An entry of 64 MiB of zeros deflated to ~64 KiB, the header consistent
+    with it: refused from the zip directory's sizes, nothing inflated."""
+    data = good_checkpoint(tmp_path)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        entries = {name: z.read(name) for name in z.namelist()}
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (2**24,)})
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w") as z:
+        for name, payload in entries.items():
+            if name == "a0.npy":
+                z.writestr(name, header.getvalue() + bytes(2**26), compress_type=zipfile.ZIP_DEFLATED,
+                           compresslevel=9)
+            else:
+                z.writestr(name, payload)
+    with pytest.raises(ValueError, match=CORRUPT + ".*zip bomb"):
+        ng.load(io.BytesIO(bomb.getvalue()))
+    compressed = io.BytesIO()  # an honest compressed checkpoint still loads
+    with zipfile.ZipFile(compressed, "w") as z:
+        for name, payload in entries.items():
+            z.writestr(name, payload, compress_type=zipfile.ZIP_DEFLATED)
+    loaded = ng.load(io.BytesIO(compressed.getvalue()))
+    assert loaded["epoch"] == 2
 
 
 def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):

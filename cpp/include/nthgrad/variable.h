@@ -39,6 +39,12 @@ class Variable {
   void set_grad(const Variable& grad);
   // The same value, cut from the graph.
   Variable detach() const;
+  // Replaces a leaf's value by another tensor (any shape or dtype; float when
+  // it requires grad), as torch's `p.data = t`: nn.Module.float()/double()
+  // keep their Parameter objects, and so the optimizers that hold them. A
+  // .grad of another dtype or shape is dropped. Graphs that saved the old
+  // value keep it; views of the old value keep the old memory.
+  void set_data(const Tensor& value);
 
   // Accumulates d(this)/d(leaf) into every leaf's grad(); see autograd.h.
   void backward(const Variable& gradient = Variable(), bool retain_graph = false,

@@ -78,6 +78,19 @@ void Variable::set_grad(const Variable& grad) {
   impl.grad = grad;
 }
 
+void Variable::set_data(const Tensor& value) {
+  VariableImpl& impl = checked(impl_, "set_data");
+  if (impl.grad_fn)
+    throw RuntimeError(detail::cat("set_data: the tensor (shape ", shape_str(impl.value.shape()),
+                                   ") is the result of an op; only a leaf's value can be replaced"));
+  if (!value.defined()) throw ValueError("set_data: the new value is undefined");
+  if (impl.requires_grad && !is_floating(value.dtype()))
+    throw TypeError(detail::cat("set_data: the tensor requires grad, so its value must be float32 or float64, not ",
+                                dtype_name(value.dtype())));
+  if (value.dtype() != impl.value.dtype() || value.shape() != impl.value.shape()) impl.grad = Variable();
+  impl.value = value;
+}
+
 Variable Variable::detach() const { return Variable(value()); }
 
 void Variable::backward(const Variable& gradient, bool retain_graph, bool create_graph) const {

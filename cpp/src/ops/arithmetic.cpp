@@ -179,28 +179,10 @@ Variable mul_n(const VariableList& inputs) {
   });
 }
 
-// x must be a leaf that is not being recorded, and no other variable may share
-// x itself (results of grad that alias, a .grad that is a caller's grad_outputs,
-// several handles of one gradient), since those would be distinct tensors that
-// change. Graphs that saved x see its version change and refuse to backward.
-static void check_in_place_target(const char* op, const Variable& x) {
-  check::defined(op, "x", x);
-  if (!x.is_leaf())
-    throw RuntimeError(detail::cat(op, ": x of shape ", shape_str(x.shape()),
-                                   " is the result of an op; only leaves can be updated in place"));
-  if (x.requires_grad() && is_grad_enabled())
-    throw RuntimeError(detail::cat(op, ": x requires grad and recording is on; update it inside `with "
-                                   "nthgrad.no_grad():`"));
-  if (x.impl_ptr().use_count() > 1)
-    throw RuntimeError(detail::cat(op, ": x (shape ", shape_str(x.shape()),
-                                   ") is also held as another tensor object (e.g. a gradient that aliases another "
-                                   "result or the grad_outputs you passed); update a copy instead"));
-}
-
 // add_: x += alpha * other in place
 void add_(Variable& x, const Variable& other, double alpha) {
   check::floating("add_", "x", x);
-  check_in_place_target("add_", x);
+  check::in_place_leaf("add_", x);
   check::floating("add_", "other", other);
   check::same_shape("add_", "x", x, "other", other);
   check::prepare_in_place("add_", "x", x);
@@ -211,7 +193,7 @@ void add_(Variable& x, const Variable& other, double alpha) {
 
 // copy_: x = src in place (loading a state dict, initializers), any dtype but bool from or into others
 void copy_(Variable& x, const Variable& src) {
-  check_in_place_target("copy_", x);
+  check::in_place_leaf("copy_", x);
   check::defined("copy_", "src", src);
   check::same_shape("copy_", "x", x, "src", src);
   if ((src.dtype() == DType::Bool) != (x.dtype() == DType::Bool))

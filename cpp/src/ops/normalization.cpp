@@ -381,9 +381,10 @@ Variable norm(const Variable& x, double p, const Axes& axis, bool keepdims) {
   Variable ax = even ? x : mul2(x, sign(x, 0.0, false));
   Variable s = sum(pow_scalar(ax, p), a, keepdims);
   if (p == 1) return s;
-  Variable positive = greater_scalar(s, 0.0);
-  Variable s_safe = where(positive, s, constant(1.0, {}, s.dtype()));
-  return mul2(pow_scalar(s_safe, 1.0 / p), positive);
+  // s >= 0; only an all-zero slice (s = 0) is masked, so that its gradient is 0 -- a NaN passes through
+  Variable nonzero = not_equal_scalar(s, 0.0);
+  Variable s_safe = where(nonzero, s, constant(1.0, {}, s.dtype()));
+  return mul2(pow_scalar(s_safe, 1.0 / p), nonzero);
 }
 
 // norm_normalization: x / max(||x||_p, eps) (nnabla ignores eps: NaN for an all-zero slice)

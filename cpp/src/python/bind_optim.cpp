@@ -1,5 +1,6 @@
 // The fused optimizer updates (nthgrad.optim calls them; one call per
 // parameter and step). Unused state buffers are None.
+#include "ops/detail/check.h"
 #include "python/common.h"
 
 namespace nthgrad::python {
@@ -9,6 +10,24 @@ Variable or_undefined(const std::optional<Variable>& v) { return v ? *v : Variab
 }  // namespace
 
 void bind_optim(py::module_& m) {
+  // Checks every tensor of a batch of in-place writes before the first one
+  // happens (Optimizer.step, Module.load_state_dict), so that a refusal
+  // leaves nothing half updated. The tensors are read by reference: a copy
+  // of a variable would count as a second holder of it.
+  m.def(
+      "_check_writable",
+      [](const std::string& op, const std::vector<std::string>& names, const py::sequence& tensors, bool leaves) {
+        if (names.size() != static_cast<std::size_t>(py::len(tensors)))
+          throw ValueError("_check_writable: one name per tensor");
+        for (std::size_t i = 0; i < names.size(); ++i) {
+          const Variable& v = tensors[i].cast<const Variable&>();
+          if (leaves) check::in_place_leaf((op + " (" + names[i] + ")").c_str(), v);
+          check::writable(op.c_str(), names[i].c_str(), v);
+        }
+      },
+      py::arg("op"), py::arg("names"), py::arg("tensors"), py::arg("leaves") = false,
+      "Raises the error an in-place write of each tensor would raise (memory not nthgrad's, a live NumPy view or "
+      "DLPack export; with leaves, also what copy_ requires), before any is written.");
   m.def(
       "sgd_step",
       [](Variable p, const Variable& grad, const std::optional<Variable>& momentum_buffer, double lr, double momentum,

@@ -217,6 +217,10 @@ void bind_tensor(py::module_& m) {
           [](Variable& v, std::optional<Variable> g) { v.set_grad(g ? *g : Variable()); })
       .def("detach", &Variable::detach)
       .def(
+          "_set_data", [](Variable& v, const Variable& data) { v.set_data(data.value()); }, py::arg("data"),
+          "Replaces this leaf's value by data's (shared, any dtype or shape), as torch's p.data = t; for "
+          "nn.Module.float()/double(). A .grad of another dtype or shape is dropped.")
+      .def(
           "add_",
           [](py::object self, const Variable& other, double alpha) {
             Variable& x = self.cast<Variable&>();

@@ -5,6 +5,7 @@
     blocks = nn.ModuleList([nn.Linear(8, 8) for _ in range(3)])
     heads = nn.ModuleDict({"cls": nn.Linear(8, 10), "reg": nn.Linear(8, 1)})
 """
+import operator
 from collections import OrderedDict
 
 from .module import Module
@@ -15,8 +16,13 @@ __all__ = ["Sequential", "ModuleList", "ModuleDict"]
 def _index(container, idx):
     """idx as a non-negative position in container, or IndexError naming both."""
     n = len(container)
-    if not isinstance(idx, int) or isinstance(idx, bool):
-        raise TypeError(f"{type(container).__name__} indices must be integers or slices, got {type(idx).__name__}")
+    if isinstance(idx, bool):
+        raise TypeError(f"{type(container).__name__} indices must be integers or slices, got bool")
+    try:
+        idx = operator.index(idx)  # NumPy integers too (net[np.argmax(scores)]), as torch's
+    except TypeError:
+        raise TypeError(f"{type(container).__name__} indices must be integers or slices, got "
+                        f"{type(idx).__name__}") from None
     if not -n <= idx < n:
         raise IndexError(f"{type(container).__name__}: index {idx} is out of range for {n} modules")
     return idx % n
@@ -28,6 +34,10 @@ class Sequential(Module):
     ``Sequential(m1, m2, ...)`` names them '0', '1', ...;
     ``Sequential(OrderedDict(name=module, ...))`` keeps the names. Indexing
     with an int gives a module, with a slice a new Sequential.
+
+        net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+        y = net(ng.ones((16, 4)))          # (16, 4) -> (16, 8) -> (16, 1)
+        head = net[1:]                      # Sequential of the last two
     """
 
     def __init__(self, *modules):
@@ -64,7 +74,12 @@ class Sequential(Module):
 
 class ModuleList(Module):
     """A list of modules whose parameters the parent module sees (named
-    '0', '1', ...). It has no forward: iterate over it."""
+    '0', '1', ...). It has no forward: iterate over it.
+
+        blocks = nn.ModuleList([nn.Linear(8, 8) for _ in range(3)])
+        for block in blocks:               # in forward: x (batch, 8) -> (batch, 8)
+            x = block(x)
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -116,7 +131,11 @@ class ModuleList(Module):
 
 class ModuleDict(Module):
     """A dict of modules whose parameters the parent module sees (named by
-    their keys, in insertion order). It has no forward."""
+    their keys, in insertion order). It has no forward.
+
+        heads = nn.ModuleDict({"cls": nn.Linear(8, 10), "reg": nn.Linear(8, 1)})
+        logits = heads["cls"](features)    # features (batch, 8) -> (batch, 10)
+    """
 
     def __init__(self, modules=None):
         super().__init__()

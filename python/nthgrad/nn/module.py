@@ -20,6 +20,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from .. import _C
 from .._C import Tensor, DType
 from ..autograd import no_grad
 
@@ -58,6 +59,11 @@ IncompatibleKeys.__doc__ = """What load_state_dict returns (as torch's): the key
     """
 
 _FLOATS = (DType.float32, DType.float64)
+
+
+def _kind(dtype):
+    """What load_state_dict converts between: floats among themselves; int64 and bool only to themselves."""
+    return "float" if dtype in _FLOATS else dtype.name
 
 
 class Module:
@@ -161,10 +167,15 @@ class Module:
     register_module = add_module
 
     def _check_name(self, name):
-        self._registries()
+        registries = self._registries()
         if not isinstance(name, str) or not name or "." in name:
             raise KeyError(f"{type(self).__name__}: a member name must be a non-empty string without '.', got "
                            f"{name!r}")
+        # as torch: a name that is already something else (a method such as 'forward', 'training', a plain
+        # attribute) would be shadowed, or would shadow the member
+        if hasattr(self, name) and not any(name in r for r in registries):
+            raise KeyError(f"{type(self).__name__}: attribute '{name}' already exists and is not a parameter, "
+                           "buffer or submodule; choose another name")
 
     # ---- calling ----
     def forward(self, *args, **kwargs):
@@ -320,30 +331,32 @@ class Module:
             if tuple(value.shape) != tuple(target.shape):
                 raise ValueError(f"load_state_dict: '{key}' has shape {tuple(value.shape)} in the state dict but "
                                  f"{tuple(target.shape)} in {type(self).__name__}")
-            if (value.dtype in _FLOATS) != (target.dtype in _FLOATS):
+            if _kind(value.dtype) != _kind(target.dtype):
                 raise TypeError(f"load_state_dict: '{key}' is {value.dtype} in the state dict but {target.dtype} "
                                 f"in {type(self).__name__}")
-            updates.append((target, value))
-        with no_grad():  # all checks passed: nothing is half loaded
-            for target, value in updates:
+            updates.append((key, target, value))
+        with no_grad():
+            # every write is checked before the first happens (a live NumPy view of a parameter refuses its
+            # write): nothing is half loaded
+            _C._check_writable("load_state_dict", [k for k, _, _ in updates], [t for _, t, _ in updates], True)
+            for _, target, value in updates:
                 target.copy_(value)  # in place, int64 and bool buffers too
         return IncompatibleKeys(missing, unexpected)
 
     # ---- casting ----
     def _cast(self, dtype):
+        # The values are replaced inside the same tensor objects (torch's p.data = ...), so tied weights stay
+        # tied and an optimizer made before the cast still updates the module's parameters.
         for m in self.modules():
-            for name, p in list(m._parameters.items()):
-                if p is not None and p.dtype in _FLOATS and p.dtype != dtype:
-                    setattr(m, name, Parameter(p.detach().astype(dtype), requires_grad=p.requires_grad))
-            for name, b in list(m._buffers.items()):
-                if b is not None and b.dtype in _FLOATS and b.dtype != dtype:
-                    m._buffers[name] = b.astype(dtype)
-                    object.__setattr__(m, name, m._buffers[name])
+            for t in list(m._parameters.values()) + list(m._buffers.values()):
+                if t is not None and t.dtype in _FLOATS and t.dtype != dtype:
+                    t._set_data(t.detach().astype(dtype))
         return self
 
     def float(self):
-        """Casts floating parameters and buffers to float32 (new tensors: make
-        the optimizer after casting); returns self."""
+        """Casts floating parameters and buffers to float32, keeping the tensor
+        objects (an optimizer made before still trains them; its state of the
+        old dtype is refused by its next step); returns self."""
         return self._cast(DType.float32)
 
     def double(self):

@@ -46,17 +46,19 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         return tensor(0.0, dtype=dtype)
     with no_grad():
         if norm_type == math.inf:
-            norms = [F.max(F.abs(p.grad)).item() if p.grad.size else 0.0 for p in params]
-            total = max(norms)
+            norms = np.array([F.max(F.abs(p.grad)).item() if p.grad.size else 0.0 for p in params])
+            total = float(np.max(norms))  # np.max, unlike max(), is NaN whatever the NaN's position
         else:
-            norms = np.array([F.norm(p.grad, p=norm_type).item() for p in params])
+            # sum |g| is NaN exactly when g holds a NaN: the NaN must reach the total (F.norm alone may lose it)
+            norms = np.array([math.nan if math.isnan(F.sum(F.abs(p.grad)).item()) else
+                              F.norm(p.grad, p=norm_type).item() for p in params])
             total = float(np.sum(norms ** norm_type) ** (1.0 / norm_type)) if np.all(np.isfinite(norms)) else \
                 float(np.sum(norms))  # NaN or inf stays NaN or inf
         if error_if_nonfinite and not math.isfinite(total):
             raise RuntimeError(f"clip_grad_norm_: the total norm of the gradients is {total}; pass "
                                "error_if_nonfinite=False to scale them anyway")
-        coef = min(1.0, max_norm / (total + 1e-6))
-        if coef < 1.0 or not math.isfinite(coef):
+        coef = max_norm / (total + 1e-6)  # NaN for a NaN total: every gradient becomes NaN, as torch's
+        if coef < 1.0 or math.isnan(coef):
             for p in params:
                 p.grad = p.grad * coef
     return tensor(total, dtype=dtype)

@@ -1,10 +1,12 @@
 """The Optimizer base class: parameter groups, per-parameter state, and
 state dicts that a checkpoint (``nthgrad.save``) can hold."""
+import copy
 import math
 from collections import OrderedDict
 
 import numpy as np
 
+from .. import _C
 from .._C import Tensor
 from ..autograd import no_grad, enable_grad
 
@@ -37,6 +39,15 @@ class _StateByParameter:
     def clear(self):
         self._by_id.clear()
 
+    def __deepcopy__(self, memo):
+        # keyed by id: a copy is keyed by the ids of the copied parameters (the ones the copied
+        # param_groups hold, through the memo), or copy.deepcopy(optimizer) would lose every state
+        new = _StateByParameter()
+        for p, state in self._by_id.values():
+            p_copy = copy.deepcopy(p, memo)
+            new._by_id[id(p_copy)] = (p_copy, copy.deepcopy(state, memo))
+        return new
+
 
 def _check_hyper(owner, name, value, low=0.0, high=None, high_inclusive=False):
     """value must be a finite number in [low, high) (or [low, high])."""
@@ -48,6 +59,14 @@ def _check_hyper(owner, name, value, low=0.0, high=None, high_inclusive=False):
         bound = "" if high is None else f" and {'<=' if high_inclusive else '<'} {high}"
         raise ValueError(f"{owner}: {name} must be >= {low}{bound}, got {value}")
     return value
+
+
+def _check_ordered(owner, params):
+    """A set's order changes between runs, so state saved by position would be
+    restored onto other parameters (of the same shape: silently); as torch."""
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(f"{owner}: parameters must be an ordered collection (a list), not a {type(params).__name__}, "
+                        "whose order changes between runs and would mix up the state a checkpoint restores")
 
 
 class Optimizer:
@@ -71,6 +90,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors or of dicts, got a "
                             "single tensor; pass [tensor]")
+        _check_ordered(type(self).__name__, params)
         groups = list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
@@ -86,6 +106,7 @@ class Optimizer:
         if not isinstance(param_group, dict) or "params" not in param_group:
             raise TypeError(f"{name}: a parameter group must be a dict with a 'params' entry")
         params = param_group["params"]
+        _check_ordered(name, params)
         params = [params] if isinstance(params, Tensor) else list(params)
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
@@ -125,11 +146,26 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         with no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None:
-                        self._update(group, p, self.state[p])
+            updates = [(group, p) for group in self.param_groups for p in group["params"] if p.grad is not None]
+            self._check_writable(updates)
+            for group, p in updates:
+                self._update(group, p, self.state[p])
         return loss
+
+    def _check_writable(self, updates):
+        """Raises, before anything is written, the error a kernel would raise
+        for a parameter or state tensor it cannot write (a live NumPy view),
+        so a refused step updates no parameter at all."""
+        names, tensors = [], []
+        for i, (_, p) in enumerate(updates):
+            names.append(f"parameter {i} (shape {tuple(p.shape)})")
+            tensors.append(p)
+            if p in self.state:
+                for key, value in self.state[p].items():
+                    if isinstance(value, Tensor):
+                        names.append(f"state '{key}' of parameter {i}")
+                        tensors.append(value)
+        _C._check_writable(f"{type(self).__name__}.step", names, tensors)
 
     def _update(self, group, p, state):
         raise NotImplementedError

@@ -49,14 +49,16 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov momentum needs momentum > 0 and dampening = 0")
 
     def _update(self, group, p, state):
+        # State changes only after the kernel succeeded: a refused step (e.g. a live NumPy view of p)
+        # must leave the optimizer as it was, so that retrying it is the first step again.
         momentum = group["momentum"]
-        first = False
-        if momentum != 0 and "momentum_buffer" not in state:
-            state["momentum_buffer"] = _zeros_like(p)
-            first = True
-        _C.sgd_step(p, p.grad, state.get("momentum_buffer") if momentum != 0 else None, lr=group["lr"],
+        first = momentum != 0 and "momentum_buffer" not in state
+        buffer = _zeros_like(p) if first else state.get("momentum_buffer")
+        _C.sgd_step(p, p.grad, buffer if momentum != 0 else None, lr=group["lr"],
                     momentum=momentum, dampening=group["dampening"], weight_decay=group["weight_decay"],
                     nesterov=group["nesterov"], maximize=group["maximize"], first_step=first)
+        if first:
+            state["momentum_buffer"] = buffer
 
 
 class Adam(Optimizer):
@@ -93,12 +95,13 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = _zeros_like(p)
         if group["amsgrad"] and "max_exp_avg_sq" not in state:
             state["max_exp_avg_sq"] = _zeros_like(p)
-        state["step"] += 1
+        step = state["step"] + 1  # counted once the kernel succeeded (a refused step changes nothing)
         beta1, beta2 = group["betas"]
         _C.adam_step(p, p.grad, state["exp_avg"], state["exp_avg_sq"],
-                     state["max_exp_avg_sq"] if group["amsgrad"] else None, step=state["step"], lr=group["lr"],
+                     state["max_exp_avg_sq"] if group["amsgrad"] else None, step=step, lr=group["lr"],
                      beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
                      decoupled_weight_decay=self._decoupled, amsgrad=group["amsgrad"], maximize=group["maximize"])
+        state["step"] = step
 
 
 class AdamW(Adam):
@@ -148,11 +151,11 @@ class RMSprop(Optimizer):
             state["momentum_buffer"] = _zeros_like(p)
         if group["centered"] and "grad_avg" not in state:
             state["grad_avg"] = _zeros_like(p)
-        state["step"] += 1
         _C.rmsprop_step(p, p.grad, state["square_avg"], state["grad_avg"] if group["centered"] else None,
                         state["momentum_buffer"] if group["momentum"] > 0 else None, lr=group["lr"],
                         alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
                         momentum=group["momentum"], centered=group["centered"], maximize=group["maximize"])
+        state["step"] += 1  # once the kernel succeeded
 
 
 class Adagrad(Optimizer):
@@ -187,6 +190,7 @@ class Adagrad(Optimizer):
     def _update(self, group, p, state):
         if "sum" not in state:  # a group added after construction
             self._init_state(group, p, state)
-        state["step"] += 1
-        _C.adagrad_step(p, p.grad, state["sum"], step=state["step"], lr=group["lr"], lr_decay=group["lr_decay"],
+        step = state["step"] + 1  # counted once the kernel succeeded (a refused step changes nothing)
+        _C.adagrad_step(p, p.grad, state["sum"], step=step, lr=group["lr"], lr_decay=group["lr_decay"],
                         weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"])
+        state["step"] = step
