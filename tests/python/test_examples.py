@@ -31,9 +31,11 @@ def test_digits_cnn_shortened_learns_plots_and_checkpoints(tmp_path):
     assert len(h["loss"]) == len(h["test_accuracy"]) == epochs
     assert h["loss"][-1] < 0.5 * h["loss"][0]
     assert h["test_accuracy"][-1] >= 0.93  # the full 30-epoch run must reach 0.97 (bench/RESULTS.md)
-    # The budget is 2 minutes for the full run; this shortened run gets its share of it (a guard
-    # against a pathological slowdown with a margin of about 10x, not a benchmark).
-    assert h["seconds"] < 120.0 * epochs / digits.EPOCHS
+    # The budget is 2 minutes for the full 30-epoch run (about 5 s on a quiet 2-core machine:
+    # bench/RESULTS.md). This shortened run must fit in that whole budget: a guard against a pathological
+    # slowdown, not a benchmark -- with another process busy on the second core the run was seen to take
+    # 20x its quiet time (OpenMP barriers waiting for a descheduled thread), so the bound is loose.
+    assert h["seconds"] < 120.0
     assert plot.read_bytes()[:8] == PNG_MAGIC
     # the checkpoint restores the model: same predictions
     saved = ng.load(str(checkpoint))
