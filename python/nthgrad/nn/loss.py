@@ -57,6 +57,19 @@ def _optional_weight(owner, name, weight):
     return weight.detach()
 
 
+def _check_elementwise_weight(owner, name, weight, input):
+    """A weight that multiplies the per-element loss: of the input's dtype,
+    broadcasting to the input's shape without enlarging it (torch's rule)."""
+    if weight is None:
+        return
+    if weight.dtype != input.dtype:
+        raise TypeError(f"{owner}: {name} is {weight.dtype} but the input is {input.dtype}; cast one of them")
+    shape, w = tuple(input.shape), tuple(weight.shape)
+    fits = len(w) <= len(shape) and all(a in (1, b) for a, b in zip(w[::-1], shape[::-1]))
+    if not fits:
+        raise ValueError(f"{owner}: {name} of shape {w} does not broadcast to the input's shape {shape}")
+
+
 class _Loss(Module):
     def __init__(self, reduction="mean"):
         super().__init__()
@@ -241,7 +254,8 @@ class BCELoss(_Loss):
     (``torch.nn.BCELoss``, over nnabla's ``F.binary_cross_entropy``, whose
     logs are clamped at the dtype's smallest normal number where torch clamps
     them at -100: the two differ only at x = 0 or 1 exactly). ``weight``
-    broadcasts against the input.
+    has the input's dtype and broadcasts to its shape (TypeError /
+    ValueError otherwise, as torch refuses a weight that would enlarge it).
 
     Shapes: input (*) in [0, 1], target (*) -> () or, with reduction='none', (*).
 
@@ -254,6 +268,7 @@ class BCELoss(_Loss):
 
     def forward(self, input, target):
         _check_pair("BCELoss", input, target)
+        _check_elementwise_weight("BCELoss", "weight", self.weight, input)
         loss = F.binary_cross_entropy(input, target)
         if self.weight is not None:
             loss = F.mul2(loss, self.weight)
@@ -265,7 +280,8 @@ class BCEWithLogitsLoss(_Loss):
     logits x, stable for any x (``torch.nn.BCEWithLogitsLoss``, over nnabla's
     ``F.sigmoid_cross_entropy``; ``pos_weight`` p adds (p - 1) t
     (-log_sigmoid(x))). ``weight`` and ``pos_weight`` (e.g. (C,) for input
-    (N, C)) broadcast against the input.
+    (N, C)) have the input's dtype and broadcast to its shape (TypeError /
+    ValueError otherwise).
 
     Shapes: input (*), target (*) in [0, 1] -> () or, with reduction='none', (*).
 
@@ -279,6 +295,8 @@ class BCEWithLogitsLoss(_Loss):
 
     def forward(self, input, target):
         _check_pair("BCEWithLogitsLoss", input, target)
+        _check_elementwise_weight("BCEWithLogitsLoss", "weight", self.weight, input)
+        _check_elementwise_weight("BCEWithLogitsLoss", "pos_weight", self.pos_weight, input)
         loss = F.sigmoid_cross_entropy(input, target)
         if self.pos_weight is not None:
             extra = F.mul2(F.mul2(F.add_scalar(self.pos_weight, -1.0), target), F.log_sigmoid(input))

@@ -1,0 +1,30 @@
+"""Regressions found by the adversarial review of the nn layers (issue 9):
+each test failed before its fix."""
+import numpy as np
+import pytest
+
+import nthgrad as ng
+import nthgrad.nn as nn
+
+
+@pytest.mark.parametrize("make", [
+    lambda w: nn.BCELoss(weight=w, reduction="sum"),
+    lambda w: nn.BCEWithLogitsLoss(weight=w, reduction="sum"),
+    lambda w: nn.BCEWithLogitsLoss(pos_weight=w, reduction="sum"),
+])
+def test_binary_cross_entropy_weights_must_fit_the_input(make):
+    x, t = ng.full((2, 3), 0.5), ng.ones((2, 3))
+    # a weight that would enlarge the loss: torch refuses it; it used to give a (5, 2, 3) loss, 'sum' 5x too large
+    with pytest.raises(ValueError, match=r"Loss: (pos_)?weight of shape \(5, 2, 3\) does not broadcast to the "
+                                         r"input's shape \(2, 3\)"):
+        make(ng.ones((5, 2, 3)))(x, t)
+    # one that does not broadcast: the message named mul2, not the loss
+    with pytest.raises(ValueError, match=r"Loss: (pos_)?weight of shape \(4,\) does not broadcast"):
+        make(ng.ones((4,)))(x, t)
+    # float64 weights silently turned a float32 loss into float64
+    with pytest.raises(TypeError, match=r"Loss: (pos_)?weight is float64 but the input is float32"):
+        make(ng.ones((3,), dtype=ng.float64))(x, t)
+    # weights that fit still work: (3,) and (2, 1) broadcast to (2, 3)
+    for w in (ng.full((3,), 2.0), ng.full((2, 1), 2.0)):
+        assert make(w)(x, t).shape == ()
+    np.testing.assert_allclose(make(ng.full((2, 1), 2.0))(x, t).numpy(), make(None)(x, t).numpy() * 2, rtol=1e-6)
