@@ -28,3 +28,18 @@ def test_binary_cross_entropy_weights_must_fit_the_input(make):
     for w in (ng.full((3,), 2.0), ng.full((2, 1), 2.0)):
         assert make(w)(x, t).shape == ()
     np.testing.assert_allclose(make(ng.full((2, 1), 2.0))(x, t).numpy(), make(None)(x, t).numpy() * 2, rtol=1e-6)
+
+
+def test_softmax_of_a_0d_input_is_torchs():
+    # the layer accepts dim 0 / -1 for a 0-d input (as torch), but the op refused it with an error naming `softmax`
+    torch = pytest.importorskip("torch")
+    for ours, theirs in [(nn.Softmax(0), torch.nn.Softmax(0)), (nn.LogSoftmax(-1), torch.nn.LogSoftmax(-1)),
+                         (nn.Softmax(), torch.nn.Softmax(0))]:
+        x = ng.tensor(2.5, requires_grad=True)
+        y = ours(x)
+        assert y.shape == ()
+        np.testing.assert_array_equal(y.numpy(), theirs(torch.tensor(2.5)).numpy())
+        (g,) = ng.grad(y, [x])
+        assert g.shape == () and g.item() == 0.0
+    with pytest.raises(ValueError, match=r"Softmax\(dim=1\): dim 1 is out of range for an input of shape \(\)"):
+        nn.Softmax(1)(ng.tensor(1.0))

@@ -128,6 +128,8 @@ class _AlongAxis(_Activation):
         _check_tensor(self, input)
         if self.dim is not None and not -max(input.ndim, 1) <= self.dim < max(input.ndim, 1):
             raise ValueError(f"{self}: dim {self.dim} is out of range for an input of shape {tuple(input.shape)}")
+        if input.ndim == 0:  # torch takes a scalar as a vector of one element (softmax 1, log_softmax 0)
+            return F.reshape(self._apply(F.reshape(input, (1,))), ())
         return self._apply(input)
 
     def extra_repr(self):
@@ -139,7 +141,7 @@ class Softmax(_AlongAxis):
     dim=None means the last axis (nnabla's default; torch guesses an axis
     from the rank and warns): pass dim explicitly.
 
-    Shapes: input (*) -> output (*), summing to 1 along dim.
+    Shapes: input (*) -> output (*), summing to 1 along dim (a 0-d input gives 1, as torch).
 
         nn.Softmax(dim=1)(ng.zeros((2, 4)))    # 0.25 everywhere
     """
