@@ -43,3 +43,14 @@ def test_softmax_of_a_0d_input_is_torchs():
         assert g.shape == () and g.item() == 0.0
     with pytest.raises(ValueError, match=r"Softmax\(dim=1\): dim 1 is out of range for an input of shape \(\)"):
         nn.Softmax(1)(ng.tensor(1.0))
+
+
+def test_unflatten_with_a_zero_size_and_minus_one():
+    # -1 next to a 0 cannot be inferred (torch: "ambiguous"); it was a ZeroDivisionError
+    with pytest.raises(ValueError, match=r"Unflatten\(dim=1, unflattened_size=\(0, -1\)\): cannot unfold axis 1 of "
+                                         r"size 0 \(input shape \(2, 0\)\) into \(0, -1\)"):
+        nn.Unflatten(1, (0, -1))(ng.ones((2, 0)))
+    assert nn.Unflatten(1, (0, 3))(ng.ones((2, 0))).shape == (2, 0, 3)
+    assert nn.Unflatten(1, (2, -1))(ng.ones((2, 0))).shape == (2, 2, 0)
+    with pytest.raises(ValueError, match="cannot unfold axis 1 of size 4"):
+        nn.Unflatten(1, (0, -1))(ng.ones((2, 4)))
