@@ -1,5 +1,7 @@
 """Regressions found by the adversarial review of the nn layers (issue 9):
 each test failed before its fix."""
+import re
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,16 @@ def test_unflatten_with_a_zero_size_and_minus_one():
     assert nn.Unflatten(1, (2, -1))(ng.ones((2, 0))).shape == (2, 2, 0)
     with pytest.raises(ValueError, match="cannot unfold axis 1 of size 4"):
         nn.Unflatten(1, (0, -1))(ng.ones((2, 4)))
+
+
+@pytest.mark.parametrize("layer, shape", [(nn.InstanceNorm1d(2), (3, 2, 1)),
+                                          (nn.InstanceNorm2d(2, affine=True), (2, 1, 1)),
+                                          (nn.InstanceNorm3d(2), (1, 2, 1, 1, 1))])
+def test_instance_norm_refuses_a_single_spatial_element(layer, shape):
+    # torch raises; the output was silently 0 (the bias) whatever the input
+    x = ng.tensor(np.random.default_rng(0).normal(size=shape).astype(np.float32))
+    for mode in (layer.train, layer.eval):
+        mode()
+        with pytest.raises(ValueError, match=r"InstanceNorm\dd\(2, .*expected more than 1 spatial element per "
+                                             r"channel, got input shape " + re.escape(str(shape))):
+            layer(x)

@@ -6,6 +6,7 @@ and buffers have torch's names and shapes, so torch state dicts load.
     bn = nn.BatchNorm2d(8)
     y = bn(ng.ones((32, 8, 4, 4)))     # (32, 8, 4, 4); running_mean/var updated
 """
+import math
 import numbers
 
 from .. import functional as F
@@ -238,6 +239,8 @@ class _InstanceNorm(Module):
         if input.ndim not in (n + 1, n + 2) or shape[-n - 1] != self.num_features:
             raise ValueError(f"{self}: expected input (N, {self.num_features}, {n} spatial axes) or unbatched "
                              f"({self.num_features}, {n} spatial axes), got shape {shape}")
+        if math.prod(shape[-n:]) <= 1:  # the normalized output would be 0 whatever the input (torch refuses it)
+            raise ValueError(f"{self}: expected more than 1 spatial element per channel, got input shape {shape}")
         if self.weight is not None:
             _check_same_dtype(self, input, self.weight)
         x = input if input.ndim == n + 2 else F.reshape(input, (1,) + shape)
@@ -253,7 +256,8 @@ class _InstanceNorm(Module):
 _INSTANCE_NORM_DOC = """Instance normalization as ``torch.nn.InstanceNorm{n}d``, over ``F.instance_normalization``.
 
     Shapes: input (N, C, {spatial}) or unbatched (C, {spatial}) -> the same shape;
-    statistics per (sample, channel) over the spatial axes. Parameters ``weight``
+    statistics per (sample, channel) over the spatial axes, which must hold more than
+    one element (ValueError, as torch). Parameters ``weight``
     and ``bias`` of shape (C,) when ``affine`` (default False, as torch; keyword-only
     ``bias=False`` drops the bias);
     ``track_running_stats=True`` is not supported (NotImplementedError).
