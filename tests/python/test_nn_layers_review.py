@@ -69,3 +69,12 @@ def test_instance_norm_refuses_a_single_spatial_element(layer, shape):
         with pytest.raises(ValueError, match=r"InstanceNorm\dd\(2, .*expected more than 1 spatial element per "
                                              r"channel, got input shape " + re.escape(str(shape))):
             layer(x)
+
+
+def test_an_integer_class_weight_is_named_as_such():
+    # the message said "must be a float nthgrad Tensor or None, got Tensor"
+    with pytest.raises(TypeError, match=r"CrossEntropyLoss: weight must be a float nthgrad Tensor or None, got a "
+                                        r"tensor of (nthgrad\.)?int64"):
+        nn.CrossEntropyLoss(weight=ng.tensor([1, 2]))
+    with pytest.raises(TypeError, match="BCEWithLogitsLoss: pos_weight must be a float nthgrad Tensor or None, got list"):
+        nn.BCEWithLogitsLoss(pos_weight=[1.0])

@@ -53,7 +53,8 @@ def _optional_weight(owner, name, weight):
     if weight is None:
         return None
     if not isinstance(weight, Tensor) or weight.dtype not in (DType.float32, DType.float64):
-        raise TypeError(f"{owner}: {name} must be a float nthgrad Tensor or None, got {type(weight).__name__}")
+        what = f"a tensor of {weight.dtype}" if isinstance(weight, Tensor) else type(weight).__name__
+        raise TypeError(f"{owner}: {name} must be a float nthgrad Tensor or None, got {what}")
     return weight.detach()
 
 
