@@ -78,3 +78,30 @@ def test_an_integer_class_weight_is_named_as_such():
         nn.CrossEntropyLoss(weight=ng.tensor([1, 2]))
     with pytest.raises(TypeError, match="BCEWithLogitsLoss: pos_weight must be a float nthgrad Tensor or None, got list"):
         nn.BCEWithLogitsLoss(pos_weight=[1.0])
+
+
+@pytest.mark.parametrize("cls, kwargs", [("GRU", dict(num_layers=2, bidirectional=True)), ("GRU", {}),
+                                         ("LSTM", dict(num_layers=2, bidirectional=True)), ("RNN", dict(num_layers=2))])
+def test_recurrent_bias_gradients_match_torchs(cls, kwargs):
+    """test_nn_layers compares the packed weights' gradients but gives the biases zeros (they are packed as sums):
+    here the packed bias's gradient against torch's, packed as its rows are (d/d(b_ih + b_hh) is d/d b_ih, and
+    GRU's separate b_in and b_hn take d/d b_ih and d/d b_hh of the n gate)."""
+    torch = pytest.importorskip("torch")
+    theirs = getattr(torch.nn, cls)(3, 4, **kwargs).double()
+    ours = getattr(nn, cls)(3, 4, dtype="float64", **kwargs)
+    ours.load_state_dict(ours.state_dict_from_torch(theirs.state_dict()))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 2, 3))
+    r = rng.normal(size=(5, 2, 4 * (2 if kwargs.get("bidirectional") else 1)))
+    (g,) = ng.grad(ng.functional.sum(ng.functional.mul2(ours(ng.tensor(x))[0], ng.tensor(r))), [ours.bias])
+    params = dict(theirs.named_parameters())
+    names = [n for n in params if n.startswith("bias")]
+    g_t = dict(zip(names, torch.autograd.grad((theirs(torch.tensor(x))[0] * torch.tensor(r)).sum(),
+                                              [params[n] for n in names])))
+    as_state = {n: torch.zeros_like(p) for n, p in params.items() if n.startswith("weight")}
+    for n in names:
+        keep = g_t[n].clone()
+        if n.startswith("bias_hh"):  # only GRU's n-gate row comes from b_hh; the other rows are b_ih's
+            keep[:2 * 4 if cls == "GRU" else None] = 0
+        as_state[n] = keep
+    np.testing.assert_allclose(g.numpy(), ours.state_dict_from_torch(as_state)["bias"], rtol=1e-9, atol=1e-12)
