@@ -105,3 +105,20 @@ def test_recurrent_bias_gradients_match_torchs(cls, kwargs):
             keep[:2 * 4 if cls == "GRU" else None] = 0
         as_state[n] = keep
     np.testing.assert_allclose(g.numpy(), ours.state_dict_from_torch(as_state)["bias"], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("beta, threshold", [(1.0, 1.0), (2.0, 5.0), (0.5, 20.0), (-1.0, 20.0), (-2.0, 0.5)])
+def test_softplus_threshold_and_negative_beta_are_torchs(beta, threshold):
+    # threshold was ignored (1.7014 where torch gives 1.5 at x = 1.5, threshold 1) and a negative beta,
+    # accepted by the layer, was refused by the op with an error naming softplus
+    torch = pytest.importorskip("torch")
+    x_np = np.array([-30.0, -4.0, -1.5, -0.3, 0.2, 0.9, 1.5, 3.0, 4.5, 30.0])
+    x, x_t = ng.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+    y, y_t = nn.Softplus(beta, threshold)(x), torch.nn.Softplus(beta, threshold)(x_t)
+    np.testing.assert_allclose(y.numpy(), y_t.detach().numpy(), rtol=1e-12, atol=1e-15)
+    (g,) = ng.grad(ng.functional.sum(ng.functional.mul2(y, y)), [x], create_graph=True)
+    (g_t,) = torch.autograd.grad((y_t * y_t).sum(), [x_t], create_graph=True)
+    np.testing.assert_allclose(g.numpy(), g_t.detach().numpy(), rtol=1e-12, atol=1e-15)
+    (gg,) = ng.grad(ng.functional.sum(g), [x])
+    (gg_t,) = torch.autograd.grad(g_t.sum(), [x_t])
+    np.testing.assert_allclose(gg.numpy(), gg_t.numpy(), rtol=1e-10, atol=1e-13)
