@@ -122,3 +122,27 @@ def test_softplus_threshold_and_negative_beta_are_torchs(beta, threshold):
     (gg,) = ng.grad(ng.functional.sum(g), [x])
     (gg_t,) = torch.autograd.grad(g_t.sum(), [x_t])
     np.testing.assert_allclose(gg.numpy(), gg_t.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_state_dict_from_torch_refuses_a_torch_module_configured_otherwise():
+    # a torch module with biases, more layers or a second direction converted silently (its extra weights dropped:
+    # another model), and misshapen weights gave NumPy's bare "cannot reshape" errors
+    torch = pytest.importorskip("torch")
+    cases = [
+        (nn.GRU(3, 4, bias=False), torch.nn.GRU(3, 4), ValueError,
+         r"GRU.state_dict_from_torch: keys \['bias_ih_l0', 'bias_hh_l0'\] have no place in GRU\(3, 4, bias=False\)"),
+        (nn.LSTM(3, 4), torch.nn.LSTM(3, 4, num_layers=2), ValueError, r"keys \['weight_ih_l1', .*have no place in"),
+        (nn.RNN(3, 4), torch.nn.RNN(3, 4, bidirectional=True), ValueError, r"keys \['weight_ih_l0_reverse', "),
+        (nn.LSTM(3, 4), torch.nn.LSTM(3, 8), ValueError,
+         r"LSTM.state_dict_from_torch: 'weight_ih_l0' has shape \(32, 3\), expected \(16, 3\) for LSTM\(3, 4\)"),
+        (nn.GRU(3, 4, num_layers=2), torch.nn.GRU(3, 4, num_layers=2, bidirectional=False), None, None),
+        (nn.GRU(3, 4, num_layers=2, bidirectional=True), torch.nn.GRU(3, 4, num_layers=2), KeyError,
+         r"missing key 'weight_ih_l0_reverse'"),
+        (nn.LSTM(3, 4), torch.nn.GRU(3, 4), ValueError, r"'weight_ih_l0' has shape \(12, 3\), expected \(16, 3\)"),
+    ]
+    for ours, theirs, error, message in cases:
+        if error is None:
+            ours.load_state_dict(ours.state_dict_from_torch(theirs.state_dict()))
+            continue
+        with pytest.raises(error, match=message):
+            ours.state_dict_from_torch(theirs.state_dict())
