@@ -146,3 +146,11 @@ def test_state_dict_from_torch_refuses_a_torch_module_configured_otherwise():
             continue
         with pytest.raises(error, match=message):
             ours.state_dict_from_torch(theirs.state_dict())
+
+
+def test_conv_dtype_follows_casting():
+    # conv.dtype was set once at construction and still said float32 after .double()
+    for conv in (nn.Conv2d(1, 2, 3), nn.ConvTranspose1d(2, 2, 3), nn.DepthwiseConv2d(2, 3)):
+        assert conv.dtype == ng.float32
+        conv.double()
+        assert conv.dtype == conv.weight.dtype == ng.float64

@@ -51,7 +51,7 @@ class _ConvBase(Module):
             if op >= max(s, d):  # torch's rule: otherwise the extra row is not reachable
                 raise ValueError(f"{name}: output_padding {self.output_padding} must be smaller than stride "
                                  f"{self.stride} or dilation {self.dilation}")
-        self.dtype = _float_dtype(name, dtype)
+        self._init_dtype = _float_dtype(name, dtype)  # for _make_parameters; .dtype follows the weight
 
     def _string_padding(self, name, padding):
         """'valid' is no padding; 'same' keeps the size at stride 1 when the
@@ -69,11 +69,16 @@ class _ConvBase(Module):
                                       "would need asymmetric padding; pad the input with F.pad instead")
         return tuple(t // 2 for t in totals)
 
+    @property
+    def dtype(self):
+        """The parameters' dtype (it follows .float() / .double())."""
+        return self.weight.dtype
+
     def _make_parameters(self, weight_shape, fan_in, bias):
         bound = _fan_in_bound(fan_in)
-        self.weight = _uniform_parameter(weight_shape, bound, self.dtype)
+        self.weight = _uniform_parameter(weight_shape, bound, self._init_dtype)
         if bias:
-            self.bias = _uniform_parameter((self.bias_size,), bound, self.dtype)
+            self.bias = _uniform_parameter((self.bias_size,), bound, self._init_dtype)
         else:
             self.register_parameter("bias", None)
 
