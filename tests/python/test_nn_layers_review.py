@@ -154,3 +154,15 @@ def test_conv_dtype_follows_casting():
         assert conv.dtype == ng.float32
         conv.double()
         assert conv.dtype == conv.weight.dtype == ng.float64
+
+
+def test_bce_refuses_inputs_outside_0_1():
+    # torch raises; the loss was silently 708 at x = -0.5 and negative (-0.405) at x = 1.5
+    t = ng.tensor([1.0, 0.0, 1.0])
+    for bad, shown in ((-0.5, "-0.5"), (1.5, "1.5"), (float("nan"), "nan")):
+        with pytest.raises(ValueError, match=rf"BCELoss: input must hold probabilities in \[0, 1\], got {shown} "
+                                             r"\(input of shape \(3,\); for logits use BCEWithLogitsLoss\)"):
+            nn.BCELoss()(ng.tensor([0.5, bad, 0.25]), t)
+    x = np.array([0.0, 0.3, 1.0], dtype=np.float32)
+    loss = nn.BCELoss(reduction="none")(ng.tensor(x), ng.tensor([0.0, 1.0, 1.0])).numpy()
+    np.testing.assert_allclose(loss, [0.0, -np.log(0.3), 0.0], atol=1e-7)

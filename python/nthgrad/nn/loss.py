@@ -258,7 +258,8 @@ class BCELoss(_Loss):
     has the input's dtype and broadcasts to its shape (TypeError /
     ValueError otherwise, as torch refuses a weight that would enlarge it).
 
-    Shapes: input (*) in [0, 1], target (*) -> () or, with reduction='none', (*).
+    Shapes: input (*) in [0, 1] (else ValueError, as torch), target (*) -> () or,
+    with reduction='none', (*).
 
         loss = nn.BCELoss()(ng.full((4,), 0.5), ng.ones((4,)))    # () = log(2)
     """
@@ -270,6 +271,11 @@ class BCELoss(_Loss):
     def forward(self, input, target):
         _check_pair("BCELoss", input, target)
         _check_elementwise_weight("BCELoss", "weight", self.weight, input)
+        values = input.numpy()
+        if values.size and not ((values >= 0) & (values <= 1)).all():  # also catches nan, as torch
+            bad = values[~((values >= 0) & (values <= 1))].flat[0]
+            raise ValueError(f"BCELoss: input must hold probabilities in [0, 1], got {bad} (input of shape "
+                             f"{tuple(input.shape)}; for logits use BCEWithLogitsLoss)")
         loss = F.binary_cross_entropy(input, target)
         if self.weight is not None:
             loss = F.mul2(loss, self.weight)
