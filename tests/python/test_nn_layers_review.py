@@ -166,3 +166,14 @@ def test_bce_refuses_inputs_outside_0_1():
     x = np.array([0.0, 0.3, 1.0], dtype=np.float32)
     loss = nn.BCELoss(reduction="none")(ng.tensor(x), ng.tensor([0.0, 1.0, 1.0])).numpy()
     np.testing.assert_allclose(loss, [0.0, -np.log(0.3), 0.0], atol=1e-7)
+
+
+def test_a_recurrent_state_of_another_dtype_is_named():
+    # the message said "input is float64 but the parameters are float32" for a float64 c_0 and a float32 input
+    lstm = nn.LSTM(3, 4)
+    h0, x = ng.zeros((1, 2, 4)), ng.zeros((5, 2, 3))
+    with pytest.raises(TypeError, match=r"LSTM\(3, 4\): initial state 1 is (nthgrad\.)?float64 but the input and the "
+                                        r"parameters are (nthgrad\.)?float32"):
+        lstm(x, (h0, ng.zeros((1, 2, 4), dtype=ng.float64)))
+    with pytest.raises(TypeError, match=r"GRU\(3, 4\): initial state 0 is (nthgrad\.)?float64"):
+        nn.GRU(3, 4)(x, ng.zeros((1, 2, 4), dtype=ng.float64))

@@ -92,7 +92,9 @@ class _RNNBase(Module):
             if tuple(s.shape) != expected:
                 raise ValueError(f"{self}: initial state {i} must have shape {expected} (L*D, B, H), got "
                                  f"{tuple(s.shape)}")
-            _check_same_dtype(self, s, self.weight_l0)
+            if s.dtype != input.dtype:  # the input's dtype was checked against the parameters above
+                raise TypeError(f"{self}: initial state {i} is {s.dtype} but the input and the parameters are "
+                                f"{input.dtype}")
             out.append(F.reshape(s, packed))
         return x, out, unbatched
 
