@@ -177,3 +177,24 @@ def test_a_recurrent_state_of_another_dtype_is_named():
         lstm(x, (h0, ng.zeros((1, 2, 4), dtype=ng.float64)))
     with pytest.raises(TypeError, match=r"GRU\(3, 4\): initial state 0 is (nthgrad\.)?float64"):
         nn.GRU(3, 4)(x, ng.zeros((1, 2, 4), dtype=ng.float64))
+
+
+@pytest.mark.parametrize("momentum", [0.1, 1.0, None])
+def test_batch_norm_trains_on_an_empty_batch_as_torch(momentum):
+    # torch returns the empty output, counts the batch and keeps the statistics; this raised
+    # "training needs more than 1 value per channel"
+    torch = pytest.importorskip("torch")
+    ours, theirs = nn.BatchNorm2d(3, momentum=momentum), torch.nn.BatchNorm2d(3, momentum=momentum)
+    x = np.random.default_rng(0).normal(size=(4, 3, 2, 2)).astype(np.float32)
+    ours(ng.tensor(x)), theirs(torch.tensor(x))
+    empty = ng.zeros((0, 3, 2, 2), requires_grad=True)
+    y = ours(empty)
+    theirs(torch.zeros((0, 3, 2, 2)))
+    assert y.shape == (0, 3, 2, 2)
+    assert ours.num_batches_tracked.item() == theirs.num_batches_tracked.item() == 2
+    for name in ("running_mean", "running_var"):
+        np.testing.assert_allclose(getattr(ours, name).numpy(), getattr(theirs, name).numpy(), rtol=1e-6)
+    (g,) = ng.grad(ng.functional.sum(y), [empty])
+    assert g.shape == (0, 3, 2, 2)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        ours(ng.zeros((1, 3, 1, 1)))

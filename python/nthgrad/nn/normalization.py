@@ -78,7 +78,7 @@ class _BatchNorm(Module):
             _check_same_dtype(self, input, reference)
         use_batch_stats = self.training or self.running_mean is None
         updates_running = self.training and self.running_mean is not None
-        if self.training and input.numel() // self.num_features <= 1:
+        if self.training and input.numel() // self.num_features == 1:  # an empty batch passes, as torch
             raise ValueError(f"{self}: training needs more than 1 value per channel, got input shape {shape}")
         decay_rate = 0.0
         if updates_running:
