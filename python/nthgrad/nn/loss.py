@@ -340,7 +340,8 @@ class HuberLoss(_Loss):
 class SmoothL1Loss(_Loss):
     """0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta, d = input - target
     (``torch.nn.SmoothL1Loss``): nnabla's ``F.huber_loss(input, target, beta)
-    / (2 beta)``, and ``F.absolute_error`` for beta = 0.
+    / (2 beta)``, and ``F.absolute_error`` for beta = 0 (whose gradient at a
+    tie input == target is -1, nnabla's, not torch's 0: see L1Loss).
 
     Shapes: input (*), target (*) -> () or, with reduction='none', (*).
 
