@@ -198,3 +198,13 @@ def test_batch_norm_trains_on_an_empty_batch_as_torch(momentum):
     assert g.shape == (0, 3, 2, 2)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         ours(ng.zeros((1, 3, 1, 1)))
+
+
+def test_max_pool_accepts_dilation_one_in_any_form():
+    # dilation=[1, 1] (a list, as torch allows) was refused as "not supported"
+    for dilation in (1, (1, 1), [1, 1]):
+        assert nn.MaxPool2d(2, dilation=dilation)(ng.ones((1, 1, 4, 4))).shape == (1, 1, 2, 2)
+    with pytest.raises(NotImplementedError, match=r"MaxPool2d: dilation=\(2, 1\) is not supported"):
+        nn.MaxPool2d(2, dilation=[2, 1])
+    with pytest.raises(ValueError, match="MaxPool1d: dilation must be an int or 1 ints"):
+        nn.MaxPool1d(2, dilation=(1, 1))
