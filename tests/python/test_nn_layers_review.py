@@ -208,3 +208,12 @@ def test_max_pool_accepts_dilation_one_in_any_form():
         nn.MaxPool2d(2, dilation=[2, 1])
     with pytest.raises(ValueError, match="MaxPool1d: dilation must be an int or 1 ints"):
         nn.MaxPool1d(2, dilation=(1, 1))
+
+
+def test_instance_norm_checks_momentum_as_batch_norm():
+    # any value was stored and shown in the repr (momentum='x')
+    for bad in ("x", 1.5, True):
+        for layer in (nn.InstanceNorm1d, nn.BatchNorm1d):
+            with pytest.raises(ValueError, match=rf"{layer.__name__}: momentum must be in \[0, 1\] or None"):
+                layer(2, momentum=bad)
+    assert nn.InstanceNorm2d(2, momentum=None).momentum is None

@@ -26,6 +26,13 @@ def _check_eps(owner, eps):
     return float(eps)
 
 
+def _check_momentum(owner, momentum):
+    if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
+                                 or not 0 <= momentum <= 1):
+        raise ValueError(f"{owner}: momentum must be in [0, 1] or None (cumulative average), got {momentum!r}")
+    return momentum
+
+
 def _channel_view(t, ndim):
     """t of shape (C,) as (1, C, 1, ...) of rank ndim (a view: in-place
     updates of the view reach t), or None."""
@@ -49,10 +56,7 @@ class _BatchNorm(Module):
         name = type(self).__name__
         self.num_features = _check_int(name, "num_features", num_features, 1)
         self.eps = _check_eps(name, eps)
-        if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
-                                     or not 0 <= momentum <= 1):
-            raise ValueError(f"{name}: momentum must be in [0, 1] or None (cumulative average), got {momentum!r}")
-        self.momentum = momentum
+        self.momentum = _check_momentum(name, momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         dtype = _float_dtype(name, dtype)
@@ -224,7 +228,7 @@ class _InstanceNorm(Module):
         name = type(self).__name__
         self.num_features = _check_int(name, "num_features", num_features, 1)
         self.eps = _check_eps(name, eps)
-        self.momentum = momentum
+        self.momentum = _check_momentum(name, momentum)  # unused (no running statistics), checked as torch's
         self.affine = bool(affine)
         if track_running_stats:
             raise NotImplementedError(f"{name}: track_running_stats=True is not supported (the functional "
