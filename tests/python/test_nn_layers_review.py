@@ -217,3 +217,33 @@ def test_instance_norm_checks_momentum_as_batch_norm():
             with pytest.raises(ValueError, match=rf"{layer.__name__}: momentum must be in \[0, 1\] or None"):
                 layer(2, momentum=bad)
     assert nn.InstanceNorm2d(2, momentum=None).momentum is None
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda m: m.ConvTranspose1d(2, 3, 3, stride=1, padding=1, output_padding=1, dilation=2), (2, 2, 5)),
+    (lambda m: m.ConvTranspose1d(2, 2, 2, stride=1, output_padding=1, dilation=2, groups=2), (2, 4)),  # unbatched
+    (lambda m: m.ConvTranspose2d(4, 2, (3, 2), stride=(1, 2), padding=(2, 0), output_padding=(1, 1), dilation=2,
+                                 groups=2), (1, 4, 3, 4)),
+    (lambda m: m.ConvTranspose3d(2, 2, 2, stride=(2, 1, 1), padding=(1, 0, 1), output_padding=(0, 1, 1),
+                                 dilation=(1, 2, 3), bias=False), (1, 2, 3, 2, 3)),
+])
+def test_conv_transpose_output_padding_below_dilation_as_torch(make, shape):
+    # torch allows output_padding < max(stride, dilation) and so did the layer's check, but the op refuses
+    # output_padding >= stride: the forward raised "deconvolution: output_padding ... must be smaller than stride"
+    torch = pytest.importorskip("torch")
+    theirs = make(torch.nn).double()
+    ours = make(nn).double()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x_np = np.random.default_rng(0).normal(size=shape)
+    x, x_t = ng.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+    y, y_t = ours(x), theirs(x_t)
+    np.testing.assert_allclose(y.numpy(), y_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    # a gradient penalty: first and second order against torch
+    params, params_t = list(ours.parameters()), list(theirs.parameters())
+    (g,) = ng.grad(ng.functional.sum(ng.functional.tanh(y)), [x], create_graph=True)
+    (g_t,) = torch.autograd.grad(torch.tanh(y_t).sum(), [x_t], create_graph=True)
+    np.testing.assert_allclose(g.numpy(), g_t.detach().numpy(), rtol=1e-9, atol=1e-12)
+    gg = ng.grad(ng.functional.sum(ng.functional.mul2(g, g)), params)
+    gg_t = torch.autograd.grad((g_t * g_t).sum(), params_t)
+    for a, b in zip(gg, gg_t):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-8, atol=1e-12)
