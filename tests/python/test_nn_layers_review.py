@@ -247,3 +247,17 @@ def test_conv_transpose_output_padding_below_dilation_as_torch(make, shape):
     gg_t = torch.autograd.grad((g_t * g_t).sum(), params_t)
     for a, b in zip(gg, gg_t):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda m: m.CrossEntropyLoss(reduction="none"),
+                                  lambda m: m.CrossEntropyLoss(reduction="none", label_smoothing=0.2),
+                                  lambda m: m.NLLLoss(reduction="none")])
+def test_unbatched_class_loss_without_reduction_is_0d(make):
+    # torch (and the docstring) give shape () for input (C,) and target (); it was (1,)
+    torch = pytest.importorskip("torch")
+    x_np = np.array([0.3, -1.2, 2.0])
+    x = ng.tensor(x_np, requires_grad=True)
+    y, y_t = make(nn)(x, ng.tensor(2)), make(torch.nn)(torch.tensor(x_np), torch.tensor(2))
+    assert y.shape == tuple(y_t.shape) == ()
+    np.testing.assert_allclose(y.numpy(), y_t.numpy(), rtol=1e-12)
+    assert ng.grad(y, [x])[0].shape == (3,)

@@ -125,6 +125,10 @@ class _ClassLoss(_Loss):
         weights = np.where(ignored, 0.0, per_class[np.where(ignored, 0, labels)])
         return input, labels, weights
 
+    def _unbatched_as_torch(self, input, loss):
+        """An unbatched (C,) input gives a 0-d loss also with reduction='none' (not (1,))."""
+        return F.reshape(loss, ()) if input.ndim == 1 and self.reduction == "none" else loss
+
     def _weighted(self, loss, weights, like):
         """Applies the per-element weights and the reduction (torch's 'mean'
         divides by the sum of the weights of the non-ignored targets)."""
@@ -170,6 +174,9 @@ class CrossEntropyLoss(_ClassLoss):
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, input, target):
+        return self._unbatched_as_torch(input, self._forward(input, target))
+
+    def _forward(self, input, target):
         x, labels, weights = self._classes(input, target)
         label_shape = (labels.shape[0], 1) + labels.shape[1:]
         loss = F.reshape(F.softmax_cross_entropy(x, tensor(labels.reshape(label_shape)), 1), labels.shape)
@@ -211,6 +218,9 @@ class NLLLoss(_ClassLoss):
     """
 
     def forward(self, input, target):
+        return self._unbatched_as_torch(input, self._forward(input, target))
+
+    def _forward(self, input, target):
         x, labels, weights = self._classes(input, target)
         # classes last, one row per element: gather the label's entry of each row
         axes = [0] + list(range(2, x.ndim)) + [1]
