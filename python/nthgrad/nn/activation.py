@@ -15,7 +15,7 @@ import numbers
 
 from .. import functional as F
 from .._C import DType
-from .._tensor import full
+from .._tensor import full, where
 from .linear import _check_int, _check_tensor, _check_same_dtype, _float_dtype
 from .module import Module, Parameter
 
@@ -128,6 +128,8 @@ class _AlongAxis(_Activation):
         _check_tensor(self, input)
         if self.dim is not None and not -max(input.ndim, 1) <= self.dim < max(input.ndim, 1):
             raise ValueError(f"{self}: dim {self.dim} is out of range for an input of shape {tuple(input.shape)}")
+        if input.ndim == 0:  # torch takes a scalar as a vector of one element (softmax 1, log_softmax 0)
+            return F.reshape(self._apply(F.reshape(input, (1,))), ())
         return self._apply(input)
 
     def extra_repr(self):
@@ -139,7 +141,7 @@ class Softmax(_AlongAxis):
     dim=None means the last axis (nnabla's default; torch guesses an axis
     from the rank and warns): pass dim explicitly.
 
-    Shapes: input (*) -> output (*), summing to 1 along dim.
+    Shapes: input (*) -> output (*), summing to 1 along dim (a 0-d input gives 1, as torch).
 
         nn.Softmax(dim=1)(ng.zeros((2, 4)))    # 0.25 everywhere
     """
@@ -388,14 +390,14 @@ class LogSigmoid(_Activation):
 
 
 class Softplus(_Activation):
-    """log(1 + exp(beta x)) / beta, stable for every x (``F.softplus``;
-    torch.nn.Softplus). torch's ``threshold`` (switch to x above it) is
-    accepted and ignored: the stable formula needs no switch, and the values
-    agree to rounding.
+    """log(1 + exp(beta x)) / beta (``F.softplus``, stable for every x;
+    torch.nn.Softplus), and x where beta x > ``threshold``, as torch (there
+    the gradient is 1). A negative beta is -softplus(-x, -beta), as torch.
 
     Shapes: input (*) -> output (*).
 
-        nn.Softplus()(ng.zeros((1,)))       # [0.6931]
+        nn.Softplus()(ng.zeros((1,)))                    # [0.6931]
+        nn.Softplus(threshold=1)(ng.tensor([1.5]))       # [1.5] (x above the threshold)
     """
 
     def __init__(self, beta=1.0, threshold=20.0):
@@ -406,7 +408,11 @@ class Softplus(_Activation):
         self.threshold = _check_real("Softplus", "threshold", threshold)
 
     def _apply(self, x):
-        return F.softplus(x, self.beta)
+        if self.beta > 0:
+            y = F.softplus(x, self.beta)
+        else:  # the op takes beta > 0: log(1 + exp(-b x)) / -b = -softplus(-x, b)
+            y = F.mul_scalar(F.softplus(F.mul_scalar(x, -1.0), -self.beta), -1.0)
+        return where(F.greater_scalar(F.mul_scalar(x, self.beta), self.threshold), x, y)
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"

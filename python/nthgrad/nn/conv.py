@@ -51,7 +51,7 @@ class _ConvBase(Module):
             if op >= max(s, d):  # torch's rule: otherwise the extra row is not reachable
                 raise ValueError(f"{name}: output_padding {self.output_padding} must be smaller than stride "
                                  f"{self.stride} or dilation {self.dilation}")
-        self.dtype = _float_dtype(name, dtype)
+        self._init_dtype = _float_dtype(name, dtype)  # for _make_parameters; .dtype follows the weight
 
     def _string_padding(self, name, padding):
         """'valid' is no padding; 'same' keeps the size at stride 1 when the
@@ -69,11 +69,16 @@ class _ConvBase(Module):
                                       "would need asymmetric padding; pad the input with F.pad instead")
         return tuple(t // 2 for t in totals)
 
+    @property
+    def dtype(self):
+        """The parameters' dtype (it follows .float() / .double())."""
+        return self.weight.dtype
+
     def _make_parameters(self, weight_shape, fan_in, bias):
         bound = _fan_in_bound(fan_in)
-        self.weight = _uniform_parameter(weight_shape, bound, self.dtype)
+        self.weight = _uniform_parameter(weight_shape, bound, self._init_dtype)
         if bias:
-            self.bias = _uniform_parameter((self.bias_size,), bound, self.dtype)
+            self.bias = _uniform_parameter((self.bias_size,), bound, self._init_dtype)
         else:
             self.register_parameter("bias", None)
 
@@ -162,8 +167,25 @@ class _ConvTransposeNd(_ConvBase):
 
     def forward(self, input):
         base_axis = self._check_input(input)
-        return F.deconvolution(input, self.weight, self.bias, base_axis, self._pad, self.stride, self.dilation,
-                               self.groups, False, self.output_padding)
+        if all(op < s for op, s in zip(self.output_padding, self.stride)):
+            return F.deconvolution(input, self.weight, self.bias, base_axis, self._pad, self.stride, self.dilation,
+                                   self.groups, False, self.output_padding)
+        return self._padded_past_stride(input, base_axis)
+
+    def _padded_past_stride(self, input, base_axis):
+        """torch also takes output_padding < dilation, which the op refuses: the full transposed convolution
+        (no padding) cropped by ``padding`` at the start, to the output size (zeros past its end), plus the bias."""
+        n = self.nd
+        y = F.deconvolution(input, self.weight, None, base_axis, (0,) * n, self.stride, self.dilation, self.groups)
+        full, out = tuple(y.shape[-n:]), self._output_sizes(tuple(input.shape[-n:]))
+        lead = [None] * (y.ndim - n)
+        y = F.slice(y, lead + list(self._pad), lead + [min(p + o, f) for p, o, f in zip(self._pad, out, full)])
+        short = [max(p + o - f, 0) for p, o, f in zip(self._pad, out, full)]
+        if any(short):
+            y = F.pad(y, [w for e in short for w in (0, e)])
+        if self.bias is not None:
+            y = F.add2(y, F.reshape(self.bias, (self.out_channels,) + (1,) * n))
+        return y
 
 
 class _DepthwiseConvNd(_ConvBase):
@@ -224,7 +246,8 @@ _CONV_TRANSPOSE_DOC = """{n}-d transposed convolution as ``torch.nn.ConvTranspos
     L' = (L - 1) stride - 2 padding + dilation (kernel_size - 1) + output_padding + 1.
     Parameters: ``weight`` (in_channels, out_channels / groups, *kernel_size) and ``bias``
     (out_channels,), torch's (and nnabla's) layout and initialisation (fan_in from the weight's
-    axis 1: out_channels / groups * prod(kernel_size)). No ``output_size`` argument in forward.
+    axis 1: out_channels / groups * prod(kernel_size)). ``output_padding`` < max(stride, dilation),
+    as torch. No ``output_size`` argument in forward.
 
         up = nn.ConvTranspose{n}d(2, 4, 2, stride=2)
         y = up(ng.ones({example}))     # {example_up}

@@ -197,7 +197,8 @@ class Unflatten(Module):
             raise ValueError(f"{self}: dim {self.dim} is out of range for an input of shape {shape}")
         sizes = self.unflattened_size
         known = math.prod(s for s in sizes if s != -1)
-        fits = shape[dim] % known == 0 if -1 in sizes and known else shape[dim] == known
+        # -1 is inferred from the other sizes: impossible when they hold a 0 (any size would do, as torch says)
+        fits = shape[dim] % known == 0 if -1 in sizes and known else shape[dim] == known and -1 not in sizes
         if sizes.count(-1) > 1 or not fits:
             raise ValueError(f"{self}: cannot unfold axis {dim} of size {shape[dim]} (input shape {shape}) into "
                              f"{sizes}")

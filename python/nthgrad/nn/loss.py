@@ -53,8 +53,22 @@ def _optional_weight(owner, name, weight):
     if weight is None:
         return None
     if not isinstance(weight, Tensor) or weight.dtype not in (DType.float32, DType.float64):
-        raise TypeError(f"{owner}: {name} must be a float nthgrad Tensor or None, got {type(weight).__name__}")
+        what = f"a tensor of {weight.dtype}" if isinstance(weight, Tensor) else type(weight).__name__
+        raise TypeError(f"{owner}: {name} must be a float nthgrad Tensor or None, got {what}")
     return weight.detach()
+
+
+def _check_elementwise_weight(owner, name, weight, input):
+    """A weight that multiplies the per-element loss: of the input's dtype,
+    broadcasting to the input's shape without enlarging it (torch's rule)."""
+    if weight is None:
+        return
+    if weight.dtype != input.dtype:
+        raise TypeError(f"{owner}: {name} is {weight.dtype} but the input is {input.dtype}; cast one of them")
+    shape, w = tuple(input.shape), tuple(weight.shape)
+    fits = len(w) <= len(shape) and all(a in (1, b) for a, b in zip(w[::-1], shape[::-1]))
+    if not fits:
+        raise ValueError(f"{owner}: {name} of shape {w} does not broadcast to the input's shape {shape}")
 
 
 class _Loss(Module):
@@ -111,6 +125,10 @@ class _ClassLoss(_Loss):
         weights = np.where(ignored, 0.0, per_class[np.where(ignored, 0, labels)])
         return input, labels, weights
 
+    def _unbatched_as_torch(self, input, loss):
+        """An unbatched (C,) input gives a 0-d loss also with reduction='none' (not (1,))."""
+        return F.reshape(loss, ()) if input.ndim == 1 and self.reduction == "none" else loss
+
     def _weighted(self, loss, weights, like):
         """Applies the per-element weights and the reduction (torch's 'mean'
         divides by the sum of the weights of the non-ignored targets)."""
@@ -156,6 +174,9 @@ class CrossEntropyLoss(_ClassLoss):
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, input, target):
+        return self._unbatched_as_torch(input, self._forward(input, target))
+
+    def _forward(self, input, target):
         x, labels, weights = self._classes(input, target)
         label_shape = (labels.shape[0], 1) + labels.shape[1:]
         loss = F.reshape(F.softmax_cross_entropy(x, tensor(labels.reshape(label_shape)), 1), labels.shape)
@@ -197,6 +218,9 @@ class NLLLoss(_ClassLoss):
     """
 
     def forward(self, input, target):
+        return self._unbatched_as_torch(input, self._forward(input, target))
+
+    def _forward(self, input, target):
         x, labels, weights = self._classes(input, target)
         # classes last, one row per element: gather the label's entry of each row
         axes = [0] + list(range(2, x.ndim)) + [1]
@@ -241,9 +265,11 @@ class BCELoss(_Loss):
     (``torch.nn.BCELoss``, over nnabla's ``F.binary_cross_entropy``, whose
     logs are clamped at the dtype's smallest normal number where torch clamps
     them at -100: the two differ only at x = 0 or 1 exactly). ``weight``
-    broadcasts against the input.
+    has the input's dtype and broadcasts to its shape (TypeError /
+    ValueError otherwise, as torch refuses a weight that would enlarge it).
 
-    Shapes: input (*) in [0, 1], target (*) -> () or, with reduction='none', (*).
+    Shapes: input (*) in [0, 1] (else ValueError, as torch), target (*) -> () or,
+    with reduction='none', (*).
 
         loss = nn.BCELoss()(ng.full((4,), 0.5), ng.ones((4,)))    # () = log(2)
     """
@@ -254,6 +280,12 @@ class BCELoss(_Loss):
 
     def forward(self, input, target):
         _check_pair("BCELoss", input, target)
+        _check_elementwise_weight("BCELoss", "weight", self.weight, input)
+        values = input.numpy()
+        if values.size and not ((values >= 0) & (values <= 1)).all():  # also catches nan, as torch
+            bad = values[~((values >= 0) & (values <= 1))].flat[0]
+            raise ValueError(f"BCELoss: input must hold probabilities in [0, 1], got {bad} (input of shape "
+                             f"{tuple(input.shape)}; for logits use BCEWithLogitsLoss)")
         loss = F.binary_cross_entropy(input, target)
         if self.weight is not None:
             loss = F.mul2(loss, self.weight)
@@ -265,7 +297,8 @@ class BCEWithLogitsLoss(_Loss):
     logits x, stable for any x (``torch.nn.BCEWithLogitsLoss``, over nnabla's
     ``F.sigmoid_cross_entropy``; ``pos_weight`` p adds (p - 1) t
     (-log_sigmoid(x))). ``weight`` and ``pos_weight`` (e.g. (C,) for input
-    (N, C)) broadcast against the input.
+    (N, C)) have the input's dtype and broadcast to its shape (TypeError /
+    ValueError otherwise).
 
     Shapes: input (*), target (*) in [0, 1] -> () or, with reduction='none', (*).
 
@@ -279,6 +312,8 @@ class BCEWithLogitsLoss(_Loss):
 
     def forward(self, input, target):
         _check_pair("BCEWithLogitsLoss", input, target)
+        _check_elementwise_weight("BCEWithLogitsLoss", "weight", self.weight, input)
+        _check_elementwise_weight("BCEWithLogitsLoss", "pos_weight", self.pos_weight, input)
         loss = F.sigmoid_cross_entropy(input, target)
         if self.pos_weight is not None:
             extra = F.mul2(F.mul2(F.add_scalar(self.pos_weight, -1.0), target), F.log_sigmoid(input))
@@ -315,7 +350,8 @@ class HuberLoss(_Loss):
 class SmoothL1Loss(_Loss):
     """0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta, d = input - target
     (``torch.nn.SmoothL1Loss``): nnabla's ``F.huber_loss(input, target, beta)
-    / (2 beta)``, and ``F.absolute_error`` for beta = 0.
+    / (2 beta)``, and ``F.absolute_error`` for beta = 0 (whose gradient at a
+    tie input == target is -1, nnabla's, not torch's 0: see L1Loss).
 
     Shapes: input (*), target (*) -> () or, with reduction='none', (*).
 

@@ -6,6 +6,7 @@ and buffers have torch's names and shapes, so torch state dicts load.
     bn = nn.BatchNorm2d(8)
     y = bn(ng.ones((32, 8, 4, 4)))     # (32, 8, 4, 4); running_mean/var updated
 """
+import math
 import numbers
 
 from .. import functional as F
@@ -23,6 +24,13 @@ def _check_eps(owner, eps):
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
         raise ValueError(f"{owner}: eps must be a number >= 0, got {eps!r}")
     return float(eps)
+
+
+def _check_momentum(owner, momentum):
+    if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
+                                 or not 0 <= momentum <= 1):
+        raise ValueError(f"{owner}: momentum must be in [0, 1] or None (cumulative average), got {momentum!r}")
+    return momentum
 
 
 def _channel_view(t, ndim):
@@ -48,10 +56,7 @@ class _BatchNorm(Module):
         name = type(self).__name__
         self.num_features = _check_int(name, "num_features", num_features, 1)
         self.eps = _check_eps(name, eps)
-        if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
-                                     or not 0 <= momentum <= 1):
-            raise ValueError(f"{name}: momentum must be in [0, 1] or None (cumulative average), got {momentum!r}")
-        self.momentum = momentum
+        self.momentum = _check_momentum(name, momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         dtype = _float_dtype(name, dtype)
@@ -77,7 +82,7 @@ class _BatchNorm(Module):
             _check_same_dtype(self, input, reference)
         use_batch_stats = self.training or self.running_mean is None
         updates_running = self.training and self.running_mean is not None
-        if self.training and input.numel() // self.num_features <= 1:
+        if self.training and input.numel() // self.num_features == 1:  # an empty batch passes, as torch
             raise ValueError(f"{self}: training needs more than 1 value per channel, got input shape {shape}")
         decay_rate = 0.0
         if updates_running:
@@ -223,7 +228,7 @@ class _InstanceNorm(Module):
         name = type(self).__name__
         self.num_features = _check_int(name, "num_features", num_features, 1)
         self.eps = _check_eps(name, eps)
-        self.momentum = momentum
+        self.momentum = _check_momentum(name, momentum)  # unused (no running statistics), checked as torch's
         self.affine = bool(affine)
         if track_running_stats:
             raise NotImplementedError(f"{name}: track_running_stats=True is not supported (the functional "
@@ -238,6 +243,8 @@ class _InstanceNorm(Module):
         if input.ndim not in (n + 1, n + 2) or shape[-n - 1] != self.num_features:
             raise ValueError(f"{self}: expected input (N, {self.num_features}, {n} spatial axes) or unbatched "
                              f"({self.num_features}, {n} spatial axes), got shape {shape}")
+        if math.prod(shape[-n:]) <= 1:  # the normalized output would be 0 whatever the input (torch refuses it)
+            raise ValueError(f"{self}: expected more than 1 spatial element per channel, got input shape {shape}")
         if self.weight is not None:
             _check_same_dtype(self, input, self.weight)
         x = input if input.ndim == n + 2 else F.reshape(input, (1,) + shape)
@@ -253,7 +260,8 @@ class _InstanceNorm(Module):
 _INSTANCE_NORM_DOC = """Instance normalization as ``torch.nn.InstanceNorm{n}d``, over ``F.instance_normalization``.
 
     Shapes: input (N, C, {spatial}) or unbatched (C, {spatial}) -> the same shape;
-    statistics per (sample, channel) over the spatial axes. Parameters ``weight``
+    statistics per (sample, channel) over the spatial axes, which must hold more than
+    one element (ValueError, as torch). Parameters ``weight``
     and ``bias`` of shape (C,) when ``affine`` (default False, as torch; keyword-only
     ``bias=False`` drops the bias);
     ``track_running_stats=True`` is not supported (NotImplementedError).

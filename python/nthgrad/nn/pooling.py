@@ -69,7 +69,7 @@ class _PoolNd(Module):
 class _MaxPoolNd(_PoolNd):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         name = type(self).__name__
-        _refuse(name, "dilation", dilation, 1 if isinstance(dilation, int) else (1,) * self.nd)
+        _refuse(name, "dilation", _ntuple(name, "dilation", dilation, self.nd, 1), (1,) * self.nd)
         _refuse(name, "return_indices", return_indices, False)
         _refuse(name, "ceil_mode", ceil_mode, False)
         super().__init__(kernel_size, stride, padding)

@@ -92,7 +92,9 @@ class _RNNBase(Module):
             if tuple(s.shape) != expected:
                 raise ValueError(f"{self}: initial state {i} must have shape {expected} (L*D, B, H), got "
                                  f"{tuple(s.shape)}")
-            _check_same_dtype(self, s, self.weight_l0)
+            if s.dtype != input.dtype:  # the input's dtype was checked against the parameters above
+                raise TypeError(f"{self}: initial state {i} is {s.dtype} but the input and the parameters are "
+                                f"{input.dtype}")
             out.append(F.reshape(s, packed))
         return x, out, unbatched
 
@@ -114,33 +116,47 @@ class _RNNBase(Module):
         """Converts the state dict of the torch module of the same
         configuration (weight_ih_l{k}[_reverse], weight_hh_..., bias_ih_...,
         bias_hh_...; torch tensors or NumPy arrays) into this module's packed
-        layout, as NumPy arrays for ``load_state_dict``.
+        layout, as NumPy arrays for ``load_state_dict``. A key that is
+        missing (KeyError), misshapen or left over (ValueError) means the
+        torch module is configured otherwise: an error names it.
 
             ours = nn.LSTM(3, 4)
             ours.load_state_dict(ours.state_dict_from_torch(torch.nn.LSTM(3, 4).state_dict()))
         """
-        def get(key):
+        name = f"{type(self).__name__}.state_dict_from_torch"
+        used = set()
+
+        def get(key, shape):
             if key not in torch_state_dict:
-                raise KeyError(f"{type(self).__name__}.state_dict_from_torch: missing key '{key}'")
+                raise KeyError(f"{name}: missing key '{key}' for {self!r}")
             value = torch_state_dict[key]
             value = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+            if value.shape != shape:
+                raise ValueError(f"{name}: '{key}' has shape {value.shape}, expected {shape} for {self!r}")
+            used.add(key)
             return value.astype(np.float64)
 
         h, g = self.hidden_size, self.gates
         weights, biases = [], []
         for layer in range(self.num_layers):
             layer_w, layer_b = [], []
+            layer_in = self.input_size if layer == 0 else self.num_directions * h
             for direction in range(self.num_directions):
                 suffix = f"l{layer}" + ("_reverse" if direction else "")
-                w_ih, w_hh = get(f"weight_ih_{suffix}"), get(f"weight_hh_{suffix}")
+                w_ih, w_hh = get(f"weight_ih_{suffix}", (g * h, layer_in)), get(f"weight_hh_{suffix}", (g * h, h))
                 # per gate [W_ih | W_hh]: (G*H, in) and (G*H, H) -> (G, H, in + H)
                 layer_w.append(np.concatenate([w_ih.reshape(g, h, -1), w_hh.reshape(g, h, h)], axis=2))
                 if self.bias is not None:
-                    b_ih, b_hh = get(f"bias_ih_{suffix}").reshape(g, h), get(f"bias_hh_{suffix}").reshape(g, h)
+                    b_ih = get(f"bias_ih_{suffix}", (g * h,)).reshape(g, h)
+                    b_hh = get(f"bias_hh_{suffix}", (g * h,)).reshape(g, h)
                     layer_b.append(self._pack_bias(b_ih, b_hh))
             weights.append(np.stack(layer_w))
             if layer_b:
                 biases.append(np.stack(layer_b))
+        unused = [k for k in torch_state_dict if k not in used]
+        if unused:  # e.g. a torch module with more layers, two directions or biases: dropping them changes the model
+            raise ValueError(f"{name}: keys {unused} have no place in {self!r} (is the torch module configured "
+                             "alike: num_layers, bidirectional, bias; proj_size is not supported?)")
         dtype = np.float32 if self.weight_l0.dtype == DType.float32 else np.float64
         squeeze = (lambda a: a) if g > 1 else (lambda a: a.reshape(a.shape[:-3] + a.shape[-2:]))  # noqa: E731
         out = OrderedDict(weight_l0=squeeze(weights[0]).astype(dtype))
