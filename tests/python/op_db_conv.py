@@ -121,7 +121,7 @@ BAD_CONV = [
 ]
 BAD_DECONV = [
     (lambda: deconv(t((2, 4, 3, 3)), t((4, 2, 3, 3)), stride=(2, 2), output_padding=(2, 0)), ValueError,
-     "output_padding (2, 0) must be smaller than stride (2, 2)"),
+     "output_padding (2, 0) must be smaller than stride (2, 2) or dilation (1, 1)"),
     (lambda: deconv(t((2, 4, 3, 3)), t((5, 2, 3, 3))), ValueError, "expects 5 input channels"),
     (lambda: deconv(t((2, 6, 3, 3)), t((6, 2, 3, 3)), group=4), ValueError, "6 channels, which group=4"),
     (lambda: deconv(t((2, 4, 3, 3)), t((4, 2, 3, 3)), t((3,))), ValueError, "bias of shape (3,)"),
@@ -155,6 +155,11 @@ ROWS = [
     _row("deconvolution", deconv, deconv_ref, [((2, 3, 4), (3, 2, 3), (2,))], 3, squared=True, dilation=(2,),
          stride=(3,), output_padding=(2,)),
     _row("deconvolution", deconv, deconv_ref, [((1, 2, 2, 3, 2), (2, 2, 2, 2, 2))], 3, squared=True, pad=(0, 1, 0)),
+    # output_padding >= stride, below the dilation (torch's bound): x zero-padded first; channel-first and last
+    _row("deconvolution", deconv, deconv_ref, [((2, 2, 3, 4), (2, 3, 3, 2), (3,))], 3, squared=True,
+         dilation=(3, 1), stride=(1, 2), output_padding=(2, 1)),
+    _row("deconvolution", deconv, deconv_ref, [((2, 3, 4, 2), (2, 3, 2, 3))], 2, squared=True, channel_last=True,
+         dilation=(2, 3), output_padding=(1, 2), pad=(1, 0)),
     _row("deconvolution", deconv, deconv_ref, [((2, 2, 3, 4), (3, 2, 2), (2,)), ((0, 2, 3, 4), (3, 2, 2))], 2,
          base_axis=2),
     _row("deconvolution", deconv, deconv_ref, [((2, 3, 3, 4), (4, 2, 1, 2), (2,))], 3, squared=True,

@@ -42,6 +42,8 @@ COMPOSED_OF.update({"softmax_cross_entropy": {"log_softmax"}, "huber_loss": {"ab
 # conv (issue 8): convolution, deconvolution and the weight-gradient op close over one another.
 _CONV_CYCLE = {"convolution", "deconvolution", "convolution_weight_grad"}
 COMPOSED_OF.update({name: _CONV_CYCLE for name in _CONV_CYCLE | {"depthwise_convolution", "depthwise_deconvolution"}})
+# output_padding >= stride (issue 9) zero-pads x first: pad and its adjoint, slice
+COMPOSED_OF["deconvolution"] = _CONV_CYCLE | {"pad", "slice"}
 # normalization (issue 8): the statistics run in the fused op standardize, whose rule is
 # standardize_backward (rule in ops), per-channel gamma / beta in channel_affine, whose rule is
 # channel_sums (bilinear, rule in mul2 / add2); fused_batch_normalization adds relu.

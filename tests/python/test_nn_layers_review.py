@@ -228,8 +228,9 @@ def test_instance_norm_checks_momentum_as_batch_norm():
                                  dilation=(1, 2, 3), bias=False), (1, 2, 3, 2, 3)),
 ])
 def test_conv_transpose_output_padding_below_dilation_as_torch(make, shape):
-    # torch allows output_padding < max(stride, dilation) and so did the layer's check, but the op refuses
+    # torch allows output_padding < max(stride, dilation) and so did the layer's check, but the op refused
     # output_padding >= stride: the forward raised "deconvolution: output_padding ... must be smaller than stride"
+    # (now the op zero-pads x for such entries)
     torch = pytest.importorskip("torch")
     theirs = make(torch.nn).double()
     ours = make(nn).double()

@@ -10,6 +10,8 @@
 // ops are these with group = channels and a reshaped weight.
 #include "nthgrad/ops/conv.h"
 
+#include <algorithm>
+
 #include "autograd/record.h"
 #include "kernels/kernels.h"
 #include "nthgrad/ops/array.h"
@@ -243,10 +245,13 @@ Conv convolution_geometry(const char* op, const Variable& x, const Shape& ws, co
 }
 
 // The convolution that deconvolution(x, weight) is the adjoint of.
+// output_padding may reach max(stride, dilation) - 1, as torch's: an entry op >= stride on an axis is the
+// adjoint of a convolution over x zero-padded at the end by x_pad_end = op / stride entries on that axis,
+// with output padding op % stride (the extra x entries are zeros, so they add nothing but output size).
 Conv deconvolution_geometry(const char* op, const Variable& x, const Shape& ws, const Variable& bias,
                             int64_t base_axis, const std::vector<int64_t>& pad, const std::vector<int64_t>& stride,
                             const std::vector<int64_t>& dilation, int64_t group, bool channel_last,
-                            const std::vector<int64_t>& output_padding) {
+                            const std::vector<int64_t>& output_padding, std::vector<int64_t>& x_pad_end) {
   Conv c;
   int64_t channels = 0;
   const Shape spatial =
@@ -262,25 +267,33 @@ Conv deconvolution_geometry(const char* op, const Variable& x, const Shape& ws, 
   check_bias(op, bias, out_channels, ws);
   const std::vector<int64_t> op_pad = per_axis(op, "output_padding", output_padding, c.n(), 0, 0, ws);
   for (int64_t a = 0; a < c.n(); ++a)
-    if (op_pad[a] >= c.g.stride[a])
+    if (op_pad[a] >= std::max(c.g.stride[a], c.g.dilation[a]))
       throw ValueError(detail::cat(op, ": output_padding ", vec_str(op_pad), " must be smaller than stride ",
-                                   vec_str(c.g.stride), " on every axis (x of shape ", shape_str(x.shape()), ")"));
+                                   vec_str(c.g.stride), " or dilation ", vec_str(c.g.dilation),
+                                   " on every axis (x of shape ", shape_str(x.shape()), ")"));
   c.g.channels = out_channels;  // the adjoint convolution maps the output back to x
   c.g.out_channels = channels;
-  c.g.out_size = spatial;
+  x_pad_end.assign(c.n(), 0);
+  Shape padded = spatial;  // x's spatial sizes after the zero entries of op >= stride
   for (int64_t a = 0; a < c.n(); ++a) {
+    if (spatial[a] > 0) x_pad_end[a] = op_pad[a] / c.g.stride[a];
+    padded[a] += x_pad_end[a];
+  }
+  c.g.out_size = padded;
+  for (int64_t a = 0; a < c.n(); ++a) {
+    const int64_t op_rest = op_pad[a] - x_pad_end[a] * c.g.stride[a];  // < stride
     // s(L-1) and d(k-1) can overflow for an empty x or weight with a huge axis
     int64_t strided = 0, span = 0, out = 0;
-    if (__builtin_mul_overflow(c.g.stride[a], spatial[a] - 1, &strided) ||
+    if (__builtin_mul_overflow(c.g.stride[a], padded[a] - 1, &strided) ||
         __builtin_mul_overflow(c.g.dilation[a], c.g.kernel[a] - 1, &span) ||
-        __builtin_add_overflow(strided, span, &out) || __builtin_add_overflow(out, 1 + op_pad[a] - 2 * c.g.pad[a], &out))
+        __builtin_add_overflow(strided, span, &out) || __builtin_add_overflow(out, 1 + op_rest - 2 * c.g.pad[a], &out))
       throw ValueError(detail::cat(op, ": x of shape ", shape_str(x.shape()), " and weight of shape ", shape_str(ws),
                                    " with stride ", vec_str(c.g.stride), " and dilation ", vec_str(c.g.dilation),
                                    " give an output size beyond 2^63 on spatial axis ", a));
     // the padding must leave an output from which the convolution gets x's size back
-    const int64_t room = strided + op_pad[a];  // = out + 2p - d(k-1) - 1 (no overflow: op_pad < stride)
+    const int64_t room = strided + op_rest;  // = out + 2p - d(k-1) - 1 (no overflow: op_rest < stride)
     const int64_t floor_div = room >= 0 ? room / c.g.stride[a] : -((-room + c.g.stride[a] - 1) / c.g.stride[a]);
-    if (out < (spatial[a] > 0 ? 1 : 0) || floor_div + 1 != spatial[a])
+    if (out < (padded[a] > 0 ? 1 : 0) || floor_div + 1 != padded[a])
       throw ValueError(detail::cat(op, ": x of shape ", shape_str(x.shape()), " and weight of shape ", shape_str(ws),
                                    " with pad ", vec_str(c.g.pad), ", stride ", vec_str(c.g.stride),
                                    " and output_padding ", vec_str(op_pad), " give no valid output (size ", out,
@@ -310,10 +323,16 @@ Variable deconvolution(const Variable& x, const Variable& weight, const Variable
                        const std::vector<int64_t>& output_padding) {
   check::floating("deconvolution", "x", x);
   check::floating("deconvolution", "weight", weight);
+  std::vector<int64_t> x_pad_end;
   const Conv c = deconvolution_geometry("deconvolution", x, weight.shape(), bias, base_axis, pad, stride, dilation,
-                                        group, channel_last, output_padding);
+                                        group, channel_last, output_padding, x_pad_end);
   const Promoted p(x, weight, bias);
-  return deconv_op(p.x, p.w, p.b, c);
+  if (std::all_of(x_pad_end.begin(), x_pad_end.end(), [](int64_t e) { return e == 0; }))
+    return deconv_op(p.x, p.w, p.b, c);
+  std::vector<int64_t> widths;  // pad's (before, after) pairs for the last axes: the spatial ones, then C
+  for (int64_t e : x_pad_end) widths.insert(widths.end(), {0, e});
+  if (channel_last) widths.insert(widths.end(), {0, 0});
+  return deconv_op(nthgrad::pad(p.x, widths), p.w, p.b, c);
 }
 
 Variable convolution_weight_grad(const Variable& x, const Variable& gy, const std::vector<int64_t>& kernel,

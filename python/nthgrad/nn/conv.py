@@ -167,25 +167,8 @@ class _ConvTransposeNd(_ConvBase):
 
     def forward(self, input):
         base_axis = self._check_input(input)
-        if all(op < s for op, s in zip(self.output_padding, self.stride)):
-            return F.deconvolution(input, self.weight, self.bias, base_axis, self._pad, self.stride, self.dilation,
-                                   self.groups, False, self.output_padding)
-        return self._padded_past_stride(input, base_axis)
-
-    def _padded_past_stride(self, input, base_axis):
-        """torch also takes output_padding < dilation, which the op refuses: the full transposed convolution
-        (no padding) cropped by ``padding`` at the start, to the output size (zeros past its end), plus the bias."""
-        n = self.nd
-        y = F.deconvolution(input, self.weight, None, base_axis, (0,) * n, self.stride, self.dilation, self.groups)
-        full, out = tuple(y.shape[-n:]), self._output_sizes(tuple(input.shape[-n:]))
-        lead = [None] * (y.ndim - n)
-        y = F.slice(y, lead + list(self._pad), lead + [min(p + o, f) for p, o, f in zip(self._pad, out, full)])
-        short = [max(p + o - f, 0) for p, o, f in zip(self._pad, out, full)]
-        if any(short):
-            y = F.pad(y, [w for e in short for w in (0, e)])
-        if self.bias is not None:
-            y = F.add2(y, F.reshape(self.bias, (self.out_channels,) + (1,) * n))
-        return y
+        return F.deconvolution(input, self.weight, self.bias, base_axis, self._pad, self.stride, self.dilation,
+                               self.groups, False, self.output_padding)
 
 
 class _DepthwiseConvNd(_ConvBase):

@@ -16,7 +16,8 @@ Variable convolution(const Variable& x, const Variable& weight, const Variable& 
                      const std::vector<int64_t>& pad = {}, const std::vector<int64_t>& stride = {},
                      const std::vector<int64_t>& dilation = {}, int64_t group = 1, bool channel_last = false);
 // The adjoint of convolution with the same weight, which here is (C, C'/group, K...) for x with C
-// channels; output size s(L-1) - 2p + d(k-1) + 1 + output_padding. gx = convolution(gy, weight),
+// channels; output size s(L-1) - 2p + d(k-1) + 1 + output_padding, output_padding < max(s, d) as
+// torch's (entries >= s pad x with zeros first). gx = convolution(gy, weight),
 // gw = convolution_weight_grad(gy, x), gb = sum(gy).
 Variable deconvolution(const Variable& x, const Variable& weight, const Variable& bias = {}, int64_t base_axis = 1,
                        const std::vector<int64_t>& pad = {}, const std::vector<int64_t>& stride = {},
