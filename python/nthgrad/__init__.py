@@ -54,3 +54,8 @@ from . import nn, optim, data  # noqa: E402
 from .serialization import save, load  # noqa: E402
 
 __all__ += ["nn", "optim", "data", "save", "load"]
+
+# surrogate gradients (issue 10): ng.surrogate
+from . import surrogate  # noqa: E402
+
+__all__ += ["surrogate"]

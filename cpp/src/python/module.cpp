@@ -37,4 +37,5 @@ PYBIND11_MODULE(_C, m) {
   nthgrad::python::bind_loss(m);
   nthgrad::python::bind_quantize(m);
   nthgrad::python::bind_optim(m);
+  nthgrad::python::bind_surrogate(m);
 }
