@@ -56,6 +56,6 @@ from .serialization import save, load  # noqa: E402
 __all__ += ["nn", "optim", "data", "save", "load"]
 
 # surrogate gradients (issue 10): ng.surrogate
-from . import surrogate  # noqa: E402
+from . import surrogate, snn  # noqa: E402
 
-__all__ += ["surrogate"]
+__all__ += ["surrogate", "snn"]

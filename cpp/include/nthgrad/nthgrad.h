@@ -20,6 +20,7 @@
 #include "nthgrad/ops/reduction.h"
 #include "nthgrad/ops/sequence.h"
 #include "nthgrad/ops/signal.h"
+#include "nthgrad/ops/snn.h"
 #include "nthgrad/ops/surrogate.h"
 #include "nthgrad/shape.h"
 #include "nthgrad/tensor.h"

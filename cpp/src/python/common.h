@@ -95,6 +95,7 @@ void bind_loss(py::module_& m);
 void bind_quantize(py::module_& m);    // quantizers, clip_grad_by_*
 void bind_optim(py::module_& m);       // fused optimizer updates (issue 9)
 void bind_surrogate(py::module_& m);   // surrogate gradients (issue 10)
+void bind_snn(py::module_& m);         // LIF / LI neurons (issue 10)
 
 // An axis argument as nnabla and NumPy take it: None (all axes), an int or a
 // sequence of ints.

@@ -1,0 +1,383 @@
+"""Spiking neurons under Norse's names (``norse.torch.functional`` and
+``norse.torch.module``), so Norse code ports by changing the import: the
+leaky integrate-and-fire (LIF) neuron, the leaky integrator (LI) readout,
+current and Poisson encoders, and modules that carry their state.
+
+The updates follow Norse 1.1.0's code, in its order (one step, dt = 1e-3):
+
+    i <- i + input
+    v <- v + dt tau_mem_inv ((v_leak - v) + i)
+    i <- i - dt tau_syn_inv i
+    z  = threshold(v - v_th, method, alpha)        (LIF only: a surrogate spike)
+    v <- (1 - z) v + z v_reset                     (LIF only)
+
+They run as ordinary nthgrad ops (the steps and the time loop of
+``lif_feed_forward_integral`` in C++), so backpropagation through time has
+gradients of every order and a tensor ``alpha`` is learnable.
+
+    import nthgrad as ng
+    from nthgrad import snn
+
+    x = ng.ones((100, 32, 10)) * 2.0                         # (time, batch, neurons) input current
+    zs, state = snn.lif_feed_forward_integral(x, None)       # spikes (100, 32, 10); state.v, state.i (32, 10)
+"""
+from typing import NamedTuple, Any
+
+from . import _C
+from ._C import Tensor, DType
+from ._tensor import tensor, zeros
+from .nn.module import Module
+
+__all__ = ["LIFParameters", "LIFState", "LIFFeedForwardState", "LIParameters", "LIState", "lif_step",
+           "lif_feed_forward_step", "lif_feed_forward_integral", "li_step", "li_feed_forward_step",
+           "constant_current_lif_encode", "poisson_encode", "LIFCell", "LIF", "LIFRecurrentCell", "LICell",
+           "LILinearCell", "ConstantCurrentLIFEncoder", "PoissonEncoder"]
+
+
+class LIFParameters(NamedTuple):
+    """Norse's LIF parameters and defaults: inverse synaptic and membrane time
+    constants (1/s), leak, threshold and reset potentials, and the surrogate
+    (``method`` of ``nthgrad.surrogate.threshold``, width ``alpha``: a number
+    or a tensor, which may require grad).
+
+        p = LIFParameters(tau_mem_inv=50.0, method="super", alpha=100.0)
+    """
+    tau_syn_inv: float = 200.0
+    tau_mem_inv: float = 100.0
+    v_leak: float = 0.0
+    v_th: float = 1.0
+    v_reset: float = 0.0
+    method: str = "super"
+    alpha: Any = 100.0
+
+
+class LIFState(NamedTuple):
+    """State of a recurrent LIF layer: last spikes z, membrane v, current i,
+    each (batch, hidden).
+
+        s = LIFState(z=ng.zeros((32, 64)), v=ng.zeros((32, 64)), i=ng.zeros((32, 64)))
+    """
+    z: Tensor
+    v: Tensor
+    i: Tensor
+
+
+class LIFFeedForwardState(NamedTuple):
+    """State of a feed-forward LIF layer: membrane v and current i, each of
+    the input's shape.
+
+        s = LIFFeedForwardState(v=ng.zeros((32, 10)), i=ng.zeros((32, 10)))
+    """
+    v: Tensor
+    i: Tensor
+
+
+class LIParameters(NamedTuple):
+    """Norse's leaky-integrator parameters and defaults.
+
+        p = LIParameters(tau_mem_inv=50.0)
+    """
+    tau_syn_inv: float = 200.0
+    tau_mem_inv: float = 100.0
+    v_leak: float = 0.0
+
+
+class LIState(NamedTuple):
+    """State of a leaky integrator: membrane v and current i.
+
+        s = LIState(v=ng.zeros((32, 10)), i=ng.zeros((32, 10)))
+    """
+    v: Tensor
+    i: Tensor
+
+
+def _check_tensor(fn, name, t):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{fn}: {name} must be an nthgrad Tensor, got {type(t).__name__}")
+
+
+def _alpha(p, like):
+    """p.alpha as a tensor of like's dtype (a number becomes a 0-d constant)."""
+    _lif_args(p)  # p must be LIFParameters
+    a = p.alpha
+    if isinstance(a, Tensor):
+        return a
+    if isinstance(a, bool) or not isinstance(a, (int, float)):
+        raise TypeError(f"LIFParameters: alpha must be a number or a tensor, got {type(a).__name__}")
+    return tensor(float(a), dtype=like.dtype)
+
+
+def _lif_args(p):
+    if not isinstance(p, LIFParameters):
+        raise TypeError(f"expected LIFParameters, got {type(p).__name__}")
+    return dict(tau_syn_inv=float(p.tau_syn_inv), tau_mem_inv=float(p.tau_mem_inv), v_leak=float(p.v_leak),
+                v_th=float(p.v_th), v_reset=float(p.v_reset), method=p.method)
+
+
+def _li_args(p):
+    if not isinstance(p, LIParameters):
+        raise TypeError(f"expected LIParameters, got {type(p).__name__}")
+    return dict(tau_syn_inv=float(p.tau_syn_inv), tau_mem_inv=float(p.tau_mem_inv), v_leak=float(p.v_leak))
+
+
+def _zeros_like(shape, like):
+    return zeros(tuple(shape), dtype=like.dtype)
+
+
+def lif_feed_forward_step(input_tensor, state=None, p=LIFParameters(), dt=0.001):
+    """One feed-forward LIF step. input_tensor: the input current, any shape;
+    state: LIFFeedForwardState of that shape (None: zeros). Returns
+    (z, LIFFeedForwardState): spikes of the input's shape and the new state.
+
+        z, s = lif_feed_forward_step(x, None)
+        z, s = lif_feed_forward_step(x, s)
+    """
+    _check_tensor("lif_feed_forward_step", "input_tensor", input_tensor)
+    if state is None:
+        state = LIFFeedForwardState(_zeros_like(input_tensor.shape, input_tensor),
+                                    _zeros_like(input_tensor.shape, input_tensor))
+    z, v, i = _C.lif_feed_forward_step(input_tensor, state.v, state.i, alpha=_alpha(p, input_tensor), dt=dt,
+                                       **_lif_args(p))
+    return z, LIFFeedForwardState(v, i)
+
+
+def lif_step(input_tensor, state, input_weights, recurrent_weights, p=LIFParameters(), dt=0.001):
+    """One recurrent LIF step: current input_tensor @ input_weights^T +
+    state.z @ recurrent_weights^T (input (B, I), weights (H, I) and (H, H));
+    the reset uses z detached, as Norse does. state: LIFState of (B, H)
+    (None: zeros). Returns (z, LIFState).
+
+        z, s = lif_step(x, None, w_in, w_rec)
+    """
+    _check_tensor("lif_step", "input_tensor", input_tensor)
+    _check_tensor("lif_step", "input_weights", input_weights)
+    if state is None:
+        shape = (input_tensor.shape[0], input_weights.shape[0])
+        state = LIFState(*(_zeros_like(shape, input_tensor) for _ in range(3)))
+    z, v, i = _C.lif_step(input_tensor, state.z, state.v, state.i, input_weights, recurrent_weights,
+                          alpha=_alpha(p, input_tensor), dt=dt, **_lif_args(p))
+    return z, LIFState(z, v, i)
+
+
+def lif_feed_forward_integral(input_tensor, state=None, p=LIFParameters(), dt=0.001):
+    """The feed-forward LIF over a time-major sequence (T, ...), the time loop
+    in C++ (no Python per step). Returns (spikes (T, ...), the final
+    LIFFeedForwardState).
+
+        zs, s = lif_feed_forward_integral(x_seq, None)       # x_seq (T, B, N)
+    """
+    _check_tensor("lif_feed_forward_integral", "input_tensor", input_tensor)
+    if input_tensor.ndim < 1:
+        raise ValueError("lif_feed_forward_integral: the input needs a leading time axis, got a 0-d tensor")
+    if state is None:
+        shape = tuple(input_tensor.shape[1:])
+        state = LIFFeedForwardState(_zeros_like(shape, input_tensor), _zeros_like(shape, input_tensor))
+    zs, v, i = _C.lif_feed_forward_integral(input_tensor, state.v, state.i, alpha=_alpha(p, input_tensor), dt=dt,
+                                            **_lif_args(p))
+    return zs, LIFFeedForwardState(v, i)
+
+
+def li_feed_forward_step(input_tensor, state=None, p=LIParameters(), dt=0.001):
+    """One leaky-integrator step (no spikes): returns (v, LIState), v of the
+    input's shape (the readout).
+
+        v, s = li_feed_forward_step(x, None)
+    """
+    _check_tensor("li_feed_forward_step", "input_tensor", input_tensor)
+    if state is None:
+        state = LIState(_zeros_like(input_tensor.shape, input_tensor), _zeros_like(input_tensor.shape, input_tensor))
+    v, i = _C.li_feed_forward_step(input_tensor, state.v, state.i, dt=dt, **_li_args(p))
+    return v, LIState(v, i)
+
+
+def li_step(input_tensor, state, input_weights, p=LIParameters(), dt=0.001):
+    """One leaky-integrator step with input weights: current input_tensor @
+    input_weights^T (input (B, I), weights (H, I)). Returns (v (B, H), LIState).
+
+        v, s = li_step(z, None, w_out)
+    """
+    _check_tensor("li_step", "input_tensor", input_tensor)
+    _check_tensor("li_step", "input_weights", input_weights)
+    if state is None:
+        shape = (input_tensor.shape[0], input_weights.shape[0])
+        state = LIState(_zeros_like(shape, input_tensor), _zeros_like(shape, input_tensor))
+    v, i = _C.li_step(input_tensor, state.v, state.i, input_weights, dt=dt, **_li_args(p))
+    return v, LIState(v, i)
+
+
+def constant_current_lif_encode(input_current, seq_length, p=LIFParameters(), dt=0.001):
+    """Encodes a constant input current (any shape) as the spikes of a LIF
+    neuron driven by it for seq_length steps: (seq_length, *shape).
+
+        spikes = constant_current_lif_encode(images * 5.0, 32)
+    """
+    _check_tensor("constant_current_lif_encode", "input_current", input_current)
+    if not isinstance(seq_length, int) or seq_length < 1:
+        raise ValueError(f"constant_current_lif_encode: seq_length must be an int >= 1, got {seq_length!r}")
+    from .functional import broadcast
+    xs = broadcast(input_current[None], (seq_length,) + tuple(input_current.shape))
+    return lif_feed_forward_integral(xs, None, p, dt)[0]
+
+
+def poisson_encode(input_values, seq_length, f_max=100.0, dt=0.001, seed=-1):
+    """Poisson spike trains: at each of seq_length steps a spike with
+    probability f_max dt x for x in [0, 1] (input of any shape), drawn with
+    nthgrad's generator (seed: -1 global, an int, or an ng.Generator).
+    Returns (seq_length, *shape) of the input's dtype; no gradient.
+
+        spikes = poisson_encode(images, 32, f_max=500.0, seed=0)
+    """
+    _check_tensor("poisson_encode", "input_values", input_values)
+    if not isinstance(seq_length, int) or seq_length < 1:
+        raise ValueError(f"poisson_encode: seq_length must be an int >= 1, got {seq_length!r}")
+    from .random import rand
+    shape = (seq_length,) + tuple(input_values.shape)
+    u = rand(0, 1, shape, seed, dtype=input_values.dtype.name)
+    return (u < input_values.detach() * (f_max * dt)).astype(input_values.dtype)
+
+
+# ---- modules: the state is carried between calls until reset() ----
+
+class _Stateful(Module):
+    """Keeps the state of the last call in ``self.state`` and starts from it
+    at the next call unless given one; ``reset()`` forgets it."""
+
+    def __init__(self):
+        super().__init__()
+        object.__setattr__(self, "state", None)
+
+    def reset(self):
+        """Forgets the carried state: the next call starts from zeros."""
+        object.__setattr__(self, "state", None)
+
+    def _carry(self, out):
+        object.__setattr__(self, "state", out[1])
+        return out
+
+
+class LIFCell(_Stateful):
+    """A feed-forward LIF layer, one step per call: input (any shape) ->
+    (spikes of that shape, LIFFeedForwardState).
+
+        cell = snn.LIFCell(snn.LIFParameters(method="super", alpha=100.0))
+        for x in inputs:                       # x (B, N)
+            z, _ = cell(x)
+    """
+
+    def __init__(self, p=LIFParameters(), dt=0.001):
+        super().__init__()
+        self.p, self.dt = p, dt
+
+    def forward(self, input_tensor, state=None):
+        return self._carry(lif_feed_forward_step(input_tensor, state if state is not None else self.state, self.p,
+                                                 self.dt))
+
+
+class LIF(_Stateful):
+    """The feed-forward LIF over a whole sequence, time loop in C++: input
+    (T, ...) -> (spikes (T, ...), final LIFFeedForwardState).
+
+        zs, s = snn.LIF()(x_seq)
+    """
+
+    def __init__(self, p=LIFParameters(), dt=0.001):
+        super().__init__()
+        self.p, self.dt = p, dt
+
+    def forward(self, input_tensor, state=None):
+        return self._carry(lif_feed_forward_integral(input_tensor, state if state is not None else self.state,
+                                                     self.p, self.dt))
+
+
+def _uniform_weight(shape, fan_in, dtype):
+    from .nn.linear import _uniform_parameter, _fan_in_bound
+    return _uniform_parameter(shape, _fan_in_bound(fan_in), dtype)
+
+
+class LIFRecurrentCell(_Stateful):
+    """A recurrent LIF layer, one step per call, with input weights
+    (hidden_size, input_size) and recurrent weights (hidden_size,
+    hidden_size) drawn as torch's Linear: input (B, input_size) -> (spikes
+    (B, hidden_size), LIFState).
+
+        cell = snn.LIFRecurrentCell(10, 64)
+        z, s = cell(x)                         # x (B, 10) -> z (B, 64)
+    """
+
+    def __init__(self, input_size, hidden_size, p=LIFParameters(), dt=0.001, dtype=DType.float32):
+        super().__init__()
+        self.input_size, self.hidden_size, self.p, self.dt = input_size, hidden_size, p, dt
+        self.input_weights = _uniform_weight((hidden_size, input_size), input_size, dtype)
+        self.recurrent_weights = _uniform_weight((hidden_size, hidden_size), hidden_size, dtype)
+
+    def forward(self, input_tensor, state=None):
+        return self._carry(lif_step(input_tensor, state if state is not None else self.state, self.input_weights,
+                                    self.recurrent_weights, self.p, self.dt))
+
+    def extra_repr(self):
+        return f"input_size={self.input_size}, hidden_size={self.hidden_size}, p={self.p}, dt={self.dt}"
+
+
+class LICell(_Stateful):
+    """A leaky integrator, one step per call: input (any shape) -> (v of that
+    shape, LIState).
+
+        v, s = snn.LICell()(x)
+    """
+
+    def __init__(self, p=LIParameters(), dt=0.001):
+        super().__init__()
+        self.p, self.dt = p, dt
+
+    def forward(self, input_tensor, state=None):
+        return self._carry(li_feed_forward_step(input_tensor, state if state is not None else self.state, self.p,
+                                                self.dt))
+
+
+class LILinearCell(_Stateful):
+    """A leaky-integrator readout with input weights (hidden_size,
+    input_size): input (B, input_size) -> (v (B, hidden_size), LIState).
+
+        readout = snn.LILinearCell(64, 10)
+        v, s = readout(z)
+    """
+
+    def __init__(self, input_size, hidden_size, p=LIParameters(), dt=0.001, dtype=DType.float32):
+        super().__init__()
+        self.input_size, self.hidden_size, self.p, self.dt = input_size, hidden_size, p, dt
+        self.input_weights = _uniform_weight((hidden_size, input_size), input_size, dtype)
+
+    def forward(self, input_tensor, state=None):
+        return self._carry(li_step(input_tensor, state if state is not None else self.state, self.input_weights,
+                                   self.p, self.dt))
+
+
+class ConstantCurrentLIFEncoder(Module):
+    """Encodes a constant current (any shape) as LIF spikes over seq_length
+    steps: -> (seq_length, *shape).
+
+        encoder = snn.ConstantCurrentLIFEncoder(32)
+        spikes = encoder(images * 5.0)
+    """
+
+    def __init__(self, seq_length, p=LIFParameters(), dt=0.001):
+        super().__init__()
+        self.seq_length, self.p, self.dt = seq_length, p, dt
+
+    def forward(self, input_current):
+        return constant_current_lif_encode(input_current, self.seq_length, self.p, self.dt)
+
+
+class PoissonEncoder(Module):
+    """Poisson spike trains of rate f_max x (x in [0, 1], any shape) over
+    seq_length steps: -> (seq_length, *shape); seeded by ``seed``.
+
+        encoder = snn.PoissonEncoder(32, f_max=500.0, seed=0)
+    """
+
+    def __init__(self, seq_length, f_max=100.0, dt=0.001, seed=-1):
+        super().__init__()
+        self.seq_length, self.f_max, self.dt, self.seed = seq_length, f_max, dt, seed
+
+    def forward(self, input_values):
+        return poisson_encode(input_values, self.seq_length, self.f_max, self.dt, self.seed)
