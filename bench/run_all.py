@@ -35,6 +35,8 @@ CASES = (
     "bench_lstm",
     # issue 9
     "bench_train",
+    # issue 10
+    "bench_snn",
 )
 
 
