@@ -85,3 +85,16 @@ def test_wgan_gp_penalty_gradient_is_the_double_backward():
             return penalty().item()
         numeric = (at(h) - at(-h)) / (2 * h)
         np.testing.assert_allclose(np.asarray(analytic)[index], numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_snn_digits_shortened_learns_and_plots(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("tqdm")
+    pytest.importorskip("matplotlib")
+    snn_digits = _load("snn_digits")
+    plot = tmp_path / "snn.png"
+    h = snn_digits.train(epochs=4, plot=str(plot), progress=False)
+    assert h["loss"][-1] < 0.5 * h["loss"][0]
+    assert h["test_accuracy"][-1] >= 0.90  # the full 20-epoch run must reach 0.94 (bench/RESULTS.md)
+    assert h["seconds"] < 180.0  # the 3-minute budget of the full run; a loose guard, as for digits_cnn
+    assert plot.read_bytes()[:8] == PNG_MAGIC
