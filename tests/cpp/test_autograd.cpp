@@ -124,3 +124,32 @@ TEST(adam_step_from_cpp_matches_its_formula) {
   CHECK_THROWS(adam_step(p, g, wrong, v, none, options), ValueError);
   CHECK_THROWS(adam_step(p, g, m, m, none, options), RuntimeError);
 }
+
+// Issue 10: a surrogate spike's second derivative and alpha's meta-gradient
+// from C++ (SuperSpike: sigma' = 1/(a|x|+1)^2, sigma'' = -2a sign(x)/(a|x|+1)^3,
+// d sigma'/da = -2|x|/(a|x|+1)^3).
+TEST(surrogate_spike_second_order_and_alpha_meta_gradient) {
+  Variable x(Tensor::full({1}, 0.25, DType::Float64), true);
+  Variable a(Tensor::scalar(4.0, DType::Float64), true);
+  Variable z = surrogate_heaviside(x, "super", a);
+  CHECK_NEAR(z.value().data<double>()[0], 1.0, 0);
+  Variable g = grad({sum(z)}, {x}, {}, std::nullopt, true)[0];
+  CHECK_NEAR(g.item(), 1.0 / 4.0, 1e-15);  // 1/(4*0.25+1)^2
+  VariableList second = grad({sum(g)}, {x, a});
+  CHECK_NEAR(second[0].item(), -2.0 * 4.0 / 8.0, 1e-14);
+  CHECK_NEAR(second[1].item(), -2.0 * 0.25 / 8.0, 1e-14);
+  CHECK_THROWS(surrogate_heaviside(x, "nope", a), ValueError);
+}
+
+TEST(lif_feed_forward_integral_spikes_and_resets) {
+  // a constant current of 0.5: the synaptic current settles at 2.5, so v crosses v_th = 1 and resets to 0
+  Variable xs(Tensor::full({30, 1}, 0.5, DType::Float64));
+  Variable v(Tensor::zeros({1}, DType::Float64)), i(Tensor::zeros({1}, DType::Float64));
+  Variable alpha(Tensor::scalar(100.0, DType::Float64));
+  VariableList out = lif_feed_forward_integral(xs, v, i, LIFParameters{}, alpha);
+  const double* z = out[0].value().data<double>();
+  int spikes = 0;
+  for (int t = 0; t < 30; ++t) spikes += z[t] > 0 ? 1 : 0;
+  CHECK(spikes > 0 && spikes < 30);
+  CHECK(out[1].value().data<double>()[0] < 1.0);  // below threshold after every reset
+}
