@@ -30,7 +30,7 @@ from .nn.module import Module
 
 __all__ = ["LIFParameters", "LIFState", "LIFFeedForwardState", "LIParameters", "LIState", "lif_step",
            "lif_feed_forward_step", "lif_feed_forward_integral", "li_step", "li_feed_forward_step",
-           "constant_current_lif_encode", "poisson_encode", "LIFCell", "LIF", "LIFRecurrentCell", "LICell",
+           "lif_current_encoder", "constant_current_lif_encode", "poisson_encode", "LIFCell", "LIF", "LIFRecurrentCell", "LICell",
            "LILinearCell", "ConstantCurrentLIFEncoder", "PoissonEncoder"]
 
 
@@ -205,18 +205,50 @@ def li_step(input_tensor, state, input_weights, p=LIParameters(), dt=0.001):
     return v, LIState(v, i)
 
 
+def lif_current_encoder(input_current, voltage, p=LIFParameters(), dt=0.001):
+    """One step of Norse's LIF current encoder: the current drives the
+    membrane directly (no synaptic current),
+
+        v <- v + dt tau_mem_inv ((v_leak - v) + input_current)
+        z  = threshold(v - v_th, method, alpha);  v <- v - z (v - v_reset)
+
+    input_current and voltage: the same shape. Returns (z, v), both of that shape.
+
+        z, v = lif_current_encoder(current, ng.zeros(current.shape))
+    """
+    from .surrogate import threshold
+    _check_tensor("lif_current_encoder", "input_current", input_current)
+    _check_tensor("lif_current_encoder", "voltage", voltage)
+    if tuple(voltage.shape) != tuple(input_current.shape):
+        raise ValueError(f"lif_current_encoder: voltage has shape {tuple(voltage.shape)} but input_current has "
+                         f"shape {tuple(input_current.shape)}; they must be equal")
+    if not (isinstance(dt, (int, float)) and 0 < dt < float("inf")):
+        raise ValueError(f"lif_current_encoder: dt must be finite and > 0, got {dt!r}")
+    a = _lif_args(p)
+    voltage = voltage + dt * a["tau_mem_inv"] * ((a["v_leak"] - voltage) + input_current)
+    z = threshold(voltage - a["v_th"], a["method"], _alpha(p, input_current))
+    return z, voltage - z * (voltage - a["v_reset"])
+
+
 def constant_current_lif_encode(input_current, seq_length, p=LIFParameters(), dt=0.001):
     """Encodes a constant input current (any shape) as the spikes of a LIF
-    neuron driven by it for seq_length steps: (seq_length, *shape).
+    neuron driven by it for seq_length steps, as Norse: lif_current_encoder
+    from v = 0 (the current drives the membrane directly, no synaptic
+    current). Returns (seq_length, *shape) of the input's dtype; the spikes
+    carry the surrogate gradient of p.method.
 
         spikes = constant_current_lif_encode(images * 5.0, 32)
+        constant_current_lif_encode(ng.tensor([2.0, 4.0, 8.0, 16.0]), 2)   # [[0, 0, 0, 1], [0, 0, 1, 1]]
     """
     _check_tensor("constant_current_lif_encode", "input_current", input_current)
     if not isinstance(seq_length, int) or seq_length < 1:
         raise ValueError(f"constant_current_lif_encode: seq_length must be an int >= 1, got {seq_length!r}")
-    from .functional import broadcast
-    xs = broadcast(input_current[None], (seq_length,) + tuple(input_current.shape))
-    return lif_feed_forward_integral(xs, None, p, dt)[0]
+    from .functional import stack
+    v, spikes = _zeros_like(input_current.shape, input_current), []
+    for _ in range(seq_length):
+        z, v = lif_current_encoder(input_current, v, p, dt)
+        spikes.append(z)
+    return stack(*spikes, axis=0)
 
 
 def poisson_encode(input_values, seq_length, f_max=100.0, dt=0.001, seed=-1):

@@ -212,11 +212,30 @@ def test_encoders():
     assert np.all(np.abs(rate - want) <= 5 * np.sqrt(want * (1 - want) / 4000) + 1e-12)
     np.testing.assert_array_equal(np.array(snn.poisson_encode(x, 50, seed=3)),
                                   np.array(snn.poisson_encode(x, 50, seed=3)))
-    current = ng.tensor(np.array([0.1, 0.5, 2.0]))  # the current settles at 5x the input: 0.5 stays below v_th
+    current = ng.tensor(np.array([0.5, 1.5, 3.0]))  # v settles at the current: 0.5 stays below v_th
     enc = np.array(snn.ConstantCurrentLIFEncoder(100)(current))
     assert enc.shape == (100, 3)
     counts = enc.sum(axis=0)
     assert counts[0] == 0 and 0 < counts[1] < counts[2]  # below threshold: silent; more current, more spikes
+
+
+def test_constant_current_encoder_is_norses_lif_current_encoder():
+    # Norse's docstring example of constant_current_lif_encode, and a NumPy restatement of its
+    # lif_current_encoder (the current drives v directly: no synaptic current accumulates)
+    spikes = snn.constant_current_lif_encode(ng.tensor(np.array([2.0, 4.0, 8.0, 16.0])), 2)
+    np.testing.assert_array_equal(np.array(spikes), [[0, 0, 0, 1], [0, 0, 1, 1]])
+    current = np.random.default_rng(7).uniform(0, 4, (3, 5))
+    p = snn.LIFParameters(tau_mem_inv=70.0, v_leak=0.1, v_th=0.9, v_reset=-0.2)
+    got = snn.constant_current_lif_encode(ng.tensor(current), 50, p)
+    v, want = np.zeros_like(current), []
+    for _ in range(50):
+        v = v + DT * p.tau_mem_inv * ((p.v_leak - v) + current)
+        z = (v - p.v_th > 0).astype(float)
+        v = v - z * (v - p.v_reset)
+        want.append(z)
+    assert got.shape == (50, 3, 5) and got.dtype == ng.float64
+    np.testing.assert_array_equal(np.array(got), np.array(want))
+    assert 0.05 < np.mean(want) < 0.95
 
 
 def test_modules_carry_state_and_reset():
