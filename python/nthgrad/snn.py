@@ -270,9 +270,22 @@ def poisson_encode(input_values, seq_length, f_max=100.0, dt=0.001, seed=-1):
 
 # ---- modules: the state is carried between calls until reset() ----
 
+class _Carried:
+    """The default of the modules' ``state``: start from the carried state."""
+
+    def __repr__(self):
+        return "<carried state>"
+
+
+CARRIED = _Carried()
+
+
 class _Stateful(Module):
-    """Keeps the state of the last call in ``self.state`` and starts from it
-    at the next call unless given one; ``reset()`` forgets it."""
+    """Keeps the state of the last call in ``self.state``. A call without a
+    state starts from it (zeros the first time and after ``reset()``); a
+    given state is used as given, and ``state=None`` starts from zeros, as in
+    Norse (so Norse's ``s = None; for x in xs: z, s = cell(x, s)`` starts
+    each sequence afresh)."""
 
     def __init__(self):
         super().__init__()
@@ -281,6 +294,20 @@ class _Stateful(Module):
     def reset(self):
         """Forgets the carried state: the next call starts from zeros."""
         object.__setattr__(self, "state", None)
+
+    def _start(self, state, input_tensor, state_shape):
+        """The state a call starts from: the carried one (checked against
+        state_shape(input_tensor), the state shape this input needs) unless
+        one was given."""
+        if state is not CARRIED:
+            return state
+        _check_tensor(type(self).__name__, "input_tensor", input_tensor)
+        shape = state_shape(tuple(input_tensor.shape))
+        if self.state is not None and tuple(self.state.v.shape) != tuple(shape):
+            raise ValueError(f"{type(self).__name__}: the carried state has shape {tuple(self.state.v.shape)}, "
+                             f"but this input needs a state of shape {tuple(shape)}; call reset() first (or pass "
+                             "a state, or state=None for zeros)")
+        return self.state
 
     def _carry(self, out):
         object.__setattr__(self, "state", out[1])
@@ -300,9 +327,9 @@ class LIFCell(_Stateful):
         super().__init__()
         self.p, self.dt = p, dt
 
-    def forward(self, input_tensor, state=None):
-        return self._carry(lif_feed_forward_step(input_tensor, state if state is not None else self.state, self.p,
-                                                 self.dt))
+    def forward(self, input_tensor, state=CARRIED):
+        state = self._start(state, input_tensor, lambda s: s)
+        return self._carry(lif_feed_forward_step(input_tensor, state, self.p, self.dt))
 
 
 class LIF(_Stateful):
@@ -316,9 +343,9 @@ class LIF(_Stateful):
         super().__init__()
         self.p, self.dt = p, dt
 
-    def forward(self, input_tensor, state=None):
-        return self._carry(lif_feed_forward_integral(input_tensor, state if state is not None else self.state,
-                                                     self.p, self.dt))
+    def forward(self, input_tensor, state=CARRIED):
+        state = self._start(state, input_tensor, lambda s: s[1:])
+        return self._carry(lif_feed_forward_integral(input_tensor, state, self.p, self.dt))
 
 
 def _uniform_weight(shape, fan_in, dtype):
@@ -342,9 +369,9 @@ class LIFRecurrentCell(_Stateful):
         self.input_weights = _uniform_weight((hidden_size, input_size), input_size, dtype)
         self.recurrent_weights = _uniform_weight((hidden_size, hidden_size), hidden_size, dtype)
 
-    def forward(self, input_tensor, state=None):
-        return self._carry(lif_step(input_tensor, state if state is not None else self.state, self.input_weights,
-                                    self.recurrent_weights, self.p, self.dt))
+    def forward(self, input_tensor, state=CARRIED):
+        state = self._start(state, input_tensor, lambda s: s[:1] + (self.hidden_size,))
+        return self._carry(lif_step(input_tensor, state, self.input_weights, self.recurrent_weights, self.p, self.dt))
 
     def extra_repr(self):
         return f"input_size={self.input_size}, hidden_size={self.hidden_size}, p={self.p}, dt={self.dt}"
@@ -361,9 +388,9 @@ class LICell(_Stateful):
         super().__init__()
         self.p, self.dt = p, dt
 
-    def forward(self, input_tensor, state=None):
-        return self._carry(li_feed_forward_step(input_tensor, state if state is not None else self.state, self.p,
-                                                self.dt))
+    def forward(self, input_tensor, state=CARRIED):
+        state = self._start(state, input_tensor, lambda s: s)
+        return self._carry(li_feed_forward_step(input_tensor, state, self.p, self.dt))
 
 
 class LILinearCell(_Stateful):
@@ -379,9 +406,9 @@ class LILinearCell(_Stateful):
         self.input_size, self.hidden_size, self.p, self.dt = input_size, hidden_size, p, dt
         self.input_weights = _uniform_weight((hidden_size, input_size), input_size, dtype)
 
-    def forward(self, input_tensor, state=None):
-        return self._carry(li_step(input_tensor, state if state is not None else self.state, self.input_weights,
-                                   self.p, self.dt))
+    def forward(self, input_tensor, state=CARRIED):
+        state = self._start(state, input_tensor, lambda s: s[:1] + (self.hidden_size,))
+        return self._carry(li_step(input_tensor, state, self.input_weights, self.p, self.dt))
 
 
 class ConstantCurrentLIFEncoder(Module):

@@ -255,6 +255,37 @@ def test_modules_carry_state_and_reset():
     assert zs.shape == (5, 2, 3)
 
 
+def test_module_state_none_starts_from_zeros_as_in_norse():
+    # Norse's loop: s = None, then z, s = cell(x, s) -- each sequence (batch) starts afresh, so a second
+    # training batch neither continues the first one's membrane nor reaches into its freed graph
+    cell = snn.LIFCell()
+    w = ng.tensor(np.full(4, 3.0), requires_grad=True)
+    grads = []
+    for _ in range(2):
+        s = None
+        for _ in range(5):
+            z, s = cell(ng.ones((2, 4), dtype=ng.float64) * w, s)
+        (g,) = ng.grad(s.v.sum(), [w])
+        grads.append(np.array(g))
+    np.testing.assert_array_equal(grads[0], grads[1])
+    # without a state the module carries its own; a carried state of another batch size is named
+    readout = snn.LILinearCell(3, 2, dtype=ng.float64)
+    v1, _ = readout(ng.ones((4, 3), dtype=ng.float64))
+    v2, _ = readout(ng.ones((4, 3), dtype=ng.float64))
+    assert not np.array_equal(np.array(v1), np.array(v2))
+    fresh, _ = readout(ng.ones((4, 3), dtype=ng.float64), None)
+    np.testing.assert_array_equal(np.array(fresh), np.array(v1))
+    for module, x_small in ((readout, ng.ones((2, 3), dtype=ng.float64)),
+                            (snn.LIFRecurrentCell(3, 5), ng.ones((2, 3))),
+                            (snn.LIF(), ng.ones((6, 2, 3)))):
+        module(ng.ones((4, 3)) if not isinstance(module, snn.LIF) else ng.ones((6, 4, 3)))
+        with pytest.raises(ValueError, match=rf"{type(module).__name__}: the carried state has shape \(4, \d\), "
+                                             r"but this input needs a state of shape \(2, \d\); call reset\(\)"):
+            module(x_small)
+        module.reset()
+        module(x_small)
+
+
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match=r"lif_feed_forward_step: the input current has shape \(2, 3\) but v has shape"):
         snn.lif_feed_forward_step(ng.ones((2, 3)), snn.LIFFeedForwardState(ng.ones((3,)), ng.ones((2, 3))))
