@@ -21,6 +21,7 @@ gradients of every order and a tensor ``alpha`` is learnable.
     x = ng.ones((100, 32, 10)) * 2.0                         # (time, batch, neurons) input current
     zs, state = snn.lif_feed_forward_integral(x, None)       # spikes (100, 32, 10); state.v, state.i (32, 10)
 """
+import numbers
 from typing import NamedTuple, Any
 
 from . import _C
@@ -107,17 +108,37 @@ def _alpha(p, like):
     return tensor(float(a), dtype=like.dtype)
 
 
+def _number(cls, field, value):
+    """A parameter field as a float: a number, or a one-element tensor that does not require grad (the
+    ops take one value per layer; a tensor that requires grad would silently not be learned)."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{cls}: {field} must be one number for the layer, got a tensor of shape "
+                             f"{tuple(value.shape)} (per-neuron parameters are not supported)")
+        if value.requires_grad:
+            raise ValueError(f"{cls}: {field} is a tensor that requires grad, but only alpha is learnable; "
+                             f"{field} would get no gradient (pass a number or a detached tensor)")
+        return value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{cls}: {field} must be a number, got {type(value).__name__}")
+    return float(value)
+
+
 def _lif_args(p):
     if not isinstance(p, LIFParameters):
         raise TypeError(f"expected LIFParameters, got {type(p).__name__}")
-    return dict(tau_syn_inv=float(p.tau_syn_inv), tau_mem_inv=float(p.tau_mem_inv), v_leak=float(p.v_leak),
-                v_th=float(p.v_th), v_reset=float(p.v_reset), method=p.method)
+    out = {f: _number("LIFParameters", f, getattr(p, f))
+           for f in ("tau_syn_inv", "tau_mem_inv", "v_leak", "v_th", "v_reset")}
+    if not isinstance(p.method, str):
+        raise TypeError(f"LIFParameters: method must be a str, got {type(p.method).__name__}")
+    out["method"] = p.method
+    return out
 
 
 def _li_args(p):
     if not isinstance(p, LIParameters):
         raise TypeError(f"expected LIParameters, got {type(p).__name__}")
-    return dict(tau_syn_inv=float(p.tau_syn_inv), tau_mem_inv=float(p.tau_mem_inv), v_leak=float(p.v_leak))
+    return {f: _number("LIParameters", f, getattr(p, f)) for f in ("tau_syn_inv", "tau_mem_inv", "v_leak")}
 
 
 def _zeros_like(shape, like):

@@ -286,6 +286,26 @@ def test_module_state_none_starts_from_zeros_as_in_norse():
         module(x_small)
 
 
+def test_parameters_as_tensors_are_used_or_refused_never_dropped():
+    x = ng.ones((2, 3), dtype=ng.float64) * 30.0
+    want = np.array(snn.lif_feed_forward_step(x, None, snn.LIFParameters(tau_mem_inv=50.0))[1].v)
+    for tau in (ng.tensor(50.0), np.float32(50.0), 50):
+        got = snn.lif_feed_forward_step(x, None, snn.LIFParameters(tau_mem_inv=tau))[1].v
+        np.testing.assert_array_equal(np.array(got), want)
+    # one value per layer: a per-neuron tensor and a tensor that requires grad (it would silently get no
+    # gradient) are named
+    with pytest.raises(ValueError, match=r"LIFParameters: tau_mem_inv must be one number .* shape \(3,\)"):
+        snn.lif_feed_forward_step(x, None, snn.LIFParameters(tau_mem_inv=ng.tensor([50.0, 60.0, 70.0])))
+    with pytest.raises(ValueError, match="LIFParameters: v_th is a tensor that requires grad, but only alpha"):
+        snn.lif_feed_forward_step(x, None, snn.LIFParameters(v_th=ng.tensor(1.0, requires_grad=True)))
+    with pytest.raises(ValueError, match="LIParameters: tau_syn_inv is a tensor that requires grad"):
+        snn.li_feed_forward_step(x, None, snn.LIParameters(tau_syn_inv=ng.tensor(200.0, requires_grad=True)))
+    with pytest.raises(TypeError, match="LIFParameters: v_leak must be a number, got str"):
+        snn.lif_feed_forward_step(x, None, snn.LIFParameters(v_leak="0"))
+    with pytest.raises(TypeError, match="LIFParameters: method must be a str, got NoneType"):
+        snn.lif_feed_forward_step(x, None, snn.LIFParameters(method=None))
+
+
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match=r"lif_feed_forward_step: the input current has shape \(2, 3\) but v has shape"):
         snn.lif_feed_forward_step(ng.ones((2, 3)), snn.LIFFeedForwardState(ng.ones((3,)), ng.ones((2, 3))))
