@@ -103,7 +103,7 @@ def _alpha(p, like):
     a = p.alpha
     if isinstance(a, Tensor):
         return a
-    if isinstance(a, bool) or not isinstance(a, (int, float)):
+    if isinstance(a, bool) or not isinstance(a, numbers.Real):
         raise TypeError(f"LIFParameters: alpha must be a number or a tensor, got {type(a).__name__}")
     return tensor(float(a), dtype=like.dtype)
 

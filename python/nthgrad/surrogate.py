@@ -41,6 +41,8 @@ function                           forward             sigma'(x)
 Shapes: every function maps x of any shape to spikes of the same shape and
 dtype; alpha (k, slope) is a number or a tensor that broadcasts to x.
 """
+import numbers
+
 from . import _C
 from ._C import Tensor
 from .autograd import no_grad
@@ -50,8 +52,15 @@ __all__ = ["heavi_erfc_fn", "heavi_tanh_fn", "heavi_circ_fn", "triangle_fn", "su
            "spike_rate_escape", "custom", "derivative", "THRESHOLD_METHODS"]
 
 
+def _number(alpha):
+    """A NumPy scalar (np.float32(2.0), np.int64(3)) as a Python float; anything else as given."""
+    if isinstance(alpha, numbers.Real) and not isinstance(alpha, (bool, Tensor)):
+        return float(alpha)
+    return alpha
+
+
 def _spike(x, method, alpha, z=None, beta=1.0):
-    return _C.surrogate_heaviside(x, method, alpha, z, beta)
+    return _C.surrogate_heaviside(x, method, _number(alpha), z, _number(beta))
 
 
 def heavi_erfc_fn(x, k):
@@ -171,7 +180,7 @@ def derivative(x, method, alpha=1.0, beta=1.0):
 
         s = derivative(ng.linspace(-1, 1, 101), "atan", 2.0)
     """
-    return _C.surrogate_derivative(x, method, alpha, beta)
+    return _C.surrogate_derivative(x, method, _number(alpha), _number(beta))
 
 
 class _Surrogate:

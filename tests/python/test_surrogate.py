@@ -136,6 +136,23 @@ def test_alpha_per_element_broadcasts_and_bad_alpha_is_refused():
         S.super_fn(ng.tensor([1, 2]), 1.0)
 
 
+def test_numpy_scalar_alpha_is_a_number():
+    # np.float32 is not a Python float: it was refused as "alpha must be a number or a tensor, got float32"
+    x = ng.tensor(X, requires_grad=True)
+    want = np.array(ng.grad(S.super_fn(x, 10.0).sum(), [x])[0])
+    for alpha in (np.float32(10.0), np.int64(10), np.float64(10.0)):
+        np.testing.assert_array_equal(np.array(ng.grad(S.super_fn(x, alpha).sum(), [x])[0]), want)
+        np.testing.assert_array_equal(np.array(ng.grad(S.fast_sigmoid(alpha)(x).sum(), [x])[0]), want)
+        np.testing.assert_array_equal(np.array(S.derivative(x, "super", alpha)), want)
+    g = ng.grad(S.spike_rate_escape(beta=np.float32(1.5), slope=3.0)(x).sum(), [x])[0]
+    np.testing.assert_allclose(np.array(g), 3.0 * np.exp(-1.5 * np.abs(X - 1)), rtol=1e-12)
+    from nthgrad import snn
+    v = ng.ones((2, 3), dtype=ng.float64) * 30.0
+    z1, _ = snn.lif_feed_forward_step(v, None, snn.LIFParameters(alpha=np.float32(10.0)))
+    z2, _ = snn.lif_feed_forward_step(v, None, snn.LIFParameters(alpha=10.0))
+    np.testing.assert_array_equal(np.array(z1), np.array(z2))
+
+
 def test_heaviside_method_has_zero_gradient_and_unknown_methods_are_listed():
     x = ng.tensor(X, requires_grad=True)
     (g,) = ng.grad(S.threshold(x, "heaviside", 1.0).sum(), [x])
