@@ -450,13 +450,20 @@ class ConstantCurrentLIFEncoder(Module):
 
 class PoissonEncoder(Module):
     """Poisson spike trains of rate f_max x (x in [0, 1], any shape) over
-    seq_length steps: -> (seq_length, *shape); seeded by ``seed``.
+    seq_length steps: -> (seq_length, *shape). ``seed``: -1 draws from the
+    global generator; an int seeds a generator of the encoder's own, which
+    every call advances (a run is reproducible, and each batch and epoch
+    gets fresh spikes); an ``ng.Generator`` is used as given.
 
         encoder = snn.PoissonEncoder(32, f_max=500.0, seed=0)
+        spikes = encoder(images)                 # images (B, 64) in [0, 1] -> (32, B, 64)
     """
 
     def __init__(self, seq_length, f_max=100.0, dt=0.001, seed=-1):
         super().__init__()
+        from .random import Generator
+        if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
+            seed = Generator(int(seed))
         self.seq_length, self.f_max, self.dt, self.seed = seq_length, f_max, dt, seed
 
     def forward(self, input_values):

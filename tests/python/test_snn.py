@@ -238,6 +238,17 @@ def test_constant_current_encoder_is_norses_lif_current_encoder():
     assert 0.05 < np.mean(want) < 0.95
 
 
+def test_poisson_encoder_module_with_a_seed_draws_fresh_reproducible_spikes():
+    # an int seed gave every call (every batch, every epoch) the very same spike trains
+    x = ng.tensor(np.full((2, 50), 0.5))
+    a, b = snn.PoissonEncoder(20, f_max=500.0, seed=4), snn.PoissonEncoder(20, f_max=500.0, seed=4)
+    a1, a2 = np.array(a(x)), np.array(a(x))
+    assert not np.array_equal(a1, a2)
+    np.testing.assert_array_equal(np.array(b(x)), a1)  # the same seed, the same run
+    np.testing.assert_array_equal(np.array(b(x)), a2)
+    np.testing.assert_array_equal(a1, np.array(snn.poisson_encode(x, 20, f_max=500.0, seed=4)))
+
+
 def test_modules_carry_state_and_reset():
     cell = snn.LIFRecurrentCell(3, 4, dtype=ng.float64)
     x = ng.tensor(np.ones((2, 3)) * 5.0)
