@@ -178,7 +178,7 @@ def derivative(x, method, alpha=1.0, beta=1.0):
     "atan", "sigmoid", "straight_through", "spike_rate_escape", "heaviside")
     as a differentiable tensor of x's shape -- for plots and checks.
 
-        s = derivative(ng.linspace(-1, 1, 101), "atan", 2.0)
+        s = derivative(F.linspace(-1, 1, 101), "atan", 2.0)     # import nthgrad.functional as F
     """
     return _C.surrogate_derivative(x, method, _number(alpha), _number(beta))
 

@@ -235,6 +235,17 @@ def test_custom_surrogate_every_order():
         S.custom(3)
 
 
+def test_derivative_docstring_example_runs():
+    # it called ng.linspace, which nthgrad does not have (linspace is in nthgrad.functional)
+    import nthgrad.functional as F
+    example = [line.strip().split("#")[0] for line in S.derivative.__doc__.splitlines() if "= derivative(" in line]
+    assert len(example) == 1
+    scope = {"ng": ng, "F": F, "derivative": S.derivative}
+    exec(example[0], scope)
+    xs = np.linspace(-1, 1, 101)
+    np.testing.assert_allclose(np.array(scope["s"]), 1.0 / (1 + (PI * xs) ** 2), rtol=1e-5, atol=1e-7)
+
+
 def test_spike_functions_have_reprs():
     assert repr(S.atan(2.0)) == "surrogate.atan(alpha=2.0)"
     assert repr(S.spike_rate_escape()) == "surrogate.spike_rate_escape(beta=1, slope=25)"
