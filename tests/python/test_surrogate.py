@@ -132,7 +132,7 @@ def test_alpha_per_element_broadcasts_and_bad_alpha_is_refused():
         S.super_fn(x, ng.tensor(np.ones(3)))
     with pytest.raises(TypeError, match="alpha must be a number or a tensor, got str"):
         S.super_fn(x, "wide")
-    with pytest.raises(TypeError, match="surrogate_heaviside: argument x must be float32 or float64, got int64"):
+    with pytest.raises(TypeError, match="super_fn: x must be float32 or float64, got int64"):
         S.super_fn(ng.tensor([1, 2]), 1.0)
 
 
@@ -151,6 +151,29 @@ def test_numpy_scalar_alpha_is_a_number():
     z1, _ = snn.lif_feed_forward_step(v, None, snn.LIFParameters(alpha=np.float32(10.0)))
     z2, _ = snn.lif_feed_forward_step(v, None, snn.LIFParameters(alpha=10.0))
     np.testing.assert_array_equal(np.array(z1), np.array(z2))
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda x, a: S.super_fn(x, a), "super_fn"),
+    (lambda x, a: S.heavi_erfc_fn(x, a), "heavi_erfc_fn"),
+    (lambda x, a: S.threshold(x, "tanh", a), "threshold"),
+    (lambda x, a: S.logistic_fn(x, a, seed=0), "logistic_fn"),
+    (lambda x, a: S.circ_dist_fn(x, a, seed=0), "circ_dist_fn"),
+    (lambda x, a: S.atan(a)(x), r"surrogate.atan\(alpha=.*\)"),
+])
+def test_bad_x_and_alpha_are_named_by_the_function(call, name):
+    # the stochastic forwards said "'list' object has no attribute 'detach'" for a list x and "only an int64
+    # tensor with one element can be used as an index" for alpha="wide"; the others gave the binding's
+    # "incompatible function arguments"
+    x = ng.tensor(X)
+    with pytest.raises(TypeError, match=rf"{name}: x must be an nthgrad Tensor, got list"):
+        call([0.1, 0.2], 1.0)
+    with pytest.raises(TypeError, match=rf"{name}: (alpha|k) must be a number or a tensor, got str"):
+        call(x, "wide")
+    with pytest.raises(TypeError, match=rf"{name}: x must be float32 or float64, got int64"):
+        call(ng.tensor([1, 2]), 1.0)
+    with pytest.raises(ValueError, match="threshold: unknown method \\['super'\\]"):
+        S.threshold(x, ["super"], 1.0)
 
 
 def test_heaviside_method_has_zero_gradient_and_unknown_methods_are_listed():
