@@ -97,6 +97,22 @@ def _check_tensor(fn, name, t):
         raise TypeError(f"{fn}: {name} must be an nthgrad Tensor, got {type(t).__name__}")
 
 
+def _check_state(fn, state, cls):
+    """state: None or a state with cls's fields (each an nthgrad Tensor)."""
+    if state is None:
+        return
+    if not all(isinstance(getattr(state, f, None), Tensor) for f in cls._fields):
+        raise TypeError(f"{fn}: state must be a {cls.__name__}({', '.join(cls._fields)}) of tensors or None, "
+                        f"got {type(state).__name__}")
+
+
+def _check_2d(fn, input_tensor, input_weights):
+    """For a state of zeros (B, H): input (B, I) and weights (H, I) must be 2-D."""
+    if input_tensor.ndim != 2 or input_weights.ndim != 2:
+        raise ValueError(f"{fn}: input_tensor of shape {tuple(input_tensor.shape)} and input_weights of shape "
+                         f"{tuple(input_weights.shape)} must be (B, I) and (H, I)")
+
+
 def _alpha(p, like):
     """p.alpha as a tensor of like's dtype (a number becomes a 0-d constant)."""
     _lif_args(p)  # p must be LIFParameters
@@ -154,6 +170,7 @@ def lif_feed_forward_step(input_tensor, state=None, p=LIFParameters(), dt=0.001)
         z, s = lif_feed_forward_step(x, s)
     """
     _check_tensor("lif_feed_forward_step", "input_tensor", input_tensor)
+    _check_state("lif_feed_forward_step", state, LIFFeedForwardState)
     if state is None:
         state = LIFFeedForwardState(_zeros_like(input_tensor.shape, input_tensor),
                                     _zeros_like(input_tensor.shape, input_tensor))
@@ -172,7 +189,10 @@ def lif_step(input_tensor, state, input_weights, recurrent_weights, p=LIFParamet
     """
     _check_tensor("lif_step", "input_tensor", input_tensor)
     _check_tensor("lif_step", "input_weights", input_weights)
+    _check_tensor("lif_step", "recurrent_weights", recurrent_weights)
+    _check_state("lif_step", state, LIFState)
     if state is None:
+        _check_2d("lif_step", input_tensor, input_weights)
         shape = (input_tensor.shape[0], input_weights.shape[0])
         state = LIFState(*(_zeros_like(shape, input_tensor) for _ in range(3)))
     z, v, i = _C.lif_step(input_tensor, state.z, state.v, state.i, input_weights, recurrent_weights,
@@ -190,6 +210,7 @@ def lif_feed_forward_integral(input_tensor, state=None, p=LIFParameters(), dt=0.
     _check_tensor("lif_feed_forward_integral", "input_tensor", input_tensor)
     if input_tensor.ndim < 1:
         raise ValueError("lif_feed_forward_integral: the input needs a leading time axis, got a 0-d tensor")
+    _check_state("lif_feed_forward_integral", state, LIFFeedForwardState)
     if state is None:
         shape = tuple(input_tensor.shape[1:])
         state = LIFFeedForwardState(_zeros_like(shape, input_tensor), _zeros_like(shape, input_tensor))
@@ -205,6 +226,7 @@ def li_feed_forward_step(input_tensor, state=None, p=LIParameters(), dt=0.001):
         v, s = li_feed_forward_step(x, None)
     """
     _check_tensor("li_feed_forward_step", "input_tensor", input_tensor)
+    _check_state("li_feed_forward_step", state, LIState)
     if state is None:
         state = LIState(_zeros_like(input_tensor.shape, input_tensor), _zeros_like(input_tensor.shape, input_tensor))
     v, i = _C.li_feed_forward_step(input_tensor, state.v, state.i, dt=dt, **_li_args(p))
@@ -219,7 +241,9 @@ def li_step(input_tensor, state, input_weights, p=LIParameters(), dt=0.001):
     """
     _check_tensor("li_step", "input_tensor", input_tensor)
     _check_tensor("li_step", "input_weights", input_weights)
+    _check_state("li_step", state, LIState)
     if state is None:
+        _check_2d("li_step", input_tensor, input_weights)
         shape = (input_tensor.shape[0], input_weights.shape[0])
         state = LIState(_zeros_like(shape, input_tensor), _zeros_like(shape, input_tensor))
     v, i = _C.li_step(input_tensor, state.v, state.i, input_weights, dt=dt, **_li_args(p))

@@ -317,6 +317,28 @@ def test_parameters_as_tensors_are_used_or_refused_never_dropped():
         snn.lif_feed_forward_step(x, None, snn.LIFParameters(method=None))
 
 
+def test_bad_states_and_weights_are_named():
+    # with state None a 1-D or 0-d input or weight raised 'IndexError: tuple index out of range', recurrent
+    # weights of None the binding's 'incompatible function arguments', a state of the wrong type an AttributeError
+    x, w_in, w_rec = ng.ones((2, 3)), ng.ones((4, 3)), ng.ones((4, 4))
+    with pytest.raises(ValueError, match=r"lif_step: input_tensor of shape \(2, 3\) and input_weights of shape "
+                                         r"\(\) must be \(B, I\) and \(H, I\)"):
+        snn.lif_step(x, None, ng.tensor(1.0), w_rec)
+    with pytest.raises(ValueError, match=r"li_step: input_tensor of shape \(\) and input_weights"):
+        snn.li_step(ng.tensor(1.0), None, w_in)
+    with pytest.raises(TypeError, match="lif_step: recurrent_weights must be an nthgrad Tensor, got NoneType"):
+        snn.lif_step(x, None, w_in, None)
+    with pytest.raises(TypeError, match=r"lif_feed_forward_step: state must be a LIFFeedForwardState\(v, i\) of "
+                                        "tensors or None, got tuple"):
+        snn.lif_feed_forward_step(x, (ng.zeros((2, 3)), ng.zeros((2, 3))))
+    with pytest.raises(TypeError, match=r"lif_step: state must be a LIFState\(z, v, i\).*got LIFFeedForwardState"):
+        snn.lif_step(x, snn.LIFFeedForwardState(ng.zeros((2, 4)), ng.zeros((2, 4))), w_in, w_rec)
+    with pytest.raises(TypeError, match="li_feed_forward_step: state must be a LIState"):
+        snn.li_feed_forward_step(x, 5)
+    with pytest.raises(TypeError, match="lif_feed_forward_integral: state must be"):
+        snn.lif_feed_forward_integral(ng.ones((4, 2, 3)), "zeros")
+
+
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match=r"lif_feed_forward_step: the input current has shape \(2, 3\) but v has shape"):
         snn.lif_feed_forward_step(ng.ones((2, 3)), snn.LIFFeedForwardState(ng.ones((3,)), ng.ones((2, 3))))
