@@ -402,24 +402,41 @@ class LIFRecurrentCell(_Stateful):
     """A recurrent LIF layer, one step per call, with input weights
     (hidden_size, input_size) and recurrent weights (hidden_size,
     hidden_size) drawn as torch's Linear: input (B, input_size) -> (spikes
-    (B, hidden_size), LIFState).
+    (B, hidden_size), LIFState). As in Norse, ``autapses=False`` (the
+    default) leaves out self-connections: the diagonal of the recurrent
+    weights starts at zero and is masked out of every step, so it gets no
+    gradient and stays zero.
 
         cell = snn.LIFRecurrentCell(10, 64)
         z, s = cell(x)                         # x (B, 10) -> z (B, 64)
     """
 
-    def __init__(self, input_size, hidden_size, p=LIFParameters(), dt=0.001, dtype=DType.float32):
+    def __init__(self, input_size, hidden_size, p=LIFParameters(), dt=0.001, autapses=False,
+                 dtype=DType.float32):
         super().__init__()
         self.input_size, self.hidden_size, self.p, self.dt = input_size, hidden_size, p, dt
+        self.autapses = bool(autapses)
         self.input_weights = _uniform_weight((hidden_size, input_size), input_size, dtype)
-        self.recurrent_weights = _uniform_weight((hidden_size, hidden_size), hidden_size, dtype)
+        if self.autapses:
+            self.recurrent_weights = _uniform_weight((hidden_size, hidden_size), hidden_size, dtype)
+        else:
+            import numpy as np
+            from .nn.module import Parameter
+            off_diagonal = 1.0 - np.eye(hidden_size)
+            w = np.where(off_diagonal > 0, np.asarray(_uniform_weight((hidden_size, hidden_size), hidden_size, dtype)), 0.0)
+            self.recurrent_weights = Parameter(tensor(w, dtype=dtype))
+            object.__setattr__(self, "_off_diagonal", off_diagonal)
 
     def forward(self, input_tensor, state=CARRIED):
         state = self._start(state, input_tensor, lambda s: s[:1] + (self.hidden_size,))
-        return self._carry(lif_step(input_tensor, state, self.input_weights, self.recurrent_weights, self.p, self.dt))
+        w_rec = self.recurrent_weights
+        if not self.autapses and isinstance(w_rec, Tensor):
+            w_rec = w_rec * tensor(self._off_diagonal, dtype=w_rec.dtype)
+        return self._carry(lif_step(input_tensor, state, self.input_weights, w_rec, self.p, self.dt))
 
     def extra_repr(self):
-        return f"input_size={self.input_size}, hidden_size={self.hidden_size}, p={self.p}, dt={self.dt}"
+        return (f"input_size={self.input_size}, hidden_size={self.hidden_size}, p={self.p}, "
+                f"autapses={self.autapses}, dt={self.dt}")
 
 
 class LICell(_Stateful):

@@ -249,6 +249,33 @@ def test_poisson_encoder_module_with_a_seed_draws_fresh_reproducible_spikes():
     np.testing.assert_array_equal(a1, np.array(snn.poisson_encode(x, 20, f_max=500.0, seed=4)))
 
 
+def test_recurrent_cell_has_no_autapses_by_default_as_norse():
+    # Norse's LIFRecurrentCell(..., autapses=False) zeroes the diagonal of the recurrent weights and its gradient
+    cell = snn.LIFRecurrentCell(3, 5, dtype=ng.float64)
+    w = np.array(cell.recurrent_weights)
+    np.testing.assert_array_equal(np.diag(w), 0.0)
+    assert np.all(w[~np.eye(5, dtype=bool)] != 0)
+    x = ng.tensor(np.random.default_rng(8).uniform(10, 40, (6, 2, 3)))  # spikes from the first steps
+    opt = ng.optim.SGD(cell.parameters(), lr=0.5)
+    for _ in range(3):
+        cell.reset()
+        loss = sum(cell(x[t])[1].v.sum() for t in range(6))
+        opt.zero_grad()
+        loss.backward()
+        np.testing.assert_array_equal(np.diag(np.array(cell.recurrent_weights.grad)), 0.0)
+        assert np.any(np.array(cell.recurrent_weights.grad) != 0)
+        opt.step()
+    np.testing.assert_array_equal(np.diag(np.array(cell.recurrent_weights)), 0.0)
+    # a self-connection acts once autapses=True: the cell is lif_step with its weights as they are
+    cell = snn.LIFRecurrentCell(3, 5, autapses=True, dtype=ng.float64)
+    assert np.all(np.diag(np.array(cell.recurrent_weights)) != 0) and "autapses=True" in repr(cell)
+    s_cell = s_fn = None
+    for t in range(6):
+        z_cell, s_cell = cell(x[t])
+        z_fn, s_fn = snn.lif_step(x[t], s_fn, cell.input_weights, cell.recurrent_weights)
+        np.testing.assert_array_equal(np.array(s_cell.v), np.array(s_fn.v))
+
+
 def test_modules_carry_state_and_reset():
     cell = snn.LIFRecurrentCell(3, 4, dtype=ng.float64)
     x = ng.tensor(np.ones((2, 3)) * 5.0)
