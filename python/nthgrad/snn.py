@@ -161,10 +161,16 @@ def _zeros_like(shape, like):
     return zeros(tuple(shape), dtype=like.dtype)
 
 
+def _rest(shape, like, v_leak):
+    """The membrane at rest, as Norse's modules start it: v_leak everywhere (like's dtype)."""
+    return zeros(tuple(shape), dtype=like.dtype) + v_leak
+
+
 def lif_feed_forward_step(input_tensor, state=None, p=LIFParameters(), dt=0.001):
     """One feed-forward LIF step. input_tensor: the input current, any shape;
-    state: LIFFeedForwardState of that shape (None: zeros). Returns
-    (z, LIFFeedForwardState): spikes of the input's shape and the new state.
+    state: LIFFeedForwardState of that shape (None: at rest, v = v_leak and
+    i = 0, as Norse's modules start). Returns (z, LIFFeedForwardState):
+    spikes of the input's shape and the new state.
 
         z, s = lif_feed_forward_step(x, None)
         z, s = lif_feed_forward_step(x, s)
@@ -172,7 +178,7 @@ def lif_feed_forward_step(input_tensor, state=None, p=LIFParameters(), dt=0.001)
     _check_tensor("lif_feed_forward_step", "input_tensor", input_tensor)
     _check_state("lif_feed_forward_step", state, LIFFeedForwardState)
     if state is None:
-        state = LIFFeedForwardState(_zeros_like(input_tensor.shape, input_tensor),
+        state = LIFFeedForwardState(_rest(input_tensor.shape, input_tensor, _lif_args(p)["v_leak"]),
                                     _zeros_like(input_tensor.shape, input_tensor))
     z, v, i = _C.lif_feed_forward_step(input_tensor, state.v, state.i, alpha=_alpha(p, input_tensor), dt=dt,
                                        **_lif_args(p))
@@ -183,7 +189,7 @@ def lif_step(input_tensor, state, input_weights, recurrent_weights, p=LIFParamet
     """One recurrent LIF step: current input_tensor @ input_weights^T +
     state.z @ recurrent_weights^T (input (B, I), weights (H, I) and (H, H));
     the reset uses z detached, as Norse does. state: LIFState of (B, H)
-    (None: zeros). Returns (z, LIFState).
+    (None: at rest, v = v_leak, z = i = 0). Returns (z, LIFState).
 
         z, s = lif_step(x, None, w_in, w_rec)
     """
@@ -194,7 +200,8 @@ def lif_step(input_tensor, state, input_weights, recurrent_weights, p=LIFParamet
     if state is None:
         _check_2d("lif_step", input_tensor, input_weights)
         shape = (input_tensor.shape[0], input_weights.shape[0])
-        state = LIFState(*(_zeros_like(shape, input_tensor) for _ in range(3)))
+        state = LIFState(_zeros_like(shape, input_tensor), _rest(shape, input_tensor, _lif_args(p)["v_leak"]),
+                         _zeros_like(shape, input_tensor))
     z, v, i = _C.lif_step(input_tensor, state.z, state.v, state.i, input_weights, recurrent_weights,
                           alpha=_alpha(p, input_tensor), dt=dt, **_lif_args(p))
     return z, LIFState(z, v, i)
@@ -213,7 +220,8 @@ def lif_feed_forward_integral(input_tensor, state=None, p=LIFParameters(), dt=0.
     _check_state("lif_feed_forward_integral", state, LIFFeedForwardState)
     if state is None:
         shape = tuple(input_tensor.shape[1:])
-        state = LIFFeedForwardState(_zeros_like(shape, input_tensor), _zeros_like(shape, input_tensor))
+        state = LIFFeedForwardState(_rest(shape, input_tensor, _lif_args(p)["v_leak"]),
+                                    _zeros_like(shape, input_tensor))
     zs, v, i = _C.lif_feed_forward_integral(input_tensor, state.v, state.i, alpha=_alpha(p, input_tensor), dt=dt,
                                             **_lif_args(p))
     return zs, LIFFeedForwardState(v, i)
@@ -228,7 +236,8 @@ def li_feed_forward_step(input_tensor, state=None, p=LIParameters(), dt=0.001):
     _check_tensor("li_feed_forward_step", "input_tensor", input_tensor)
     _check_state("li_feed_forward_step", state, LIState)
     if state is None:
-        state = LIState(_zeros_like(input_tensor.shape, input_tensor), _zeros_like(input_tensor.shape, input_tensor))
+        state = LIState(_rest(input_tensor.shape, input_tensor, _li_args(p)["v_leak"]),
+                        _zeros_like(input_tensor.shape, input_tensor))
     v, i = _C.li_feed_forward_step(input_tensor, state.v, state.i, dt=dt, **_li_args(p))
     return v, LIState(v, i)
 
@@ -245,7 +254,7 @@ def li_step(input_tensor, state, input_weights, p=LIParameters(), dt=0.001):
     if state is None:
         _check_2d("li_step", input_tensor, input_weights)
         shape = (input_tensor.shape[0], input_weights.shape[0])
-        state = LIState(_zeros_like(shape, input_tensor), _zeros_like(shape, input_tensor))
+        state = LIState(_rest(shape, input_tensor, _li_args(p)["v_leak"]), _zeros_like(shape, input_tensor))
     v, i = _C.li_step(input_tensor, state.v, state.i, input_weights, dt=dt, **_li_args(p))
     return v, LIState(v, i)
 
@@ -327,17 +336,17 @@ CARRIED = _Carried()
 
 class _Stateful(Module):
     """Keeps the state of the last call in ``self.state``. A call without a
-    state starts from it (zeros the first time and after ``reset()``); a
-    given state is used as given, and ``state=None`` starts from zeros, as in
-    Norse (so Norse's ``s = None; for x in xs: z, s = cell(x, s)`` starts
-    each sequence afresh)."""
+    state starts from it (at rest the first time and after ``reset()``: v =
+    v_leak, the rest 0); a given state is used as given, and ``state=None``
+    starts at rest, as in Norse (so Norse's ``s = None; for x in xs: z, s =
+    cell(x, s)`` starts each sequence afresh)."""
 
     def __init__(self):
         super().__init__()
         object.__setattr__(self, "state", None)
 
     def reset(self):
-        """Forgets the carried state: the next call starts from zeros."""
+        """Forgets the carried state: the next call starts at rest."""
         object.__setattr__(self, "state", None)
 
     def _start(self, state, input_tensor, state_shape):

@@ -276,6 +276,24 @@ def test_recurrent_cell_has_no_autapses_by_default_as_norse():
         np.testing.assert_array_equal(np.array(s_cell.v), np.array(s_fn.v))
 
 
+def test_a_missing_state_starts_at_rest_v_leak_as_norse():
+    # Norse's modules start at v = v_leak; from v = 0 a neuron with v_leak = -65 < v_th = -50 < 0 fired at once
+    bio = snn.LIFParameters(tau_syn_inv=2.0, tau_mem_inv=0.05, v_leak=-65.0, v_th=-50.0, v_reset=-65.0)
+    x = ng.zeros((2, 3), dtype=ng.float64)
+    for z, s in (snn.lif_feed_forward_step(x, None, bio), snn.LIFCell(bio)(x),
+                 snn.lif_step(x, None, ng.ones((4, 3), ng.float64), ng.ones((4, 4), ng.float64), bio),
+                 snn.LIFRecurrentCell(3, 4, bio, dtype=ng.float64)(x)):
+        np.testing.assert_array_equal(np.array(z), 0.0)
+        np.testing.assert_array_equal(np.array(s.v), -65.0)
+    zs, s = snn.lif_feed_forward_integral(ng.zeros((5, 2, 3), dtype=ng.float64), None, bio)
+    np.testing.assert_array_equal(np.array(zs), 0.0)
+    np.testing.assert_array_equal(np.array(s.v), -65.0)
+    li = snn.LIParameters(v_leak=-65.0)
+    for v, s in (snn.li_feed_forward_step(x, None, li), snn.LICell(li)(x),
+                 snn.li_step(x, None, ng.ones((4, 3), ng.float64), li)):
+        np.testing.assert_array_equal(np.array(v), -65.0)
+
+
 def test_modules_carry_state_and_reset():
     cell = snn.LIFRecurrentCell(3, 4, dtype=ng.float64)
     x = ng.tensor(np.ones((2, 3)) * 5.0)
