@@ -31,7 +31,8 @@ from .nn.module import Module
 
 __all__ = ["LIFParameters", "LIFState", "LIFFeedForwardState", "LIParameters", "LIState", "lif_step",
            "lif_feed_forward_step", "lif_feed_forward_integral", "li_step", "li_feed_forward_step",
-           "lif_current_encoder", "constant_current_lif_encode", "poisson_encode", "LIFCell", "LIF", "LIFRecurrentCell", "LICell",
+           "lif_current_encoder", "constant_current_lif_encode", "poisson_encode", "LIFCell", "LIF",
+           "LIFRecurrentCell", "LICell",
            "LILinearCell", "ConstantCurrentLIFEncoder", "PoissonEncoder"]
 
 
@@ -432,7 +433,8 @@ class LIFRecurrentCell(_Stateful):
             import numpy as np
             from .nn.module import Parameter
             off_diagonal = 1.0 - np.eye(hidden_size)
-            w = np.where(off_diagonal > 0, np.asarray(_uniform_weight((hidden_size, hidden_size), hidden_size, dtype)), 0.0)
+            drawn = np.asarray(_uniform_weight((hidden_size, hidden_size), hidden_size, dtype))
+            w = np.where(off_diagonal > 0, drawn, 0.0)
             self.recurrent_weights = Parameter(tensor(w, dtype=dtype))
             object.__setattr__(self, "_off_diagonal", off_diagonal)
 
