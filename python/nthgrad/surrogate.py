@@ -41,6 +41,8 @@ function                           forward             sigma'(x)
 Shapes: every function maps x of any shape to spikes of the same shape and
 dtype; alpha (k, slope) is a number or a tensor that broadcasts to x.
 """
+import numbers
+
 from . import _C
 from ._C import Tensor
 from .autograd import no_grad
@@ -50,8 +52,28 @@ __all__ = ["heavi_erfc_fn", "heavi_tanh_fn", "heavi_circ_fn", "triangle_fn", "su
            "spike_rate_escape", "custom", "derivative", "THRESHOLD_METHODS"]
 
 
-def _spike(x, method, alpha, z=None, beta=1.0):
-    return _C.surrogate_heaviside(x, method, alpha, z, beta)
+def _number(alpha):
+    """A NumPy scalar (np.float32(2.0), np.int64(3)) as a Python float; anything else as given."""
+    if isinstance(alpha, numbers.Real) and not isinstance(alpha, (bool, Tensor)):
+        return float(alpha)
+    return alpha
+
+
+def _check(fn, x, alpha, name="alpha"):
+    """x a floating tensor, alpha a number or a tensor: TypeErrors naming the function (what the op's binding
+    would report as 'incompatible function arguments' or, in the stochastic forwards, not at all)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fn}: x must be an nthgrad Tensor, got {type(x).__name__}")
+    if x.dtype.name not in ("float32", "float64"):
+        raise TypeError(f"{fn}: x must be float32 or float64, got {x.dtype.name}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (Tensor, numbers.Real)):
+        raise TypeError(f"{fn}: {name} must be a number or a tensor, got {type(alpha).__name__}")
+
+
+def _spike(x, method, alpha, z=None, beta=1.0, fn=None):
+    if fn is not None:
+        _check(fn, x, alpha)
+    return _C.surrogate_heaviside(x, method, _number(alpha), z, _number(beta))
 
 
 def heavi_erfc_fn(x, k):
@@ -61,7 +83,7 @@ def heavi_erfc_fn(x, k):
 
         z = heavi_erfc_fn(v, 4.0)
     """
-    return _spike(x, "heavi_erfc", k)
+    return _spike(x, "heavi_erfc", k, fn="heavi_erfc_fn")
 
 
 def heavi_tanh_fn(x, k):
@@ -70,7 +92,7 @@ def heavi_tanh_fn(x, k):
 
         z = heavi_tanh_fn(v, 10.0)
     """
-    return _spike(x, "tanh", k)
+    return _spike(x, "tanh", k, fn="heavi_tanh_fn")
 
 
 def heavi_circ_fn(x, alpha):
@@ -80,7 +102,7 @@ def heavi_circ_fn(x, alpha):
 
         z = heavi_circ_fn(v, 0.1)
     """
-    return _spike(x, "circ", alpha)
+    return _spike(x, "circ", alpha, fn="heavi_circ_fn")
 
 
 def triangle_fn(x, alpha=0.3):
@@ -90,7 +112,7 @@ def triangle_fn(x, alpha=0.3):
 
         z = triangle_fn(v)
     """
-    return _spike(x, "triangle", alpha)
+    return _spike(x, "triangle", alpha, fn="triangle_fn")
 
 
 def super_fn(x, alpha=100.0):
@@ -100,7 +122,7 @@ def super_fn(x, alpha=100.0):
 
         z = super_fn(v - 1.0)           # a LIF threshold at v = 1
     """
-    return _spike(x, "super", alpha)
+    return _spike(x, "super", alpha, fn="super_fn")
 
 
 def _bernoulli(p, like, seed):
@@ -118,8 +140,9 @@ def logistic_fn(x, k, seed=-1):
 
         z = logistic_fn(v, 10.0, seed=0)
     """
+    _check("logistic_fn", x, k, "k")
     with no_grad():
-        p = 0.5 + 0.5 * _C.tanh(x.detach() * k)
+        p = 0.5 + 0.5 * _C.tanh(x.detach() * _number(k))
     return _spike(x, "tanh", k, _bernoulli(p, x, seed))
 
 
@@ -129,6 +152,8 @@ def circ_dist_fn(x, alpha, seed=-1):
 
         z = circ_dist_fn(v, 0.1, seed=0)
     """
+    _check("circ_dist_fn", x, alpha)
+    alpha = _number(alpha)
     with no_grad():
         xd = x.detach()
         p = 0.5 + 0.5 * xd / (xd * xd + alpha * alpha) ** 0.5
@@ -148,10 +173,10 @@ def threshold(x, method, alpha):
 
         z = threshold(v - v_th, "super", 100.0)
     """
-    if method not in THRESHOLD_METHODS:
+    if not isinstance(method, str) or method not in THRESHOLD_METHODS:
         raise ValueError(f"threshold: unknown method {method!r}; the methods are "
                          + ", ".join(repr(m) for m in THRESHOLD_METHODS))
-    return _spike(x, THRESHOLD_METHODS[method], alpha)
+    return _spike(x, THRESHOLD_METHODS[method], alpha, fn="threshold")
 
 
 def sign(x, method, alpha):
@@ -169,9 +194,9 @@ def derivative(x, method, alpha=1.0, beta=1.0):
     "atan", "sigmoid", "straight_through", "spike_rate_escape", "heaviside")
     as a differentiable tensor of x's shape -- for plots and checks.
 
-        s = derivative(ng.linspace(-1, 1, 101), "atan", 2.0)
+        s = derivative(F.linspace(-1, 1, 101), "atan", 2.0)     # import nthgrad.functional as F
     """
-    return _C.surrogate_derivative(x, method, alpha, beta)
+    return _C.surrogate_derivative(x, method, _number(alpha), _number(beta))
 
 
 class _Surrogate:
@@ -182,7 +207,7 @@ class _Surrogate:
         self.name, self.method, self.alpha, self.beta = name, method, alpha, beta
 
     def __call__(self, x):
-        return _spike(x, self.method, self.alpha, None, self.beta)
+        return _spike(x, self.method, self.alpha, None, self.beta, fn=f"surrogate.{self.name}")
 
     def __repr__(self):
         return f"surrogate.{self.name}"

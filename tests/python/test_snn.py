@@ -212,11 +212,86 @@ def test_encoders():
     assert np.all(np.abs(rate - want) <= 5 * np.sqrt(want * (1 - want) / 4000) + 1e-12)
     np.testing.assert_array_equal(np.array(snn.poisson_encode(x, 50, seed=3)),
                                   np.array(snn.poisson_encode(x, 50, seed=3)))
-    current = ng.tensor(np.array([0.1, 0.5, 2.0]))  # the current settles at 5x the input: 0.5 stays below v_th
+    current = ng.tensor(np.array([0.5, 1.5, 3.0]))  # v settles at the current: 0.5 stays below v_th
     enc = np.array(snn.ConstantCurrentLIFEncoder(100)(current))
     assert enc.shape == (100, 3)
     counts = enc.sum(axis=0)
     assert counts[0] == 0 and 0 < counts[1] < counts[2]  # below threshold: silent; more current, more spikes
+
+
+def test_constant_current_encoder_is_norses_lif_current_encoder():
+    # Norse's docstring example of constant_current_lif_encode, and a NumPy restatement of its
+    # lif_current_encoder (the current drives v directly: no synaptic current accumulates)
+    spikes = snn.constant_current_lif_encode(ng.tensor(np.array([2.0, 4.0, 8.0, 16.0])), 2)
+    np.testing.assert_array_equal(np.array(spikes), [[0, 0, 0, 1], [0, 0, 1, 1]])
+    current = np.random.default_rng(7).uniform(0, 4, (3, 5))
+    p = snn.LIFParameters(tau_mem_inv=70.0, v_leak=0.1, v_th=0.9, v_reset=-0.2)
+    got = snn.constant_current_lif_encode(ng.tensor(current), 50, p)
+    v, want = np.zeros_like(current), []
+    for _ in range(50):
+        v = v + DT * p.tau_mem_inv * ((p.v_leak - v) + current)
+        z = (v - p.v_th > 0).astype(float)
+        v = v - z * (v - p.v_reset)
+        want.append(z)
+    assert got.shape == (50, 3, 5) and got.dtype == ng.float64
+    np.testing.assert_array_equal(np.array(got), np.array(want))
+    assert 0.05 < np.mean(want) < 0.95
+
+
+def test_poisson_encoder_module_with_a_seed_draws_fresh_reproducible_spikes():
+    # an int seed gave every call (every batch, every epoch) the very same spike trains
+    x = ng.tensor(np.full((2, 50), 0.5))
+    a, b = snn.PoissonEncoder(20, f_max=500.0, seed=4), snn.PoissonEncoder(20, f_max=500.0, seed=4)
+    a1, a2 = np.array(a(x)), np.array(a(x))
+    assert not np.array_equal(a1, a2)
+    np.testing.assert_array_equal(np.array(b(x)), a1)  # the same seed, the same run
+    np.testing.assert_array_equal(np.array(b(x)), a2)
+    np.testing.assert_array_equal(a1, np.array(snn.poisson_encode(x, 20, f_max=500.0, seed=4)))
+
+
+def test_recurrent_cell_has_no_autapses_by_default_as_norse():
+    # Norse's LIFRecurrentCell(..., autapses=False) zeroes the diagonal of the recurrent weights and its gradient
+    cell = snn.LIFRecurrentCell(3, 5, dtype=ng.float64)
+    w = np.array(cell.recurrent_weights)
+    np.testing.assert_array_equal(np.diag(w), 0.0)
+    assert np.all(w[~np.eye(5, dtype=bool)] != 0)
+    x = ng.tensor(np.random.default_rng(8).uniform(10, 40, (6, 2, 3)))  # spikes from the first steps
+    opt = ng.optim.SGD(cell.parameters(), lr=0.5)
+    for _ in range(3):
+        cell.reset()
+        loss = sum(cell(x[t])[1].v.sum() for t in range(6))
+        opt.zero_grad()
+        loss.backward()
+        np.testing.assert_array_equal(np.diag(np.array(cell.recurrent_weights.grad)), 0.0)
+        assert np.any(np.array(cell.recurrent_weights.grad) != 0)
+        opt.step()
+    np.testing.assert_array_equal(np.diag(np.array(cell.recurrent_weights)), 0.0)
+    # a self-connection acts once autapses=True: the cell is lif_step with its weights as they are
+    cell = snn.LIFRecurrentCell(3, 5, autapses=True, dtype=ng.float64)
+    assert np.all(np.diag(np.array(cell.recurrent_weights)) != 0) and "autapses=True" in repr(cell)
+    s_cell = s_fn = None
+    for t in range(6):
+        z_cell, s_cell = cell(x[t])
+        z_fn, s_fn = snn.lif_step(x[t], s_fn, cell.input_weights, cell.recurrent_weights)
+        np.testing.assert_array_equal(np.array(s_cell.v), np.array(s_fn.v))
+
+
+def test_a_missing_state_starts_at_rest_v_leak_as_norse():
+    # Norse's modules start at v = v_leak; from v = 0 a neuron with v_leak = -65 < v_th = -50 < 0 fired at once
+    bio = snn.LIFParameters(tau_syn_inv=2.0, tau_mem_inv=0.05, v_leak=-65.0, v_th=-50.0, v_reset=-65.0)
+    x = ng.zeros((2, 3), dtype=ng.float64)
+    for z, s in (snn.lif_feed_forward_step(x, None, bio), snn.LIFCell(bio)(x),
+                 snn.lif_step(x, None, ng.ones((4, 3), ng.float64), ng.ones((4, 4), ng.float64), bio),
+                 snn.LIFRecurrentCell(3, 4, bio, dtype=ng.float64)(x)):
+        np.testing.assert_array_equal(np.array(z), 0.0)
+        np.testing.assert_array_equal(np.array(s.v), -65.0)
+    zs, s = snn.lif_feed_forward_integral(ng.zeros((5, 2, 3), dtype=ng.float64), None, bio)
+    np.testing.assert_array_equal(np.array(zs), 0.0)
+    np.testing.assert_array_equal(np.array(s.v), -65.0)
+    li = snn.LIParameters(v_leak=-65.0)
+    for v, s in (snn.li_feed_forward_step(x, None, li), snn.LICell(li)(x),
+                 snn.li_step(x, None, ng.ones((4, 3), ng.float64), li)):
+        np.testing.assert_array_equal(np.array(v), -65.0)
 
 
 def test_modules_carry_state_and_reset():
@@ -234,6 +309,79 @@ def test_modules_carry_state_and_reset():
     assert v.shape == (2, 2)
     zs, _ = snn.LIF()(ng.ones((5, 2, 3)) * 3.0)
     assert zs.shape == (5, 2, 3)
+
+
+def test_module_state_none_starts_from_zeros_as_in_norse():
+    # Norse's loop: s = None, then z, s = cell(x, s) -- each sequence (batch) starts afresh, so a second
+    # training batch neither continues the first one's membrane nor reaches into its freed graph
+    cell = snn.LIFCell()
+    w = ng.tensor(np.full(4, 3.0), requires_grad=True)
+    grads = []
+    for _ in range(2):
+        s = None
+        for _ in range(5):
+            z, s = cell(ng.ones((2, 4), dtype=ng.float64) * w, s)
+        (g,) = ng.grad(s.v.sum(), [w])
+        grads.append(np.array(g))
+    np.testing.assert_array_equal(grads[0], grads[1])
+    # without a state the module carries its own; a carried state of another batch size is named
+    readout = snn.LILinearCell(3, 2, dtype=ng.float64)
+    v1, _ = readout(ng.ones((4, 3), dtype=ng.float64))
+    v2, _ = readout(ng.ones((4, 3), dtype=ng.float64))
+    assert not np.array_equal(np.array(v1), np.array(v2))
+    fresh, _ = readout(ng.ones((4, 3), dtype=ng.float64), None)
+    np.testing.assert_array_equal(np.array(fresh), np.array(v1))
+    for module, x_small in ((readout, ng.ones((2, 3), dtype=ng.float64)),
+                            (snn.LIFRecurrentCell(3, 5), ng.ones((2, 3))),
+                            (snn.LIF(), ng.ones((6, 2, 3)))):
+        module(ng.ones((4, 3)) if not isinstance(module, snn.LIF) else ng.ones((6, 4, 3)))
+        with pytest.raises(ValueError, match=rf"{type(module).__name__}: the carried state has shape \(4, \d\), "
+                                             r"but this input needs a state of shape \(2, \d\); call reset\(\)"):
+            module(x_small)
+        module.reset()
+        module(x_small)
+
+
+def test_parameters_as_tensors_are_used_or_refused_never_dropped():
+    x = ng.ones((2, 3), dtype=ng.float64) * 30.0
+    want = np.array(snn.lif_feed_forward_step(x, None, snn.LIFParameters(tau_mem_inv=50.0))[1].v)
+    for tau in (ng.tensor(50.0), np.float32(50.0), 50):
+        got = snn.lif_feed_forward_step(x, None, snn.LIFParameters(tau_mem_inv=tau))[1].v
+        np.testing.assert_array_equal(np.array(got), want)
+    # one value per layer: a per-neuron tensor and a tensor that requires grad (it would silently get no
+    # gradient) are named
+    with pytest.raises(ValueError, match=r"LIFParameters: tau_mem_inv must be one number .* shape \(3,\)"):
+        snn.lif_feed_forward_step(x, None, snn.LIFParameters(tau_mem_inv=ng.tensor([50.0, 60.0, 70.0])))
+    with pytest.raises(ValueError, match="LIFParameters: v_th is a tensor that requires grad, but only alpha"):
+        snn.lif_feed_forward_step(x, None, snn.LIFParameters(v_th=ng.tensor(1.0, requires_grad=True)))
+    with pytest.raises(ValueError, match="LIParameters: tau_syn_inv is a tensor that requires grad"):
+        snn.li_feed_forward_step(x, None, snn.LIParameters(tau_syn_inv=ng.tensor(200.0, requires_grad=True)))
+    with pytest.raises(TypeError, match="LIFParameters: v_leak must be a number, got str"):
+        snn.lif_feed_forward_step(x, None, snn.LIFParameters(v_leak="0"))
+    with pytest.raises(TypeError, match="LIFParameters: method must be a str, got NoneType"):
+        snn.lif_feed_forward_step(x, None, snn.LIFParameters(method=None))
+
+
+def test_bad_states_and_weights_are_named():
+    # with state None a 1-D or 0-d input or weight raised 'IndexError: tuple index out of range', recurrent
+    # weights of None the binding's 'incompatible function arguments', a state of the wrong type an AttributeError
+    x, w_in, w_rec = ng.ones((2, 3)), ng.ones((4, 3)), ng.ones((4, 4))
+    with pytest.raises(ValueError, match=r"lif_step: input_tensor of shape \(2, 3\) and input_weights of shape "
+                                         r"\(\) must be \(B, I\) and \(H, I\)"):
+        snn.lif_step(x, None, ng.tensor(1.0), w_rec)
+    with pytest.raises(ValueError, match=r"li_step: input_tensor of shape \(\) and input_weights"):
+        snn.li_step(ng.tensor(1.0), None, w_in)
+    with pytest.raises(TypeError, match="lif_step: recurrent_weights must be an nthgrad Tensor, got NoneType"):
+        snn.lif_step(x, None, w_in, None)
+    with pytest.raises(TypeError, match=r"lif_feed_forward_step: state must be a LIFFeedForwardState\(v, i\) of "
+                                        "tensors or None, got tuple"):
+        snn.lif_feed_forward_step(x, (ng.zeros((2, 3)), ng.zeros((2, 3))))
+    with pytest.raises(TypeError, match=r"lif_step: state must be a LIFState\(z, v, i\).*got LIFFeedForwardState"):
+        snn.lif_step(x, snn.LIFFeedForwardState(ng.zeros((2, 4)), ng.zeros((2, 4))), w_in, w_rec)
+    with pytest.raises(TypeError, match="li_feed_forward_step: state must be a LIState"):
+        snn.li_feed_forward_step(x, 5)
+    with pytest.raises(TypeError, match="lif_feed_forward_integral: state must be"):
+        snn.lif_feed_forward_integral(ng.ones((4, 2, 3)), "zeros")
 
 
 def test_bad_input_is_named():
