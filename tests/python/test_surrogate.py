@@ -274,17 +274,12 @@ def test_spike_functions_have_reprs():
     assert repr(S.spike_rate_escape()) == "surrogate.spike_rate_escape(beta=1, slope=25)"
 
 
-@pytest.mark.xfail(strict=True, reason="C++ defect: surrogate_derivative builds straight_through's sigma' = 1 as "
-                                       "x * 0 + 1, which is NaN at x = +-inf")
 def test_straight_through_gradient_is_one_at_infinity():
     x = ng.tensor(np.array([-np.inf, -1.0, 0.0, np.inf], np.float32), requires_grad=True)
     (g,) = ng.grad(S.straight_through()(x).sum(), [x])
     np.testing.assert_array_equal(np.array(g), 1.0)
 
 
-@pytest.mark.xfail(strict=True, reason="C++ defect: heavi_circ's sigma' is computed as alpha^3 * (x^2 + alpha^2)^-1.5,"
-                                       " whose factors overflow in float32 (alpha^3 = inf for alpha >= 7e12, "
-                                       "(alpha^2)^-1.5 = inf for alpha <= 1e-13)")
 def test_heavi_circ_sigma_prime_is_finite_for_extreme_alpha_in_float32():
     xs = np.array([0.0, 1e-3, 1.0])
     x = ng.tensor(xs.astype(np.float32), requires_grad=True)
@@ -294,9 +289,6 @@ def test_heavi_circ_sigma_prime_is_finite_for_extreme_alpha_in_float32():
         np.testing.assert_allclose(np.array(g), want, rtol=1e-5, atol=1e-30)
 
 
-@pytest.mark.xfail(strict=True, reason="C++ defect: surrogate_custom's backward is gy * derivative(x); when the "
-                                       "derivative is a constant, the first-order gradient does not depend on x "
-                                       "and a second derivative is an error instead of zeros")
 def test_custom_constant_derivative_has_zero_second_derivative():
     spike = S.custom(lambda x: ng.ones(tuple(x.shape), ng.float64))  # a straight-through estimator of one's own
     x = ng.tensor(X, requires_grad=True)

@@ -8,6 +8,7 @@
 #include "kernels/kernels.h"
 #include "nthgrad/ops/activation.h"
 #include "nthgrad/ops/arithmetic.h"
+#include "nthgrad/ops/logical.h"
 #include "nthgrad/ops/math.h"
 #include "ops/detail/check.h"
 
@@ -33,11 +34,17 @@ void check_method(const std::string& method) {
 Variable surrogate_derivative(const std::string& method, const Variable& x, const Variable& a, double beta) {
   check_method(method);
   const Variable ax = mul2(a, x);
-  if (method == "heaviside") return mul_scalar(x, 0.0);
+  // 0 as a function of x that is finite for every x (x * 0 is NaN at +-inf), so that the constant surrogates
+  // still have a (zero) derivative in x at every order
+  const Variable zero = mul_scalar(tanh(x), 0.0);
+  if (method == "heaviside") return zero;
   if (method == "super" || method == "fast_sigmoid") return pow_scalar(add_scalar(mul2(a, abs(x)), 1.0), -2.0);
   if (method == "triangle") return mul2(a, relu(r_sub_scalar(abs(x), 1.0)));
   if (method == "tanh") return r_sub_scalar(pow_scalar(tanh(ax), 2.0), 1.0);
-  if (method == "circ") return mul2(pow_scalar(a, 3.0), pow_scalar(add2(mul2(x, x), mul2(a, a)), -1.5));
+  if (method == "circ") {  // a^3 / (x^2 + a^2)^1.5 as sign(a) (1 + (x/a)^2)^-1.5: a^3 overflows float32 at a ~ 7e12
+    const Variable r = div2(x, a);
+    return mul2(sign(a, 1.0, false), pow_scalar(add_scalar(mul2(r, r), 1.0), -1.5));
+  }
   if (method == "heavi_erfc") return mul_scalar(exp(mul_scalar(mul2(ax, ax), -1.0)), 2.0 / std::sqrt(kPi));
   if (method == "atan")
     return div2(mul_scalar(a, 0.5), add_scalar(pow_scalar(mul_scalar(ax, kPi / 2), 2.0), 1.0));
@@ -45,7 +52,7 @@ Variable surrogate_derivative(const std::string& method, const Variable& x, cons
     const Variable s = sigmoid(ax);  // s (1 - s), not e^-ax / (1 + e^-ax)^2: finite for every input
     return mul2(a, mul2(s, r_sub_scalar(s, 1.0)));
   }
-  if (method == "straight_through") return add_scalar(mul_scalar(x, 0.0), 1.0);
+  if (method == "straight_through") return add_scalar(zero, 1.0);
   return mul2(a, exp(mul_scalar(abs(add_scalar(x, -1.0)), -beta)));  // spike_rate_escape
 }
 
