@@ -251,12 +251,13 @@ def test_poisson_encoder_module_with_a_seed_draws_fresh_reproducible_spikes():
 
 def test_recurrent_cell_has_no_autapses_by_default_as_norse():
     # Norse's LIFRecurrentCell(..., autapses=False) zeroes the diagonal of the recurrent weights and its gradient
+    ng.manual_seed(0)  # the weights come from the global generator: fixed here, whatever ran before
     cell = snn.LIFRecurrentCell(3, 5, dtype=ng.float64)
     w = np.array(cell.recurrent_weights)
     np.testing.assert_array_equal(np.diag(w), 0.0)
     assert np.all(w[~np.eye(5, dtype=bool)] != 0)
     x = ng.tensor(np.random.default_rng(8).uniform(10, 40, (6, 2, 3)))  # spikes from the first steps
-    opt = ng.optim.SGD(cell.parameters(), lr=0.5)
+    opt = ng.optim.SGD(cell.parameters(), lr=0.01)  # small steps: large ones saturate every neuron (no gradient)
     for _ in range(3):
         cell.reset()
         loss = sum(cell(x[t])[1].v.sum() for t in range(6))
