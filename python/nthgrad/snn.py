@@ -368,6 +368,13 @@ class _Stateful(Module):
         object.__setattr__(self, "state", out[1])
         return out
 
+    def _register_alpha(self):
+        """A learnable surrogate width, LIFParameters(alpha=nn.Parameter(...)), joins the module's
+        parameters (so optimizers and state_dict see it)."""
+        from .nn.module import Parameter
+        if isinstance(getattr(self.p, "alpha", None), Parameter):
+            self.alpha = self.p.alpha
+
 
 class LIFCell(_Stateful):
     """A feed-forward LIF layer, one step per call: input (any shape) ->
@@ -381,6 +388,7 @@ class LIFCell(_Stateful):
     def __init__(self, p=LIFParameters(), dt=0.001):
         super().__init__()
         self.p, self.dt = p, dt
+        self._register_alpha()
 
     def forward(self, input_tensor, state=CARRIED):
         state = self._start(state, input_tensor, lambda s: s)
@@ -397,6 +405,7 @@ class LIF(_Stateful):
     def __init__(self, p=LIFParameters(), dt=0.001):
         super().__init__()
         self.p, self.dt = p, dt
+        self._register_alpha()
 
     def forward(self, input_tensor, state=CARRIED):
         state = self._start(state, input_tensor, lambda s: s[1:])
@@ -425,6 +434,7 @@ class LIFRecurrentCell(_Stateful):
                  dtype=DType.float32):
         super().__init__()
         self.input_size, self.hidden_size, self.p, self.dt = input_size, hidden_size, p, dt
+        self._register_alpha()
         self.autapses = bool(autapses)
         self.input_weights = _uniform_weight((hidden_size, input_size), input_size, dtype)
         if self.autapses:

@@ -398,3 +398,14 @@ def test_bad_input_is_named():
         snn.lif_feed_forward_integral(ng.tensor(1.0), None)
     with pytest.raises(TypeError, match="expected LIFParameters, got dict"):
         snn.lif_feed_forward_step(ng.ones((2,)), None, {"alpha": 1})
+
+
+def test_a_learnable_alpha_is_a_module_parameter():
+    alpha = ng.nn.Parameter(ng.tensor(20.0, dtype=ng.float64))
+    cell = snn.LIFCell(snn.LIFParameters(alpha=alpha))
+    assert [n for n, _ in cell.named_parameters()] == ["alpha"]
+    layer = snn.LIF(snn.LIFParameters(alpha=alpha))
+    assert list(layer.parameters())[0] is alpha
+    recurrent = snn.LIFRecurrentCell(2, 3, snn.LIFParameters(alpha=alpha), dtype=ng.float64)
+    assert "alpha" in dict(recurrent.named_parameters())
+    assert [n for n, _ in snn.LIFCell().named_parameters()] == []  # a number stays a number
