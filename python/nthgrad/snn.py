@@ -115,8 +115,8 @@ def _check_2d(fn, input_tensor, input_weights):
 
 
 def _alpha(p, like):
-    """p.alpha as a tensor of like's dtype (a number becomes a 0-d constant)."""
-    _lif_args(p)  # p must be LIFParameters
+    """p.alpha (p: LIFParameters, checked by _lif_args first) as a tensor of like's dtype (a number becomes
+    a 0-d constant)."""
     a = p.alpha
     if isinstance(a, Tensor):
         return a
@@ -162,9 +162,9 @@ def _zeros_like(shape, like):
     return zeros(tuple(shape), dtype=like.dtype)
 
 
-def _rest(shape, like, v_leak):
-    """The membrane at rest, as Norse's modules start it: v_leak everywhere (like's dtype)."""
-    return zeros(tuple(shape), dtype=like.dtype) + v_leak
+def _at_rest(shape, like, v_leak):
+    """(v, i) at rest, as Norse's modules start them: v = v_leak and i = 0 everywhere (like's dtype)."""
+    return zeros(tuple(shape), dtype=like.dtype) + v_leak, _zeros_like(shape, like)
 
 
 def lif_feed_forward_step(input_tensor, state=None, p=LIFParameters(), dt=0.001):
@@ -178,11 +178,11 @@ def lif_feed_forward_step(input_tensor, state=None, p=LIFParameters(), dt=0.001)
     """
     _check_tensor("lif_feed_forward_step", "input_tensor", input_tensor)
     _check_state("lif_feed_forward_step", state, LIFFeedForwardState)
+    args = _lif_args(p)
     if state is None:
-        state = LIFFeedForwardState(_rest(input_tensor.shape, input_tensor, _lif_args(p)["v_leak"]),
-                                    _zeros_like(input_tensor.shape, input_tensor))
+        state = LIFFeedForwardState(*_at_rest(input_tensor.shape, input_tensor, args["v_leak"]))
     z, v, i = _C.lif_feed_forward_step(input_tensor, state.v, state.i, alpha=_alpha(p, input_tensor), dt=dt,
-                                       **_lif_args(p))
+                                       **args)
     return z, LIFFeedForwardState(v, i)
 
 
@@ -198,13 +198,13 @@ def lif_step(input_tensor, state, input_weights, recurrent_weights, p=LIFParamet
     _check_tensor("lif_step", "input_weights", input_weights)
     _check_tensor("lif_step", "recurrent_weights", recurrent_weights)
     _check_state("lif_step", state, LIFState)
+    args = _lif_args(p)
     if state is None:
         _check_2d("lif_step", input_tensor, input_weights)
         shape = (input_tensor.shape[0], input_weights.shape[0])
-        state = LIFState(_zeros_like(shape, input_tensor), _rest(shape, input_tensor, _lif_args(p)["v_leak"]),
-                         _zeros_like(shape, input_tensor))
+        state = LIFState(_zeros_like(shape, input_tensor), *_at_rest(shape, input_tensor, args["v_leak"]))
     z, v, i = _C.lif_step(input_tensor, state.z, state.v, state.i, input_weights, recurrent_weights,
-                          alpha=_alpha(p, input_tensor), dt=dt, **_lif_args(p))
+                          alpha=_alpha(p, input_tensor), dt=dt, **args)
     return z, LIFState(z, v, i)
 
 
@@ -219,12 +219,11 @@ def lif_feed_forward_integral(input_tensor, state=None, p=LIFParameters(), dt=0.
     if input_tensor.ndim < 1:
         raise ValueError("lif_feed_forward_integral: the input needs a leading time axis, got a 0-d tensor")
     _check_state("lif_feed_forward_integral", state, LIFFeedForwardState)
+    args = _lif_args(p)
     if state is None:
-        shape = tuple(input_tensor.shape[1:])
-        state = LIFFeedForwardState(_rest(shape, input_tensor, _lif_args(p)["v_leak"]),
-                                    _zeros_like(shape, input_tensor))
+        state = LIFFeedForwardState(*_at_rest(input_tensor.shape[1:], input_tensor, args["v_leak"]))
     zs, v, i = _C.lif_feed_forward_integral(input_tensor, state.v, state.i, alpha=_alpha(p, input_tensor), dt=dt,
-                                            **_lif_args(p))
+                                            **args)
     return zs, LIFFeedForwardState(v, i)
 
 
@@ -236,10 +235,10 @@ def li_feed_forward_step(input_tensor, state=None, p=LIParameters(), dt=0.001):
     """
     _check_tensor("li_feed_forward_step", "input_tensor", input_tensor)
     _check_state("li_feed_forward_step", state, LIState)
+    args = _li_args(p)
     if state is None:
-        state = LIState(_rest(input_tensor.shape, input_tensor, _li_args(p)["v_leak"]),
-                        _zeros_like(input_tensor.shape, input_tensor))
-    v, i = _C.li_feed_forward_step(input_tensor, state.v, state.i, dt=dt, **_li_args(p))
+        state = LIState(*_at_rest(input_tensor.shape, input_tensor, args["v_leak"]))
+    v, i = _C.li_feed_forward_step(input_tensor, state.v, state.i, dt=dt, **args)
     return v, LIState(v, i)
 
 
@@ -252,11 +251,12 @@ def li_step(input_tensor, state, input_weights, p=LIParameters(), dt=0.001):
     _check_tensor("li_step", "input_tensor", input_tensor)
     _check_tensor("li_step", "input_weights", input_weights)
     _check_state("li_step", state, LIState)
+    args = _li_args(p)
     if state is None:
         _check_2d("li_step", input_tensor, input_weights)
         shape = (input_tensor.shape[0], input_weights.shape[0])
-        state = LIState(_rest(shape, input_tensor, _li_args(p)["v_leak"]), _zeros_like(shape, input_tensor))
-    v, i = _C.li_step(input_tensor, state.v, state.i, input_weights, dt=dt, **_li_args(p))
+        state = LIState(*_at_rest(shape, input_tensor, args["v_leak"]))
+    v, i = _C.li_step(input_tensor, state.v, state.i, input_weights, dt=dt, **args)
     return v, LIState(v, i)
 
 
