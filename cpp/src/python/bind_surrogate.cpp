@@ -1,6 +1,5 @@
 // Surrogate gradients (issue 10): the Heaviside op with a surrogate backward,
 // sigma' itself, and a surrogate whose sigma' is a user's Python function.
-#include "autograd/record.h"
 #include "ops/detail/check.h"
 #include "python/common.h"
 
@@ -57,30 +56,15 @@ void bind_surrogate(py::module_& m) {
   m.def(
       "surrogate_custom",
       [](V x, const py::function& derivative, const std::optional<Variable>& z) {
-        const char* op = "surrogate_custom";
-        check::floating(op, "x", x);
-        Tensor spikes;
-        if (z) {
-          check::same_shape(op, "x", x, "z", *z);
-          spikes = z->dtype() == x.dtype() ? z->value() : cast(*z, x.dtype()).value();
-        } else {
-          spikes = greater_scalar(x.detach(), 0.0).value();
-          spikes = cast(Variable(spikes), x.dtype()).value();
-        }
         auto fn = std::make_shared<PyDerivative>(derivative);
-        return record(op, {x}, spikes, kSavesInputs, [fn](const Ctx& c) {
+        return surrogate_custom(x, [fn](const Variable& xs) {  // called by the backward pass
           py::gil_scoped_acquire gil;
-          py::object s = fn->fn(c.in(0));
+          py::object s = fn->fn(xs);
           if (!py::isinstance<Variable>(s))
             throw TypeError(detail::cat("surrogate custom: the derivative function must return an nthgrad Tensor, "
                                         "got ", py::str(py::type::of(s).attr("__name__")).cast<std::string>()));
-          const Variable d = s.cast<Variable>();
-          if (broadcast_shapes("surrogate custom", "x", c.in_shape(0), "derivative", d.shape()) != c.in_shape(0))
-            throw ValueError(detail::cat("surrogate custom: the derivative has shape ", shape_str(d.shape()),
-                                         ", which does not broadcast to x's ", shape_str(c.in_shape(0))));
-          // + 0 tanh(x): a derivative that does not depend on x (a constant) still gives a zero second order
-          return VariableList{mul2(c.gy(), add2(d, mul_scalar(tanh(c.in(0)), 0.0)))};
-        });
+          return s.cast<Variable>();
+        }, z ? *z : Variable());
       },
       py::arg("x"), py::arg("derivative"), py::arg("z") = py::none(),
       "H(x) forward (or z), backward gy * derivative(x), where derivative is a Python function building sigma'(x) "

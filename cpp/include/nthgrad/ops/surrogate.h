@@ -6,6 +6,7 @@
 // (a tensor that requires grad) gets the meta-gradient d/d alpha of a
 // first-order gradient. H itself does not depend on alpha: its first-order
 // gradient in alpha is zero.
+#include <functional>
 #include <string>
 
 #include "nthgrad/variable.h"
@@ -32,5 +33,12 @@ Variable surrogate_derivative(const std::string& method, const Variable& x, cons
 // broadcasts to x (a 0-d one for a scalar); cast to x's dtype.
 Variable surrogate_heaviside(const Variable& x, const std::string& method, const Variable& alpha,
                              const Variable& z = Variable(), double beta = 1);
+
+// A surrogate of one's own: H(x) forward (or z), backward gy * derivative(x),
+// where derivative builds sigma'(x) with ops (a tensor that broadcasts to x),
+// so every order follows from the ops it used; a constant derivative still
+// gives a zero second order.
+using Derivative = std::function<Variable(const Variable&)>;
+Variable surrogate_custom(const Variable& x, const Derivative& derivative, const Variable& z = Variable());
 
 }  // namespace nthgrad
