@@ -49,9 +49,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
             norms = np.array([F.max(F.abs(p.grad)).item() if p.grad.size else 0.0 for p in params])
             total = float(np.max(norms))  # np.max, unlike max(), is NaN whatever the NaN's position
         else:
-            # sum |g| is NaN exactly when g holds a NaN: the NaN must reach the total (F.norm alone may lose it)
-            norms = np.array([math.nan if math.isnan(F.sum(F.abs(p.grad)).item()) else
-                              F.norm(p.grad, p=norm_type).item() for p in params])
+            norms = np.array([F.norm(p.grad, p=norm_type).item() for p in params])  # NaN in, NaN out
             total = float(np.sum(norms ** norm_type) ** (1.0 / norm_type)) if np.all(np.isfinite(norms)) else \
                 float(np.sum(norms))  # NaN or inf stays NaN or inf
         if error_if_nonfinite and not math.isfinite(total):
