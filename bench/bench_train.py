@@ -65,30 +65,29 @@ def make(lib, init):
     opt_cnn = optim.Adam(cnn.parameters(), lr=1e-3)
     opt_mlp = optim.SGD(mlp.parameters(), lr=0.01)
 
-    def cnn_step():
-        opt_cnn.zero_grad()
-        loss = ce(cnn(images), labels)
-        loss.backward()
-        opt_cnn.step()
-        return loss
+    def training_step(model, loss_fn, opt, inputs, target):
+        """A closure running one step: zero_grad, forward, loss, backward, optimizer step."""
+        def step():
+            opt.zero_grad()
+            loss = loss_fn(model(inputs), target)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
 
-    def mlp_step():
-        opt_mlp.zero_grad()
-        loss = mse(mlp(x), target)
-        loss.backward()
-        opt_mlp.step()
-        return loss
-
-    def check():
-        out = {"cnn loss": common.to_numpy(cnn_step()), "mlp loss": common.to_numpy(mlp_step())}
-        for key, model in (("cnn", cnn), ("mlp", mlp)):
-            for name, value in model.state_dict().items():
-                out[f"{key} {name} after a step"] = common.to_numpy(value)
-        return out
+    cnn_step = training_step(cnn, ce, opt_cnn, images, labels)
+    mlp_step = training_step(mlp, mse, opt_mlp, x, target)
 
     def state():
         return {key: {k: common.to_numpy(v) for k, v in m.state_dict().items()} for key, m in (("cnn", cnn),
                                                                                                 ("mlp", mlp))}
+
+    def check():
+        out = {"cnn loss": common.to_numpy(cnn_step()), "mlp loss": common.to_numpy(mlp_step())}
+        for key, values in state().items():
+            for name, value in values.items():
+                out[f"{key} {name} after a step"] = value
+        return out
 
     return cnn_step, mlp_step, check, state
 
