@@ -59,3 +59,8 @@ __all__ += ["nn", "optim", "data", "save", "load"]
 from . import surrogate, snn  # noqa: E402
 
 __all__ += ["surrogate", "snn"]
+
+# hard functions and their estimators (issue 11): ng.hard, ng.ste, ng.dab
+from . import hard, ste, dab  # noqa: E402
+
+__all__ += ["hard", "ste", "dab"]

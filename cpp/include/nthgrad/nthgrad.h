@@ -8,6 +8,7 @@
 #include "nthgrad/ops/arithmetic.h"
 #include "nthgrad/ops/array.h"
 #include "nthgrad/ops/conv.h"
+#include "nthgrad/ops/hard.h"
 #include "nthgrad/ops/linalg.h"
 #include "nthgrad/ops/logical.h"
 #include "nthgrad/ops/loss.h"

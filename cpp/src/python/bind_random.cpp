@@ -24,7 +24,9 @@ uint64_t generator_word(const py::handle& obj, const char* what, const char* arg
 }
 uint64_t generator_seed(const py::handle& obj, const char* what) { return generator_word(obj, what); }
 
-// An op's seed argument.
+}  // namespace
+
+// An op's seed argument (declared in common.h).
 RandomSource source_arg(const py::handle& seed) {
   if (py::isinstance<Generator>(seed)) return RandomSource(seed.cast<Generator&>());
   if (!is_int(seed))
@@ -37,8 +39,6 @@ RandomSource source_arg(const py::handle& seed) {
                                  std::string(py::str(v))));
   return RandomSource(v.cast<int64_t>());
 }
-
-}  // namespace
 
 void bind_random(py::module_& m) {
   using V = const Variable&;

@@ -96,6 +96,11 @@ void bind_quantize(py::module_& m);    // quantizers, clip_grad_by_*
 void bind_optim(py::module_& m);       // fused optimizer updates (issue 9)
 void bind_surrogate(py::module_& m);   // surrogate gradients (issue 10)
 void bind_snn(py::module_& m);         // LIF / LI neurons (issue 10)
+void bind_hard(py::module_& m);        // hard functions, STE, DAB bridge (issue 11)
+
+// An op's `seed` argument: -1 (the global generator), an int >= 0 (a fresh
+// generator) or an nthgrad.Generator (bind_random.cpp).
+RandomSource source_arg(const py::handle& seed);
 
 // An axis argument as nnabla and NumPy take it: None (all axes), an int or a
 // sequence of ints.

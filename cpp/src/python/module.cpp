@@ -39,4 +39,5 @@ PYBIND11_MODULE(_C, m) {
   nthgrad::python::bind_optim(m);
   nthgrad::python::bind_surrogate(m);
   nthgrad::python::bind_snn(m);
+  nthgrad::python::bind_hard(m);
 }
