@@ -25,6 +25,7 @@ permutation must be right.
     python examples/dab_sort.py --T 10 --steps 20000 --torch      # beside the same model in PyTorch
 """
 import argparse
+import json
 import sys
 import time
 
@@ -183,7 +184,18 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-every", type=int, default=EVAL_EVERY)
     p.add_argument("--plot", default="dab_sort.png")
+    p.add_argument("--history", default=None, help="write the curves (steps, accuracy, loss, seconds) to this JSON")
+    p.add_argument("--replot", nargs="+", default=None, metavar="JSON",
+                   help="no training: plot the curves of earlier --history files together")
     a = p.parse_args(argv)
+    if a.replot:
+        runs = {}
+        for path in a.replot:
+            with open(path) as f:
+                runs.update(json.load(f))
+        plot_curves(runs, a.T, a.plot)
+        print(f"plot in {a.plot}")
+        return 0
     estimators = a.estimators.split(",") if a.estimators else [a.estimator]
     runs = {}
     for est in estimators:
@@ -197,6 +209,9 @@ def main(argv=None):
             runs[f"torch {est}"] = ht
             print(f"torch   T={a.T} {est}: {100 * ht['test_accuracy'][-1]:.2f}% after {a.steps} steps, "
                   f"{ht['seconds']:.0f} s", flush=True)
+    if a.history:
+        with open(a.history, "w") as f:
+            json.dump({k: {key: v for key, v in h.items() if key != "model"} for k, h in runs.items()}, f)
     if a.plot:
         plot_curves(runs, a.T, a.plot)
         print(f"plot in {a.plot}")

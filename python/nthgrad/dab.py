@@ -27,7 +27,11 @@ The gradient flow is the authors' reference code's, exactly:
 
 The bridge's backward is a nested backward pass over the approximator's
 graph, recorded when ``create_graph=True``, so second and higher derivatives
-through a DAB are exact (those of the approximator, with h's value fixed).
+through a DAB follow. Through the bridge, h has the derivatives of s at every
+order: the derivatives of any f(h) at z0 are those of f(s(z) - s(z0) + h(z0)),
+the approximator frozen in place of the hard function (tests/python/test_dab.py
+checks them to third order against closed forms and finite differences). The
+approximator's parameters get their mixed derivatives too (MAML through a DAB).
 """
 from . import _C
 from .hard import _value_of
@@ -47,7 +51,7 @@ class DAB(Module):
     ``forward(z)`` returns hard(z), in the approximator's dtype, and keeps s = approximator(z) for ``loss()``.
 
         dab = DAB(nn.Linear(8, 8), hard.signum)
-        h = dab(ng.randn(shape=(4, 8)))          # (4, 8), values in {-1, 0, 1}
+        h = dab(ng.random.randn(shape=(4, 8)))          # (4, 8), values in {-1, 0, 1}
         penalty = dab.gamma * dab.loss()         # (4,)
     """
 

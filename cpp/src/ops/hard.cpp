@@ -3,6 +3,7 @@
 #include "nthgrad/ops/hard.h"
 
 #include <cmath>
+#include <tuple>
 
 #include "autograd/record.h"
 #include "kernels/kernels.h"
@@ -18,10 +19,16 @@ namespace nthgrad {
 
 namespace {
 
-// A hard function's value as an op of its input whose gradient is zero at the first order (undefined in the
-// rule, so the engine hands back zeros), as torch.sign.
-Variable zero_gradient(const char* op, const Variable& z, const Variable& value) {
-  return record(op, {z}, value.value(), kSavesNothing, [](const Ctx&) { return VariableList(1); });
+// A hard function's value, value_of(z detached) computed without a graph, recorded as an op of z whose gradient
+// is zero at the first order (undefined in the rule, so the engine hands back zeros), as torch.sign's.
+template <typename F>
+Variable zero_gradient(const char* op, const Variable& z, const F& value_of) {
+  Tensor value;
+  {
+    NoGradGuard no_grad;
+    value = value_of(z.detach()).value();
+  }
+  return record(op, {z}, value, kSavesNothing, [](const Ctx&) { return VariableList(1); });
 }
 
 // z floating, of shape (B, F...) (at least 2 axes) or, with `rows_columns`, exactly (B, R, C).
@@ -57,50 +64,47 @@ Variable signum(const Variable& z, double eps) {
   if (!(eps >= 0) || std::isinf(eps))
     throw ValueError(detail::cat(op, ": eps must be finite and >= 0, got ", eps, " (z of shape ", shape_str(z.shape()),
                                  ")"));
-  NoGradGuard no_grad;
-  const Variable x = z.detach();
-  const Variable s = sub2(greater_scalar(x, eps), less_scalar(x, -eps));
-  return zero_gradient(op, z, where(isnan(x), x, cast(s, x.dtype())));
+  return zero_gradient(op, z, [eps](const Variable& x) {
+    return where(isnan(x), x, cast(sub2(greater_scalar(x, eps), less_scalar(x, -eps)), x.dtype()));
+  });
 }
 
 Variable binary(const Variable& z) {
   const char* op = "hard.binary";
   check_batched(op, z);
-  NoGradGuard no_grad;
-  const Variable x = z.detach();
   Axes features;
-  for (int64_t a = 1; a < x.ndim(); ++a) features.push_back(a);
-  return zero_gradient(op, z, cast(greater_equal(x, mean(x, features, true)), x.dtype()));
+  for (int64_t a = 1; a < z.ndim(); ++a) features.push_back(a);
+  return zero_gradient(op, z, [&features](const Variable& x) {
+    return cast(greater_equal(x, mean(x, features, true)), x.dtype());
+  });
 }
 
 Variable bernoulli(const Variable& p, RandomSource seed) {
   const char* op = "hard.bernoulli";
   check::floating(op, "p", p);
   seed.check(op);
-  NoGradGuard no_grad;
-  const Variable x = p.detach();
-  if (any(logical_or(less_scalar(x, 0.0), logical_or(greater_scalar(x, 1.0), isnan(x)))))
-    throw ValueError(detail::cat(op, ": every p must lie in [0, 1] (p of shape ", shape_str(p.shape()), ")"));
-  const Tensor sample = seed.draw(static_cast<uint64_t>(x.numel()), [&](uint64_t key, uint64_t offset) {
-    const Tensor u = kernels::random_uniform(x.shape(), 0.0, 1.0, x.dtype(), kernels::RandomKey{key, offset});
-    return kernels::compare(kernels::Binary::Less, u, x.value(), x.dtype());
+  return zero_gradient(op, p, [&](const Variable& x) {
+    if (any(logical_or(less_scalar(x, 0.0), logical_or(greater_scalar(x, 1.0), isnan(x)))))
+      throw ValueError(detail::cat(op, ": every p must lie in [0, 1] (p of shape ", shape_str(p.shape()), ")"));
+    return Variable(seed.draw(static_cast<uint64_t>(x.numel()), [&](uint64_t key, uint64_t offset) {
+      const Tensor u = kernels::random_uniform(x.shape(), 0.0, 1.0, x.dtype(), kernels::RandomKey{key, offset});
+      return kernels::compare(kernels::Binary::Less, u, x.value(), x.dtype());
+    }));
   });
-  return zero_gradient(op, p, Variable(sample));
 }
 
 Variable sort(const Variable& z) {
   const char* op = "hard.sort";
   check_batched(op, z, true);
-  NoGradGuard no_grad;
-  return zero_gradient(op, z, rows_then_columns(z.detach()));
+  return zero_gradient(op, z, rows_then_columns);
 }
 
 Variable sort_1d(const Variable& z) {
   const char* op = "hard.sort_1d";
   check_batched(op, z);
-  NoGradGuard no_grad;
-  const Variable flat = reshape(z.detach(), {z.shape()[0], -1});
-  return zero_gradient(op, z, reshape(nthgrad::sort(flat, 1).first, z.shape()));
+  return zero_gradient(op, z, [](const Variable& x) {
+    return reshape(nthgrad::sort(reshape(x, {x.shape()[0], -1}), 1).first, x.shape());
+  });
 }
 
 Variable topk(const Variable& z, int64_t k) {
@@ -110,8 +114,9 @@ Variable topk(const Variable& z, int64_t k) {
   if (k < 1 || k > available)
     throw ValueError(detail::cat(op, ": k=", k, " must lie in [1, ", available, "] (2 R C for z of shape ",
                                  shape_str(z.shape()), ")"));
-  NoGradGuard no_grad;
-  return zero_gradient(op, z, slice(rows_then_columns(z.detach()), {0, 0}, {z.shape()[0], k}, {1, 1}));
+  return zero_gradient(op, z, [k](const Variable& x) {
+    return slice(rows_then_columns(x), {0, 0}, {x.shape()[0], k}, {1, 1});
+  });
 }
 
 Variable kmeans(const Variable& z, int64_t k, int64_t iters, RandomSource seed, bool assignments) {
@@ -126,18 +131,19 @@ Variable kmeans(const Variable& z, int64_t k, int64_t iters, RandomSource seed, 
   if (iters < 0) throw ValueError(detail::cat(op, ": iters must be >= 0, got ", iters));
   if (d < 1) throw ValueError(detail::cat(op, ": the points of z of shape ", shape_str(z.shape()), " are empty"));
   seed.check(op);
-  NoGradGuard no_grad;
-  const Variable x = z.detach();
-  if (any(logical_or(isnan(x), isinf(x))))
-    throw ValueError(detail::cat(op, ": z (shape ", shape_str(z.shape()), ") has a NaN or infinite entry"));
-  // k distinct points per sample, equally likely, as the first centres.
-  const Tensor weights = Tensor::ones({b, n}, DType::Float64);
-  const Tensor init = seed.draw(static_cast<uint64_t>(b * n), [&](uint64_t key, uint64_t offset) {
-    return kernels::random_choice_index(weights, k, false, kernels::RandomKey{key, offset});
+  Tensor centres, labels;
+  const Variable y = zero_gradient(op, z, [&](const Variable& x) {
+    if (any(logical_or(isnan(x), isinf(x))))
+      throw ValueError(detail::cat(op, ": z (shape ", shape_str(z.shape()), ") has a NaN or infinite entry"));
+    // k distinct points per sample, equally likely, as the first centres.
+    const Tensor weights = Tensor::ones({b, n}, DType::Float64);
+    const Tensor init = seed.draw(static_cast<uint64_t>(b * n), [&](uint64_t key, uint64_t offset) {
+      return kernels::random_choice_index(weights, k, false, kernels::RandomKey{key, offset});
+    });
+    std::tie(centres, labels) = kernels::kmeans(x.value().reshape({b, n, d}), init, iters);
+    return Variable(centres.reshape(z.ndim() == 3 ? Shape{b, k, d} : Shape{b, k}));
   });
-  auto [centres, labels] = kernels::kmeans(x.value().reshape({b, n, d}), init, iters);
-  if (assignments) return Variable(labels);
-  return zero_gradient(op, z, Variable(centres.reshape(z.ndim() == 3 ? Shape{b, k, d} : Shape{b, k})));
+  return assignments ? Variable(labels) : y;
 }
 
 }  // namespace hard

@@ -64,8 +64,9 @@ Variable straight_through(const Variable& z, const Variable& h, double clip = st
 // to s's dtype). Backward: gz = (ds/dz)^T gy, the vector-Jacobian product
 // through the approximator's output s = approximator(z), by a nested
 // backward pass over s's graph (with create_graph when the outer pass
-// records, so every order follows); s and the approximator's parameters get
-// nothing from this path.
+// records); s and the approximator's parameters get nothing from this path at
+// the first order. At every order h then has the derivatives of s: those of
+// f(h) at z0 are the derivatives of f(s(z) - s(z0) + h(z0)).
 Variable dab_bridge(const Variable& z, const Variable& s, const Variable& h);
 
 }  // namespace nthgrad
