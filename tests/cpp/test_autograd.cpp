@@ -141,6 +141,25 @@ TEST(surrogate_spike_second_order_and_alpha_meta_gradient) {
   CHECK_THROWS(surrogate_heaviside(x, "nope", a), ValueError);
 }
 
+// Issue 11: a DAB bridge from C++. s = tanh(w z) elementwise (w = 0.5), h = signum(z): the gradient reaching h
+// reaches z as s'(z) g = w (1 - s^2) g, and its derivative in z is w^2 s''(u) g = -2 w^2 s (1 - s^2) g (h's
+// value is a constant); the DAB loss (s - h)^2 sends exactly nothing into z.
+TEST(dab_bridge_first_and_second_order) {
+  Variable z(Tensor::full({1, 1}, 0.8, DType::Float64), true);
+  const double w = 0.5, s0 = std::tanh(w * 0.8);
+  Variable s = tanh(mul_scalar(z, w));
+  Variable h = dab_bridge(z, s, hard::signum(z, 0.5));
+  CHECK_NEAR(h.item(), 1.0, 0);
+  Variable g = grad({sum(mul_scalar(h, 3.0))}, {z}, {}, std::nullopt, true)[0];
+  CHECK_NEAR(g.item(), 3.0 * w * (1 - s0 * s0), 1e-15);
+  Variable g2 = grad({sum(g)}, {z}, {}, true)[0];  // kept: the loss below walks s again
+  CHECK_NEAR(g2.item(), 3.0 * w * w * -2.0 * s0 * (1 - s0 * s0), 1e-15);
+  Variable d = sub2(s, h);
+  CHECK_NEAR(grad({sum(mul2(d, d))}, {z})[0].item(), 0.0, 0);
+  CHECK_THROWS(dab_bridge(z, s, hard::sort(Variable(Tensor::zeros({1, 1, 1}, DType::Float64)))), ValueError);
+  CHECK_THROWS(hard::topk(Variable(Tensor::zeros({1, 2, 2}, DType::Float64)), 9), ValueError);
+}
+
 TEST(lif_feed_forward_integral_spikes_and_resets) {
   // a constant current of 0.5: the synaptic current settles at 2.5, so v crosses v_th = 1 and resets to 0
   Variable xs(Tensor::full({30, 1}, 0.5, DType::Float64));
