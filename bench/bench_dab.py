@@ -31,7 +31,7 @@ CHECKED = ("encoder.0.weight", "dab.approximator.0.weight", "head.weight")
 def init(seed=0):
     import dab_sort
     x, y, _, _ = dab_sort.make_dataset(T, seed, n_train=BATCH, n_test=0)
-    return x, y
+    return x, y.astype(np.int64)
 
 
 def _torch_model(seed=0):

@@ -37,6 +37,8 @@ CASES = (
     "bench_train",
     # issue 10
     "bench_snn",
+    # issue 11
+    "bench_dab",
 )
 
 

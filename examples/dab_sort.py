@@ -26,6 +26,7 @@ permutation must be right.
 """
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -37,16 +38,17 @@ LR = 1e-4
 GAMMA = 10.0
 EPS = 0.5
 EVAL_EVERY = 1000
-N_TRAIN = 500_000
+N_TRAIN = 10_000_000
 N_TEST = 10_000
 HARD_FUNCTIONS = ("signum", "binary", "sort_1d", "sort")
 
 
 def make_dataset(T, seed=0, n_train=N_TRAIN, n_test=N_TEST):
-    """(x_train, y_train, x_test, y_test): x float32 (N, T) ~ U(0, 1), y = argsort(x) int64 (N, T)."""
+    """(x_train, y_train, x_test, y_test): x float32 (N, T) ~ U(0, 1), y = argsort(x) (N, T), int8 to keep ten
+    million sequences small (a batch is converted to int64)."""
     rng = np.random.default_rng(seed)
     x = rng.random((n_train + n_test, T), dtype=np.float32)
-    y = np.argsort(x, axis=1, kind="stable").astype(np.int64)
+    y = np.argsort(x, axis=1, kind="stable").astype(np.int8)
     return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
 
@@ -121,9 +123,12 @@ def accuracy(model, x, y, chunk=5000):
 
 
 def train(T=5, steps=STEPS, estimator="dab", hard_name="signum", gamma=GAMMA, seed=0, eval_every=EVAL_EVERY,
-          n_train=N_TRAIN, n_test=N_TEST, progress=True):
-    """Trains one model; returns {"steps", "test_accuracy", "loss", "seconds", "model"} with the test accuracy
-    every eval_every steps."""
+          n_train=N_TRAIN, n_test=N_TEST, progress=True, on_eval=None, checkpoint=None):
+    """Trains one model; returns {"steps", "test_accuracy", "train_accuracy", "loss", "seconds", "model"}: the
+    accuracies (train: on the first n_test training sequences) every eval_every steps. on_eval(history) is called
+    after each evaluation (to save a long run's curve as it goes). With `checkpoint` (a path), the model, the
+    optimizer, the data order and the curve are saved there at every evaluation, and a run finding that file
+    resumes from it (the same run as without the interruption)."""
     from tqdm import tqdm
     ng, Sorter = _build()
     ng.manual_seed(seed)
@@ -131,17 +136,27 @@ def train(T=5, steps=STEPS, estimator="dab", hard_name="signum", gamma=GAMMA, se
     model = Sorter(T, estimator, hard_name, gamma)
     opt = ng.optim.Adam(model.parameters(), lr=LR)
     order = np.random.default_rng(seed + 1)
+    epoch_state = json.dumps(order.bit_generator.state)  # the data order restarts from here on resume
     perm, pos = order.permutation(len(x_train)), 0
-    history = {"steps": [], "test_accuracy": [], "loss": []}
-    start = time.perf_counter()
-    bar = tqdm(range(1, steps + 1), desc=f"sort T={T} {estimator}", unit="step", disable=not progress,
-               mininterval=2)
+    history = {"steps": [], "test_accuracy": [], "train_accuracy": [], "loss": [], "seconds": 0.0}
+    first = 1
+    if checkpoint and os.path.exists(checkpoint):
+        saved = ng.load(checkpoint)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optim"])
+        history, first, pos, epoch_state = saved["history"], saved["step"] + 1, saved["pos"], saved["epoch_state"]
+        order.bit_generator.state = json.loads(epoch_state)
+        perm = order.permutation(len(x_train))
+    start = time.perf_counter() - history["seconds"]
+    bar = tqdm(range(first, steps + 1), desc=f"sort T={T} {estimator}", unit="step", disable=not progress,
+               mininterval=2, initial=first - 1, total=steps)
     for step in bar:
         if pos + BATCH > len(perm):
+            epoch_state = json.dumps(order.bit_generator.state)
             perm, pos = order.permutation(len(x_train)), 0
         idx = perm[pos:pos + BATCH]
         pos += BATCH
-        loss = model.loss(ng.tensor(x_train[idx]), ng.tensor(y_train[idx]))
+        loss = model.loss(ng.tensor(x_train[idx]), ng.tensor(y_train[idx].astype(np.int64)))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -149,13 +164,20 @@ def train(T=5, steps=STEPS, estimator="dab", hard_name="signum", gamma=GAMMA, se
             history["steps"].append(step)
             history["loss"].append(loss.item())
             history["test_accuracy"].append(accuracy(model, x_test, y_test))
+            history["train_accuracy"].append(accuracy(model, x_train[:n_test], y_train[:n_test]))
+            history["seconds"] = time.perf_counter() - start
+            if checkpoint:
+                ng.save({"model": model.state_dict(), "optim": opt.state_dict(), "step": step, "pos": pos,
+                         "epoch_state": epoch_state, "history": history}, checkpoint)
+            if on_eval:
+                on_eval(history)
             bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", test=f"{100 * history['test_accuracy'][-1]:.2f}%")
     history["seconds"] = time.perf_counter() - start
     history["model"] = model
     return history
 
 
-def plot_curves(runs, T, path):
+def plot_curves(runs, T, path, hard_name="signum"):
     """PNG of the test accuracy curves: runs maps a label to a history."""
     import matplotlib
     matplotlib.use("Agg")
@@ -164,7 +186,7 @@ def plot_curves(runs, T, path):
     for label, h in runs.items():
         ax.plot(h["steps"], 100 * np.asarray(h["test_accuracy"]), label=f"{label} ({100 * h['test_accuracy'][-1]:.2f}%)")
     ax.set(xlabel="training step (batch 1024)", ylabel="all-or-none test accuracy (%)", ylim=(0, 100),
-           title=f"sorting T={T}: a hard signum trained through DAB, STE, and ELU in its place")
+           title=f"sorting T={T}: a hard {hard_name} trained through DAB, STE, or ELU in its place")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -184,6 +206,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-every", type=int, default=EVAL_EVERY)
     p.add_argument("--plot", default="dab_sort.png")
+    p.add_argument("--checkpoint", default=None,
+                   help="save the run here at every evaluation, and resume from it if it exists (one estimator)")
     p.add_argument("--history", default=None, help="write the curves (steps, accuracy, loss, seconds) to this JSON")
     p.add_argument("--replot", nargs="+", default=None, metavar="JSON",
                    help="no training: plot the curves of earlier --history files together")
@@ -193,13 +217,21 @@ def main(argv=None):
         for path in a.replot:
             with open(path) as f:
                 runs.update(json.load(f))
-        plot_curves(runs, a.T, a.plot)
+        plot_curves(runs, a.T, a.plot, a.hard)
         print(f"plot in {a.plot}")
         return 0
     estimators = a.estimators.split(",") if a.estimators else [a.estimator]
+    if a.torch and a.hard != "signum":
+        p.error("--torch: the PyTorch twin (dab_sort_torch.py) implements the signum model only")
     runs = {}
+    def save(runs):
+        if a.history:
+            with open(a.history, "w") as f:
+                json.dump({k: {key: v for key, v in h.items() if key != "model"} for k, h in runs.items()}, f)
+
     for est in estimators:
-        h = train(a.T, a.steps, est, a.hard, a.gamma, a.seed, a.eval_every)
+        h = train(a.T, a.steps, est, a.hard, a.gamma, a.seed, a.eval_every,
+                  on_eval=lambda h, est=est: save({**runs, f"nthgrad {est}": h}), checkpoint=a.checkpoint)
         runs[f"nthgrad {est}"] = h
         print(f"nthgrad T={a.T} {est} ({a.hard}): {100 * h['test_accuracy'][-1]:.2f}% all-or-none after {a.steps} "
               f"steps, best {100 * max(h['test_accuracy']):.2f}%, {h['seconds']:.0f} s", flush=True)
@@ -209,11 +241,9 @@ def main(argv=None):
             runs[f"torch {est}"] = ht
             print(f"torch   T={a.T} {est}: {100 * ht['test_accuracy'][-1]:.2f}% after {a.steps} steps, "
                   f"{ht['seconds']:.0f} s", flush=True)
-    if a.history:
-        with open(a.history, "w") as f:
-            json.dump({k: {key: v for key, v in h.items() if key != "model"} for k, h in runs.items()}, f)
+    save(runs)
     if a.plot:
-        plot_curves(runs, a.T, a.plot)
+        plot_curves(runs, a.T, a.plot, a.hard)
         print(f"plot in {a.plot}")
     return 0
 

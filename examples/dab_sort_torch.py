@@ -82,7 +82,8 @@ def accuracy(model, x, y):
 
 def train(T=5, steps=STEPS, estimator="dab", gamma=GAMMA, seed=0, eval_every=EVAL_EVERY, threads=None,
           progress=False):
-    """Returns {"steps", "test_accuracy", "seconds"}: the test accuracy curve every eval_every steps."""
+    """Returns {"steps", "test_accuracy", "seconds"}: the test accuracy curve every eval_every steps (the same
+    data, batches and evaluation as dab_sort.train)."""
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -98,7 +99,7 @@ def train(T=5, steps=STEPS, estimator="dab", gamma=GAMMA, seed=0, eval_every=EVA
             perm, pos = order.permutation(len(x_train)), 0
         idx = torch.from_numpy(perm[pos:pos + BATCH])
         pos += BATCH
-        loss = loss_of(model, x_train[idx], y_train[idx], gamma)
+        loss = loss_of(model, x_train[idx], y_train[idx].long(), gamma)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -33,6 +33,9 @@ the approximator frozen in place of the hard function (tests/python/test_dab.py
 checks them to third order against closed forms and finite differences). The
 approximator's parameters get their mixed derivatives too (MAML through a DAB).
 """
+import math
+import numbers
+
 from . import _C
 from .hard import _value_of
 from .nn.module import Module
@@ -61,6 +64,8 @@ class DAB(Module):
             raise TypeError(f"DAB: approximator must be a Module or a callable, got {type(approximator).__name__}")
         if not callable(hard):
             raise TypeError(f"DAB: hard must be a callable, got {type(hard).__name__}")
+        if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not math.isfinite(gamma) or gamma < 0:
+            raise ValueError(f"DAB: gamma must be a finite number >= 0, got {gamma!r}")
         self.approximator = approximator
         self.hard = hard
         self.gamma = float(gamma)
@@ -78,14 +83,24 @@ class DAB(Module):
         return output
 
     def loss(self):
-        """Per sample, the sum over features of (s - h)^2 for the last forward: shape (B,) for outputs of shape
-        (B, ...). Its gradient trains the approximator; it sends none into z (see the module's docstring)."""
+        """Per sample, the sum over features of (s - h)^2 for the last forward only (a DAB called several times
+        before the backward, e.g. over time steps, needs each call's loss collected after it): shape (B,) for
+        outputs of shape (B, ...). Its gradient trains the approximator; it sends none into z (see the module's
+        docstring)."""
         if self._soft is None:
             raise RuntimeError("DAB.loss: call the DAB on a batch first")
         if self._soft.ndim == 0:
             raise ValueError("DAB.loss: the outputs are 0-d; loss() needs a leading batch axis")
         d = self._soft - self._output
-        return (d * d).reshape((self._soft.shape[0], -1)).sum(1)
+        features = math.prod(self._soft.shape[1:])  # explicit, so that an empty batch works
+        return (d * d).reshape((self._soft.shape[0], features)).sum(1)
+
+    def __getstate__(self):
+        # The last forward's tensors are results of ops (deepcopy refuses those) and hold that batch's graph:
+        # a copy (an EMA model, a best-model snapshot) starts without them.
+        state = self.__dict__.copy()
+        state["_soft"] = state["_output"] = None
+        return state
 
     @property
     def soft(self):

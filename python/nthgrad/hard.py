@@ -28,7 +28,12 @@ function                               input                        output
 Every function takes and returns float32 or float64 tensors (kmeans's
 assignments are int64).
 """
+import numpy as np
+
 from . import _C
+from ._C import Tensor
+from ._tensor import tensor
+from .autograd import no_grad
 
 __all__ = ["signum", "binary", "bernoulli", "sort", "sort_1d", "topk", "kmeans"]
 
@@ -80,7 +85,9 @@ def sort_1d(z):
 
 
 def topk(z, k):
-    """The first k entries of ``sort(z)`` for z of shape (B, R, C): shape (B, k), 1 <= k <= 2 R C.
+    """The first k entries of ``sort(z)`` for z of shape (B, R, C): shape (B, k), 1 <= k <= 2 R C (the paper's
+    topk: the first k of the sorted rows then columns, so the smallest of the rows first, not the k largest
+    values as ``torch.topk``).
 
         hard.topk(ng.tensor([[[3., 1.], [0., 2.]]]), 3)  # [[1., 3., 0.]]
     """
@@ -89,8 +96,9 @@ def topk(z, k):
 
 def kmeans(z, k=10, iters=20, seed=0, assignments=False):
     """Lloyd's k-means per sample over the points of z: z (B, N) holds N scalars per sample, z (B, N, D) N points
-    of dimension D. The first centres are k distinct points drawn with ``seed`` (so a given seed is
-    deterministic); then ``iters`` rounds of assignment and update (an empty cluster keeps its centre). The centres
+    of dimension D. The first centres come from k-means++ seeding driven by ``seed`` (deterministic, and the same
+    draw for every sample, so a sample's centres do not depend on the rest of the batch); then ``iters`` rounds of
+    assignment and update (an empty cluster keeps its centre). The centres
     come out in ascending lexicographic order: (B, k) or (B, k, D) in z's dtype; with ``assignments=True``, the
     int64 index (B, N) of each point's centre in that order instead. 1 <= k <= N; z must be finite.
 
@@ -99,20 +107,18 @@ def kmeans(z, k=10, iters=20, seed=0, assignments=False):
     return _C.hard_kmeans(z, k, iters, seed, assignments)
 
 
+
 def _value_of(fn, z, numpy=False, who="hard function"):
-    """fn's value at z (detached, no graph) as a tensor of z's dtype. fn takes a Tensor and returns a Tensor or an
-    array-like, or, with numpy=True, takes and returns NumPy arrays (a user's function of arrays)."""
-    import numpy as np
-    from ._tensor import tensor
-    from .autograd import no_grad
-    from ._C import Tensor
+    """fn's value at z, computed without a graph: a Tensor, or a float64 tensor made from what fn returned (the op
+    that takes it casts it to its own dtype). fn takes a Tensor (z detached) and returns a Tensor or an array-like;
+    with numpy=True it takes a writable NumPy copy of z and returns an array (a user's function of arrays)."""
     if not callable(fn):
         raise TypeError(f"{who}: hard must be a callable, got {type(fn).__name__}")
     if not isinstance(z, Tensor):
         raise TypeError(f"{who}: z must be an nthgrad Tensor, got {type(z).__name__}")
     with no_grad():
         x = z.detach()
-        h = fn(x.numpy() if numpy else x)
+        h = fn(np.array(x) if numpy else x)
     if isinstance(h, Tensor):
         return h.detach()
     try:
@@ -122,4 +128,4 @@ def _value_of(fn, z, numpy=False, who="hard function"):
                         f"array") from e
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{who}: the hard function returned an array of dtype {a.dtype}; expected numbers")
-    return tensor(np.ascontiguousarray(a, dtype=np.float64 if z.dtype.name == "float64" else np.float32))
+    return tensor(np.array(a, dtype=np.float64, order="C"))  # np.array keeps a 0-d result 0-d

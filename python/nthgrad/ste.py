@@ -27,7 +27,8 @@ def straight_through(hard, z, numpy=False):
     """Forward ``hard(z)``, backward the identity (dL/dz = dL/dy).
 
     hard: a function of a Tensor (any of ``nthgrad.hard``, or your own) returning a Tensor or an array of z's
-    shape; with ``numpy=True`` a function of a NumPy array returning one. z: a float32 or float64 tensor.
+    shape; with ``numpy=True`` a function of a NumPy array (a writable copy of z) returning one. z: a float32 or
+    float64 tensor. The result has z's dtype and memory of its own.
 
         y = ste.straight_through(lambda t: t.round(), z)
     """
@@ -40,6 +41,8 @@ def clipped(hard, z, c=1.0, numpy=False):
 
         y = ste.clipped(hard.signum, z, c=1.0)
     """
-    if isinstance(c, bool) or not isinstance(c, numbers.Real) or math.isnan(c) or c < 0:
+    if isinstance(c, bool) or not isinstance(c, numbers.Real):
+        raise TypeError(f"ste.clipped: c must be a number >= 0, got {type(c).__name__}")
+    if math.isnan(c) or c < 0:
         raise ValueError(f"ste.clipped: c must be a number >= 0, got {c!r}")
     return _C.straight_through(z, _value_of(hard, z, numpy, "ste.clipped"), float(c))

@@ -235,3 +235,22 @@ def test_bad_input():
     h.sum().backward()
     with pytest.raises(RuntimeError, match="dab_bridge: .*second time"):
         h.sum().backward()
+
+
+def test_empty_batch_and_deepcopy_after_a_step():
+    import copy
+    dab = DAB(nn.Linear(3, 3).double(), hard.signum)
+    y = dab(_t(np.zeros((0, 3)), requires_grad=True))
+    assert y.shape == (0, 3) and dab.loss().shape == (0,)
+    model = nn.Sequential(nn.Linear(3, 3), DAB(nn.Linear(3, 3), hard.signum))
+    (model(ng.ones((2, 3))).sum() + model[1].loss().sum()).backward()
+    twin = copy.deepcopy(model)
+    assert twin[1].soft is None
+    np.testing.assert_array_equal(np.asarray(twin[1].approximator.weight), np.asarray(model[1].approximator.weight))
+    np.testing.assert_array_equal(np.asarray(twin(ng.ones((2, 3)))), np.asarray(model(ng.ones((2, 3)))))
+
+
+@pytest.mark.parametrize("gamma", [-1.0, float("nan"), float("inf"), "10", True])
+def test_gamma_must_be_a_finite_non_negative_number(gamma):
+    with pytest.raises(ValueError, match="gamma must be a finite number >= 0"):
+        DAB(nn.Linear(2, 2), hard.signum, gamma=gamma)

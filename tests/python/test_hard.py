@@ -243,3 +243,86 @@ def test_straight_through_bad_input():
         ste.clipped(hard.signum, z, c=-1)
     with pytest.raises(TypeError, match="z must be an nthgrad Tensor"):
         ste.straight_through(hard.signum, np.zeros(2))
+
+
+# ---- review findings (issue 11) ----
+
+def test_empty_batches():
+    assert hard.sort_1d(_t(np.zeros((0, 3)))).shape == (0, 3)
+    assert hard.binary(_t(np.zeros((0, 3)))).shape == (0, 3)
+    assert hard.sort(_t(np.zeros((0, 2, 3)))).shape == (0, 12)
+    assert hard.kmeans(_t(np.zeros((0, 4))), k=2).shape == (0, 2)
+    with pytest.raises(ValueError, match="has no entries per sample"):
+        hard.topk(_t(np.zeros((2, 0, 3))), 1)
+    with pytest.raises(ValueError, match="has no points per sample"):
+        hard.kmeans(_t(np.zeros((2, 0))), k=1)
+
+
+def test_kmeans_of_a_sample_does_not_depend_on_the_batch():
+    z = np.random.default_rng(1).normal(size=(16, 40))
+    full = np.asarray(hard.kmeans(_t(z), k=5))
+    for i in (0, 7, 15):
+        np.testing.assert_array_equal(np.asarray(hard.kmeans(_t(z[i:i + 1]), k=5))[0], full[i])
+    np.testing.assert_array_equal(np.asarray(hard.kmeans(_t(z[::-1]), k=5)), full[::-1])
+
+
+def test_kmeans_of_huge_finite_values_stays_finite_and_right():
+    y = np.asarray(hard.kmeans(_t([[1e200, 1.1e200, -1e200, -1.1e200]]), k=2))
+    np.testing.assert_allclose(y, [[-1.05e200, 1.05e200]], rtol=1e-15)
+    labels = np.asarray(hard.kmeans(_t([[1e200, 1.1e200, -1e200, -1.1e200]]), k=2, assignments=True))
+    np.testing.assert_array_equal(labels, [[1, 1, 0, 0]])
+    big = np.asarray(hard.kmeans(_t([[1.7e308, 1.7e308, -1e308, 0.0]]), k=2))
+    assert np.isfinite(big).all()
+    tiny = np.asarray(hard.kmeans(_t([[1e-300, 2e-300, 5e-300, 6e-300]]), k=2))
+    np.testing.assert_allclose(tiny, [[1.5e-300, 5.5e-300]], rtol=1e-15)
+
+
+@pytest.mark.parametrize("n", [13, 14, 15, 19, 25, 4097])
+def test_binary_of_a_constant_sample_is_all_ones_whatever_its_rounded_mean(n):
+    np.testing.assert_array_equal(np.asarray(hard.binary(_t(np.full((1, n), 0.1)))), np.ones((1, n)))
+    np.testing.assert_array_equal(np.asarray(hard.binary(_t([[1.7e308, 1.7e308, 0.0]]))), [[1.0, 1.0, 0.0]])
+
+
+def test_binary_keeps_nan():
+    y = np.asarray(hard.binary(_t([[np.nan, 1.0, 2.0]])))
+    assert np.isnan(y[0, 0])
+
+
+def test_hard_function_gradients_are_zeros_in_grad_like_torch_sign():
+    z = _t([0.7, -0.2], requires_grad=True)
+    hard.signum(z).sum().backward()
+    np.testing.assert_array_equal(np.asarray(z.grad), [0.0, 0.0])
+
+
+def test_estimator_outputs_own_their_memory():
+    z = _t([1.0, 2.0], requires_grad=True)
+    y = ste.straight_through(lambda t: t, z)
+    with ng.no_grad():
+        z.add_(_t([10.0, 10.0]))
+    np.testing.assert_array_equal(np.asarray(y), [1.0, 2.0])
+
+
+def test_straight_through_gradient_is_the_identity_at_nan():
+    z = _t([np.nan, 1.0], requires_grad=True)
+    ste.straight_through(lambda t: t, z).sum().backward()
+    np.testing.assert_array_equal(np.asarray(z.grad), [1.0, 1.0])
+
+
+def test_numpy_hard_functions_get_a_writable_copy_and_keep_0d():
+    def in_place(a):
+        a[a > 0] = 1.0
+        return a
+    z = _t([0.5, -2.0], requires_grad=True)
+    np.testing.assert_array_equal(np.asarray(ste.straight_through(in_place, z, numpy=True)), [1.0, -2.0])
+    np.testing.assert_array_equal(np.asarray(z), [0.5, -2.0])  # z itself untouched
+    y = ste.straight_through(np.sign, _t(0.7), numpy=True)
+    assert y.shape == () and y.item() == 1.0
+
+
+def test_seed_errors_name_the_function():
+    with pytest.raises(TypeError, match="hard.bernoulli: seed"):
+        hard.bernoulli(_t([0.5]), seed=1.0)
+    with pytest.raises(TypeError, match="hard.kmeans: seed"):
+        hard.kmeans(_t([[0.0, 1.0]]), k=1, seed="a")
+    with pytest.raises(TypeError, match="ste.clipped: c must be a number"):
+        ste.clipped(hard.signum, _t([0.5]), c="x")

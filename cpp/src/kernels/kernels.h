@@ -340,14 +340,14 @@ void rmsprop_step(Tensor& p, const Tensor& grad, Tensor& square_avg, Tensor* gra
                   const RmspropStep& o);
 void adagrad_step(Tensor& p, const Tensor& grad, Tensor& state_sum, const AdagradStep& o);
 
-
 // ---- hard functions (issue 11, kernels/cpu/cluster.cpp) ----
-// Lloyd's k-means per sample: x (B, N, D) float, init (B, k) int64 distinct
-// point indices per sample (the first centres). Runs `iters` rounds of
+// Lloyd's k-means per sample: x (B, N, D) float; uniforms (k,) float64 in
+// [0, 1) drive the k-means++ seeding, the same for every sample (so a
+// sample's result does not depend on the batch). Runs `iters` rounds of
 // assignment (nearest centre, the lower index on ties) and update (the mean
 // of the assigned points; an empty cluster keeps its centre), then orders the
 // centres lexicographically and assigns every point once more. Returns the
 // centres (B, k, D) in x's dtype and the int64 labels (B, N) into them.
-std::pair<Tensor, Tensor> kmeans(const Tensor& x, const Tensor& init, int64_t iters);
+std::pair<Tensor, Tensor> kmeans(const Tensor& x, const Tensor& uniforms, int64_t iters);
 
 }  // namespace nthgrad::kernels

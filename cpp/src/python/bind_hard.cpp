@@ -6,6 +6,21 @@
 
 namespace nthgrad::python {
 
+namespace {
+
+// source_arg with the op's name in front of its message.
+RandomSource seed_of(const char* op, const py::object& seed) {
+  try {
+    return source_arg(seed);
+  } catch (const TypeError& e) {
+    throw TypeError(detail::cat(op, ": ", e.what()));
+  } catch (const ValueError& e) {
+    throw ValueError(detail::cat(op, ": ", e.what()));
+  }
+}
+
+}  // namespace
+
 void bind_hard(py::module_& m) {
   using V = const Variable&;
   const auto z = py::arg("z");
@@ -14,7 +29,7 @@ void bind_hard(py::module_& m) {
   m.def("hard_binary", [](V x) { return hard::binary(x); }, z,
         "z (B, F...): 1 where z >= its sample's mean, else 0; zero gradient.");
   m.def(
-      "hard_bernoulli", [](V p, const py::object& seed) { return hard::bernoulli(p, source_arg(seed)); },
+      "hard_bernoulli", [](V p, const py::object& seed) { return hard::bernoulli(p, seed_of("hard.bernoulli", seed)); },
       py::arg("p"), py::arg("seed") = -1, "A Bernoulli(p) sample per element in p's dtype; zero gradient.");
   m.def("hard_sort", [](V x) { return hard::sort(x); }, z,
         "z (B, R, C): the sorted rows followed by the sorted columns, (B, 2 R C); zero gradient.");
@@ -25,7 +40,7 @@ void bind_hard(py::module_& m) {
   m.def(
       "hard_kmeans",
       [](V x, int64_t k, int64_t iters, const py::object& seed, bool assignments) {
-        return hard::kmeans(x, k, iters, source_arg(seed), assignments);
+        return hard::kmeans(x, k, iters, seed_of("hard.kmeans", seed), assignments);
       },
       z, py::arg("k") = 10, py::arg("iters") = 20, py::arg("seed") = 0, py::arg("assignments") = false,
       "Per-sample k-means over the points of z (B, N) or (B, N, D): centres in lexicographic order, or the int64 "

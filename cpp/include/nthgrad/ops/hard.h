@@ -3,8 +3,9 @@
 //
 // The hard functions of the DAB paper (Ramapuram and Webb) are in namespace
 // nthgrad::hard. On their own they are differentiable with a zero gradient
-// (as torch.sign): a backward through one gives zeros, which is why a network
-// needs an estimator to learn through them:
+// (as torch.sign): a backward through one gives zeros (a first-order zero: a
+// constant tensor), which is why a network needs an estimator to learn
+// through them:
 // - straight_through: forward a given hard value h, backward the identity
 //   (optionally masked to |z| <= clip, BinaryNet's clipped STE);
 // - dab_bridge: forward h, backward the vector-Jacobian product through a
@@ -44,12 +45,14 @@ Variable sort_1d(const Variable& z);
 Variable topk(const Variable& z, int64_t k);
 
 // Lloyd's k-means per sample over the points of z: z (B, N) is N scalars,
-// z (B, N, D) N points of dimension D. Initial centres are k distinct points
-// drawn with the seed; iters rounds of assignment and update (an empty
-// cluster keeps its centre). Centres come out in ascending lexicographic
-// order, so the result does not depend on the draw's order: (B, k) or
-// (B, k, D) in z's dtype, or with `assignments` the int64 index (B, N) of
-// each point's centre in that order. 1 <= k <= N.
+// z (B, N, D) N points of dimension D (finite). The first centres are chosen
+// by k-means++ seeding from k uniforms drawn with the seed, the same for
+// every sample, so a sample's result depends on the sample and the seed only
+// (not on the rest of the batch); then iters rounds of assignment and update
+// (an empty cluster keeps its centre). Centres come out in ascending
+// lexicographic order: (B, k) or (B, k, D) in z's dtype, or with
+// `assignments` the int64 index (B, N) of each point's centre in that order.
+// 1 <= k <= N.
 Variable kmeans(const Variable& z, int64_t k = 10, int64_t iters = 20, RandomSource seed = 0,
                 bool assignments = false);
 
