@@ -28,6 +28,8 @@ function                               input                        output
 Every function takes and returns float32 or float64 tensors (kmeans's
 assignments are int64).
 """
+import numbers
+
 import numpy as np
 
 from . import _C
@@ -38,13 +40,27 @@ from .autograd import no_grad
 __all__ = ["signum", "binary", "bernoulli", "sort", "sort_1d", "topk", "kmeans"]
 
 
+def _tensor_arg(fn, z, name="z"):
+    """z itself, or a TypeError naming the function (rather than pybind's 'incompatible function arguments')."""
+    if not isinstance(z, Tensor):
+        raise TypeError(f"hard.{fn}: {name} must be an nthgrad Tensor, got {type(z).__name__}")
+    return z
+
+
+def _int_arg(fn, value, name):
+    """An int (NumPy ints too), not a bool: a TypeError naming the function otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"hard.{fn}: {name} must be an int, got {type(value).__name__}")
+    return int(value)
+
+
 def signum(z, eps=0.5):
     """The eps-margin signum of the DAB paper (its equation 11): -1 where z < -eps, +1 where z > eps, 0 in
     [-eps, eps]; NaN stays NaN. eps >= 0. z of any shape; the result has z's shape and dtype.
 
         hard.signum(ng.tensor([-0.7, 0.2, 0.9]))        # [-1., 0., 1.]
     """
-    return _C.hard_signum(z, eps)
+    return _C.hard_signum(_tensor_arg("signum", z), eps)
 
 
 def binary(z):
@@ -53,7 +69,7 @@ def binary(z):
 
         hard.binary(ng.tensor([[1., 2., 6.]]))           # [[0., 0., 1.]]
     """
-    return _C.hard_binary(z)
+    return _C.hard_binary(_tensor_arg("binary", z))
 
 
 def bernoulli(p, seed=-1):
@@ -63,7 +79,7 @@ def bernoulli(p, seed=-1):
 
         hard.bernoulli(ng.full((4,), 0.5), seed=1)
     """
-    return _C.hard_bernoulli(p, seed)
+    return _C.hard_bernoulli(_tensor_arg("bernoulli", p, "p"), seed)
 
 
 def sort(z):
@@ -72,7 +88,7 @@ def sort(z):
 
         hard.sort(ng.tensor([[[3., 1.], [0., 2.]]]))     # [[1., 3., 0., 2., 0., 1., 3., 2.]]
     """
-    return _C.hard_sort(z)
+    return _C.hard_sort(_tensor_arg("sort", z))
 
 
 def sort_1d(z):
@@ -81,7 +97,7 @@ def sort_1d(z):
 
         hard.sort_1d(ng.tensor([[3., 1., 2.]]))          # [[1., 2., 3.]]
     """
-    return _C.hard_sort_1d(z)
+    return _C.hard_sort_1d(_tensor_arg("sort_1d", z))
 
 
 def topk(z, k):
@@ -91,7 +107,7 @@ def topk(z, k):
 
         hard.topk(ng.tensor([[[3., 1.], [0., 2.]]]), 3)  # [[1., 3., 0.]]
     """
-    return _C.hard_topk(z, k)
+    return _C.hard_topk(_tensor_arg("topk", z), _int_arg("topk", k, "k"))
 
 
 def kmeans(z, k=10, iters=20, seed=0, assignments=False):
@@ -104,7 +120,8 @@ def kmeans(z, k=10, iters=20, seed=0, assignments=False):
 
         hard.kmeans(ng.tensor([[0., 0.1, 5., 5.2]]), k=2)   # [[0.05, 5.1]]
     """
-    return _C.hard_kmeans(z, k, iters, seed, assignments)
+    return _C.hard_kmeans(_tensor_arg("kmeans", z), _int_arg("kmeans", k, "k"), _int_arg("kmeans", iters, "iters"),
+                          seed, bool(assignments))
 
 
 

@@ -326,3 +326,13 @@ def test_seed_errors_name_the_function():
         hard.kmeans(_t([[0.0, 1.0]]), k=1, seed="a")
     with pytest.raises(TypeError, match="ste.clipped: c must be a number"):
         ste.clipped(hard.signum, _t([0.5]), c="x")
+
+
+def test_argument_types_are_type_errors_naming_the_function():
+    with pytest.raises(TypeError, match="hard.signum: z must be an nthgrad Tensor, got ndarray"):
+        hard.signum(np.zeros(3))
+    with pytest.raises(TypeError, match="hard.topk: k must be an int, got bool"):
+        hard.topk(_t(np.zeros((1, 2, 2))), True)
+    with pytest.raises(TypeError, match="hard.kmeans: iters must be an int"):
+        hard.kmeans(_t(np.zeros((1, 4))), k=2, iters=2.5)
+    assert hard.topk(_t(np.zeros((1, 2, 2))), np.int64(3)).shape == (1, 3)
