@@ -64,3 +64,8 @@ __all__ += ["surrogate", "snn"]
 from . import hard, ste, dab  # noqa: E402
 
 __all__ += ["hard", "ste", "dab"]
+
+# function transforms (issue 12): ng.func.grad, jvp, jacrev, hessian, ...
+from . import func  # noqa: E402
+
+__all__ += ["func"]

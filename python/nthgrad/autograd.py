@@ -1,5 +1,6 @@
 """Differentiation: grad and backward (as their PyTorch namesakes), grad-mode
-scopes, and the Hessian-vector product built on grad (hvp)."""
+scopes, and the Hessian-vector product (hvp; nthgrad.func has the full set of
+transforms)."""
 import contextlib
 
 from . import _C
@@ -103,26 +104,8 @@ def hvp(f, inputs, v):
         if vi.shape != x.shape:  # mul2 would broadcast it silently
             raise ValueError(f"hvp: v[{i}] has shape {vi.shape} but inputs[{i}] has shape {x.shape}; "
                              "they must be equal")
-    xs = [x.detach() for x in xs]
-    for x in xs:
-        x.requires_grad = True
-    y = f(xs[0]) if single else f(*xs)
-    gs = grad(y, xs, create_graph=True, allow_unused=True)
-    dot = None
-    for g, vi in zip(gs, vs):
-        if g is None:  # f does not depend on this input
-            continue
-        term = _C.sum(_C.mul2(g, vi), None, False)
-        dot = term if dot is None else _C.add2(dot, term)
-    if dot is None or not dot.requires_grad:  # f is at most linear: H = 0
-        hv = [None] * len(xs)
-    else:
-        hv = grad(dot, xs, allow_unused=True)
-    # Inputs the gradient does not depend on have a zero Hessian row.
-    hv = tuple(_zeros_like(x) if h is None else h for x, h in zip(xs, hv))
-    return y.detach(), (hv[0] if single else hv)
-
-
-def _zeros_like(x):
-    from ._tensor import zeros
-    return zeros(x.shape, x.dtype)
+    # The transform vhp (v^T H, equal to H v for the twice-differentiable f
+    # this is meant for), without recording: the results are plain values.
+    from . import func
+    with no_grad():
+        return func.vhp(f, xs[0] if single else xs, vs[0] if single else vs)

@@ -172,3 +172,50 @@ TEST(lif_feed_forward_integral_spikes_and_resets) {
   CHECK(spikes > 0 && spikes < 30);
   CHECK(out[1].value().data<double>()[0] < 1.0);  // below threshold after every reset
 }
+
+// Issue 12: the transforms of nthgrad/func.h from C++, against closed forms and each other.
+TEST(func_transforms_match_closed_forms) {
+  // f(x) = sum(sin(x) * x^2): grad 2x sin + x^2 cos, Hessian diagonal 2 sin + 4x cos - x^2 sin
+  const double xs[3] = {0.3, -0.8, 1.2};
+  Tensor xt = Tensor::from_data(xs, {3}, DType::Float64);
+  Variable x(xt);
+  auto f = [](const Variable& x) { return sum(mul2(sin(x), pow_scalar(x, 2))); };
+  Variable g = func::grad(f, x);
+  Variable h = func::hessian(f, x);
+  CHECK(h.shape() == (Shape{3, 3}));
+  CHECK(!g.requires_grad() && !h.requires_grad());  // nothing outside the transform requires grad
+  Variable v(Tensor::full({3}, 1.0, DType::Float64));
+  Variable hv = func::hvp(f, x, v).second;
+  for (int i = 0; i < 3; ++i) {
+    const double a = xs[i];
+    CHECK_NEAR(g.value().data<double>()[i], 2 * a * std::sin(a) + a * a * std::cos(a), 1e-14);
+    const double hii = 2 * std::sin(a) + 4 * a * std::cos(a) - a * a * std::sin(a);
+    CHECK_NEAR(h.value().data<double>()[i * 3 + i], hii, 1e-13);
+    CHECK_NEAR(h.value().data<double>()[i * 3 + (i + 1) % 3], 0.0, 0);
+    CHECK_NEAR(hv.value().data<double>()[i], hii, 1e-13);
+  }
+  // jacfwd = jacrev = jacobian, and jvp = J t, for a function of two inputs with two outputs
+  auto two = [](const VariableList& in) { return VariableList{mul2(in[0], in[1]), sum(exp(in[0]))}; };
+  Variable y(Tensor::full({3}, 0.5, DType::Float64));
+  VariableList rev = func::jacrev(two, {x, y}), fwd = func::jacfwd(two, {x, y});
+  CHECK(rev.size() == 4 && fwd.size() == 4);
+  for (int b = 0; b < 4; ++b) {
+    CHECK(rev[b].shape() == fwd[b].shape());
+    for (int64_t k = 0; k < rev[b].numel(); ++k)
+      CHECK_NEAR(rev[b].value().data<double>()[k], fwd[b].value().data<double>()[k], 1e-15);
+  }
+  CHECK_NEAR(rev[0].value().data<double>()[0], 0.5, 0);    // d(x y)_0 / dx_0 = y_0
+  CHECK_NEAR(rev[1].value().data<double>()[4], xs[1], 0);  // d(x y)_1 / dy_1 = x_1
+  auto [outs, jv] = func::jvp(two, {x, y}, {v, v});
+  CHECK_NEAR(jv[0].value().data<double>()[2], 0.5 + xs[2], 1e-15);
+  CHECK_NEAR(jv[1].item(), std::exp(xs[0]) + std::exp(xs[1]) + std::exp(xs[2]), 1e-13);
+  CHECK_THROWS(func::grad([](const Variable& x) { return x; }, x), ValueError);
+  CHECK_THROWS(func::jvp(two, {x, y}, {v}), ValueError);
+  // grad of grad through a primal that requires grad: the third derivative of sum(x^4) is 24 x
+  Variable xr(xt, true);
+  auto d2 = [](const Variable& x) {
+    return sum(func::grad([](const Variable& x) { return sum(pow_scalar(x, 4)); }, x));
+  };
+  Variable third = grad({sum(func::grad(d2, xr))}, {xr})[0];
+  CHECK_NEAR(third.value().data<double>()[1], 24 * xs[1], 1e-12);
+}

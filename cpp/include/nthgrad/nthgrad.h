@@ -4,6 +4,7 @@
 #include "nthgrad/device.h"
 #include "nthgrad/dtype.h"
 #include "nthgrad/error.h"
+#include "nthgrad/func.h"
 #include "nthgrad/ops/activation.h"
 #include "nthgrad/ops/arithmetic.h"
 #include "nthgrad/ops/array.h"

@@ -7,6 +7,7 @@
 
 #include "autograd/node.h"
 #include "nthgrad/error.h"
+#include "nthgrad/func.h"
 #include "nthgrad/ops/arithmetic.h"
 
 namespace nthgrad {
@@ -68,9 +69,7 @@ class GraphTask {
   void add(Node* n, std::vector<Node*>& stack) {
     if (index_.count(n)) return;
     index_.emplace(n, static_cast<int>(states_.size()));
-    NodeState s{n};
-    s.grads.resize(n->num_outputs());
-    states_.push_back(std::move(s));
+    states_.push_back(NodeState{n});
     stack.push_back(n);
   }
   std::unordered_map<Node*, int> index_;
@@ -81,136 +80,174 @@ void accumulate(Variable& slot, const Variable& g) {
   slot = slot.defined() ? add2(slot, g) : g;
 }
 
-// Runs the backward pass. With `inputs` empty, gradients of leaves are
-// accumulated into their .grad (backward); otherwise the gradients arriving
-// at `inputs` are returned (grad).
-VariableList run(const char* api, const VariableList& outputs, const VariableList& grad_outputs,
-                 const VariableList& inputs, bool keep_graph, bool create_graph, bool allow_unused) {
-  if (outputs.empty()) throw ValueError(detail::cat(api, ": outputs is empty"));
-  if (!grad_outputs.empty() && grad_outputs.size() != outputs.size())
-    throw ValueError(detail::cat(api, ": got ", grad_outputs.size(), " grad_outputs for ", outputs.size(), " outputs"));
-
-  std::vector<Edge> roots;
-  VariableList root_grads;
-  for (std::size_t i = 0; i < outputs.size(); ++i) {
-    const Variable& y = outputs[i];
-    if (!y.defined()) throw ValueError(detail::cat(api, ": outputs[", i, "] is undefined"));
-    if (!y.requires_grad())
-      throw RuntimeError(detail::cat(api, ": outputs[", i, "] does not require grad and has no grad_fn"));
-    Variable g = grad_outputs.empty() ? Variable() : grad_outputs[i];
-    if (!g.defined()) {
-      if (y.numel() != 1)
-        throw RuntimeError(detail::cat(api, ": a gradient can be created implicitly only for a scalar output; outputs[",
-                                       i, "] has shape ", shape_str(y.shape()), ", so pass grad_outputs"));
-      g = Variable(Tensor::ones(y.shape(), y.dtype()));
-    } else if (g.shape() != y.shape()) {
-      throw ValueError(detail::cat(api, ": grad_outputs[", i, "] has shape ", shape_str(g.shape()), " but outputs[", i,
-                                   "] has shape ", shape_str(y.shape())));
-    } else if (g.dtype() != y.dtype()) {
-      throw TypeError(detail::cat(api, ": grad_outputs[", i, "] is ", dtype_name(g.dtype()), " but outputs[", i,
-                                  "] is ", dtype_name(y.dtype())));
+// One backward pass over a fixed graph: the graph from `outputs` is discovered,
+// ordered and pruned to what leads to `inputs` once, in the constructor; run()
+// then walks it for one set of output gradients, and may be called again with
+// other gradients (a batch of cotangents: the rows of a Jacobian) as long as
+// every run but the last keeps the graph. With `inputs` empty, gradients of
+// leaves are accumulated into their .grad (backward); otherwise the gradients
+// arriving at `inputs` are returned (grad).
+class Backward {
+ public:
+  Backward(const char* api, const VariableList& outputs, const VariableList& inputs)
+      : api_(api), outputs_(outputs), inputs_(inputs) {
+    if (outputs.empty()) throw ValueError(detail::cat(api, ": outputs is empty"));
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      const Variable& y = outputs[i];
+      if (!y.defined()) throw ValueError(detail::cat(api, ": outputs[", i, "] is undefined"));
+      if (!y.requires_grad())
+        throw RuntimeError(detail::cat(api, ": outputs[", i, "] does not require grad and has no grad_fn"));
+      roots_.push_back(gradient_edge(y));
     }
-    roots.push_back(gradient_edge(y));
-    root_grads.push_back(g);
-  }
+    task_.discover(roots_);
 
-  GraphTask task;
-  task.discover(roots);
-
-  // What is wanted: the slots of `inputs`, or every leaf accumulator.
-  const bool accumulate_leaves = inputs.empty();
-  std::vector<Edge> targets;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const Variable& x = inputs[i];
-    if (!x.defined()) throw ValueError(detail::cat(api, ": inputs[", i, "] is undefined"));
-    if (!x.requires_grad())
-      throw RuntimeError(detail::cat(api, ": inputs[", i, "] does not require grad"));
-    targets.push_back(gradient_edge(x));
-  }
-  std::vector<std::vector<std::pair<int, int>>> wanted(task.states_.size());  // per node: (slot, input index)
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    int k = task.index_of(targets[i].node.get());
-    if (k >= 0) wanted[k].emplace_back(targets[i].slot, static_cast<int>(i));
-  }
-
-  std::vector<int> order = task.topological_order();
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {  // leaf side first, so a node sees its inputs' `needed`
-    NodeState& s = task.states_[*it];
-    s.needed = accumulate_leaves ? s.node->is_accumulator() : !wanted[*it].empty();
-    for (const Edge& e : s.node->next())
-      if (e.node && task.states_[task.index_of(e.node.get())].needed) s.needed = true;
-  }
-
-  GradModeGuard mode(create_graph);
-  for (std::size_t i = 0; i < roots.size(); ++i)
-    accumulate(task.states_[task.index_of(roots[i].node.get())].grads[roots[i].slot], root_grads[i]);
-
-  VariableList result(inputs.size());
-  std::vector<bool> reached(inputs.size(), false);
-  for (int k : order) {
-    NodeState& s = task.states_[k];
-    if (!s.needed) continue;
-    Node* node = s.node;
-    for (auto [slot, i] : wanted[k]) {
-      reached[i] = true;
-      result[i] = s.grads[slot];
+    // What is wanted: the slots of `inputs`, or every leaf accumulator.
+    accumulate_leaves_ = inputs.empty();
+    wanted_.resize(task_.states_.size());  // per node: (slot, input index)
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const Variable& x = inputs[i];
+      if (!x.defined()) throw ValueError(detail::cat(api, ": inputs[", i, "] is undefined"));
+      if (!x.requires_grad()) throw RuntimeError(detail::cat(api, ": inputs[", i, "] does not require grad"));
+      Edge target = gradient_edge(x);
+      int k = task_.index_of(target.node.get());
+      if (k >= 0) wanted_[k].emplace_back(target.slot, static_cast<int>(i));
     }
-    if (node->is_accumulator()) {
-      if (accumulate_leaves && s.grads[0].defined()) {
-        auto leaf = static_cast<AccumulateGrad*>(node)->leaf();
-        if (leaf) {
-          Variable g = create_graph ? s.grads[0] : s.grads[0].detach();
-          leaf->grad = leaf->grad.defined() ? add2(leaf->grad, g) : g;
+
+    order_ = task_.topological_order();
+    for (auto it = order_.rbegin(); it != order_.rend(); ++it) {  // leaf side first, so a node sees its inputs' `needed`
+      NodeState& s = task_.states_[*it];
+      s.needed = accumulate_leaves_ ? s.node->is_accumulator() : !wanted_[*it].empty();
+      for (const Edge& e : s.node->next())
+        if (e.node && task_.states_[task_.index_of(e.node.get())].needed) s.needed = true;
+    }
+  }
+
+  VariableList run(const VariableList& grad_outputs, bool keep_graph, bool create_graph, bool allow_unused) {
+    const char* api = api_;
+    if (!grad_outputs.empty() && grad_outputs.size() != outputs_.size())
+      throw ValueError(detail::cat(api, ": got ", grad_outputs.size(), " grad_outputs for ", outputs_.size(),
+                                   " outputs"));
+    VariableList root_grads;
+    for (std::size_t i = 0; i < outputs_.size(); ++i) {
+      const Variable& y = outputs_[i];
+      Variable g = grad_outputs.empty() ? Variable() : grad_outputs[i];
+      if (!g.defined()) {
+        if (y.numel() != 1)
+          throw RuntimeError(detail::cat(api, ": a gradient can be created implicitly only for a scalar output; "
+                                         "outputs[", i, "] has shape ", shape_str(y.shape()), ", so pass grad_outputs"));
+        g = Variable(Tensor::ones(y.shape(), y.dtype()));
+      } else if (g.shape() != y.shape()) {
+        throw ValueError(detail::cat(api, ": grad_outputs[", i, "] has shape ", shape_str(g.shape()), " but outputs[",
+                                     i, "] has shape ", shape_str(y.shape())));
+      } else if (g.dtype() != y.dtype()) {
+        throw TypeError(detail::cat(api, ": grad_outputs[", i, "] is ", dtype_name(g.dtype()), " but outputs[", i,
+                                    "] is ", dtype_name(y.dtype())));
+      }
+      root_grads.push_back(g);
+    }
+
+    GradModeGuard mode(create_graph);
+    for (NodeState& s : task_.states_) s.grads.assign(s.node->num_outputs(), Variable());
+    for (std::size_t i = 0; i < roots_.size(); ++i)
+      accumulate(task_.states_[task_.index_of(roots_[i].node.get())].grads[roots_[i].slot], root_grads[i]);
+
+    VariableList result(inputs_.size());
+    std::vector<bool> reached(inputs_.size(), false);
+    for (int k : order_) {
+      NodeState& s = task_.states_[k];
+      if (!s.needed) continue;
+      Node* node = s.node;
+      for (auto [slot, i] : wanted_[k]) {
+        reached[i] = true;
+        result[i] = s.grads[slot];
+      }
+      if (node->is_accumulator()) {
+        if (accumulate_leaves_ && s.grads[0].defined()) {
+          auto leaf = static_cast<AccumulateGrad*>(node)->leaf();
+          if (leaf) {
+            Variable g = create_graph ? s.grads[0] : s.grads[0].detach();
+            leaf->grad = leaf->grad.defined() ? add2(leaf->grad, g) : g;
+          }
+        }
+        continue;
+      }
+      bool any_grad = false;
+      for (const Variable& g : s.grads) any_grad = any_grad || g.defined();
+      const auto& next = node->next();
+      std::vector<bool> needs(next.size(), false);
+      bool any_need = false;
+      for (std::size_t j = 0; j < next.size(); ++j) {
+        needs[j] = next[j].node && task_.states_[task_.index_of(next[j].node.get())].needed;
+        any_need = any_need || needs[j];
+      }
+      if (any_grad && any_need) {
+        VariableList gx = node->apply(s.grads, needs);
+        if (gx.size() != next.size())
+          throw RuntimeError(detail::cat(node->name(), ": backward rule returned ", gx.size(), " gradients for ",
+                                         next.size(), " inputs (internal error)"));
+        for (std::size_t j = 0; j < next.size(); ++j) {
+          if (!needs[j] || !gx[j].defined()) continue;
+          NodeState& t = task_.states_[task_.index_of(next[j].node.get())];
+          accumulate(t.grads[next[j].slot], gx[j]);
         }
       }
-      continue;
+      s.grads.clear();  // free gradient memory as soon as it is used
+      if (!keep_graph) node->release();
     }
-    bool any_grad = false;
-    for (const Variable& g : s.grads) any_grad = any_grad || g.defined();
-    const auto& next = node->next();
-    std::vector<bool> needs(next.size(), false);
-    bool any_need = false;
-    for (std::size_t j = 0; j < next.size(); ++j) {
-      needs[j] = next[j].node && task.states_[task.index_of(next[j].node.get())].needed;
-      any_need = any_need || needs[j];
+
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+      if (result[i].defined()) continue;
+      if (!reached[i] && !allow_unused)
+        throw RuntimeError(detail::cat(api, ": inputs[", i,
+                                       "] was not used to compute the outputs; pass allow_unused=True to get None"));
+      if (reached[i])  // reached, but every path contributed zero
+        result[i] = Variable(Tensor::zeros(inputs_[i].shape(), inputs_[i].dtype()));
     }
-    if (any_grad && any_need) {
-      VariableList gx = node->apply(s.grads, needs);
-      if (gx.size() != next.size())
-        throw RuntimeError(detail::cat(node->name(), ": backward rule returned ", gx.size(), " gradients for ",
-                                       next.size(), " inputs (internal error)"));
-      for (std::size_t j = 0; j < next.size(); ++j) {
-        if (!needs[j] || !gx[j].defined()) continue;
-        NodeState& t = task.states_[task.index_of(next[j].node.get())];
-        accumulate(t.grads[next[j].slot], gx[j]);
-      }
-    }
-    s.grads.clear();  // free gradient memory as soon as it is used
-    if (!keep_graph) node->release();
+    return result;
   }
 
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (result[i].defined()) continue;
-    if (!reached[i] && !allow_unused)
-      throw RuntimeError(detail::cat(api, ": inputs[", i,
-                                     "] was not used to compute the outputs; pass allow_unused=True to get None"));
-    if (reached[i])  // reached, but every path contributed zero
-      result[i] = Variable(Tensor::zeros(inputs[i].shape(), inputs[i].dtype()));
-  }
-  return result;
-}
+ private:
+  const char* api_;
+  VariableList outputs_, inputs_;
+  std::vector<Edge> roots_;
+  GraphTask task_;
+  bool accumulate_leaves_ = false;
+  std::vector<std::vector<std::pair<int, int>>> wanted_;
+  std::vector<int> order_;
+};
 
 }  // namespace
 
 VariableList grad(const VariableList& outputs, const VariableList& inputs, const VariableList& grad_outputs,
                   std::optional<bool> retain_graph, bool create_graph, bool allow_unused) {
   if (inputs.empty()) throw ValueError("grad: inputs is empty");
-  return run("grad", outputs, grad_outputs, inputs, retain_graph.value_or(create_graph), create_graph, allow_unused);
+  return Backward("grad", outputs, inputs).run(grad_outputs, retain_graph.value_or(create_graph), create_graph,
+                                                allow_unused);
 }
 
 void backward(const VariableList& outputs, const VariableList& grad_outputs, std::optional<bool> retain_graph,
               bool create_graph) {
-  run("backward", outputs, grad_outputs, {}, retain_graph.value_or(create_graph), create_graph, false);
+  Backward("backward", outputs, {}).run(grad_outputs, retain_graph.value_or(create_graph), create_graph, false);
 }
+
+
+namespace func {
+
+std::vector<VariableList> vjp_batch(const VariableList& outputs, const VariableList& inputs,
+                                    const std::vector<VariableList>& cotangents, bool retain_graph, bool create_graph,
+                                    bool allow_unused) {
+  if (inputs.empty()) throw ValueError("vjp_batch: inputs is empty");
+  std::vector<VariableList> result;
+  if (cotangents.empty()) return result;
+  Backward pass("vjp_batch", outputs, inputs);
+  result.reserve(cotangents.size());
+  for (std::size_t r = 0; r < cotangents.size(); ++r) {
+    const bool last = r + 1 == cotangents.size();
+    result.push_back(pass.run(cotangents[r], retain_graph || !last, create_graph, allow_unused));
+  }
+  return result;
+}
+
+}  // namespace func
 
 }  // namespace nthgrad
