@@ -1,6 +1,7 @@
 """Differentiation: grad and backward (as their PyTorch namesakes), grad-mode
 scopes, and the Hessian-vector product (hvp; nthgrad.func has the full set of
 transforms)."""
+import collections
 import contextlib
 
 from . import _C
@@ -83,6 +84,51 @@ class set_grad_enabled(_GradModeScope):
 
 def is_grad_enabled():
     return _C.is_grad_enabled()
+
+
+GraphSize = collections.namedtuple("GraphSize", ["nodes", "saved_bytes"])
+
+
+def graph_size(*tensors):
+    """The graph behind `tensors`: its number of nodes (the AccumulateGrad
+    sinks of leaves included, as torch counts grad_fn objects) and the bytes
+    of the distinct buffers those nodes keep for their backward rules.
+
+        y = x.tanh()
+        for _ in range(8):
+            y = ng.grad(y.sum(), [x], create_graph=True)[0]
+        ng.autograd.graph_size(y)     # GraphSize(nodes=..., saved_bytes=...)
+    """
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"graph_size: argument {i} is a {type(t).__name__}, not a Tensor")
+    return GraphSize(*_C.graph_size(list(tensors)))
+
+
+class lean_graphs:
+    """Lean derivative graphs (on by default): while a gradient is built with
+    create_graph=True, identical ops on identical inputs are recorded once,
+    elementwise arithmetic is kept as one polynomial node in normal form
+    (multiplications by exact ones and additions of exact zeros vanish), and
+    zero gradients stay symbolic, so the graph of the n-th derivative grows
+    polynomially in n. `lean_graphs(False)` gives the plain nested reverse
+    mode (PyTorch's growth), at once and, as a `with` block, until its end:
+
+        with ng.autograd.lean_graphs(False):
+            d2 = ng.grad(ng.grad(y, [x], create_graph=True)[0].sum(), [x])
+    """
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+        self.prev = _C.lean_graphs_enabled()
+        _C.set_lean_graphs(self.mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _C.set_lean_graphs(self.prev)
+        return False
 
 
 def hvp(f, inputs, v):

@@ -39,6 +39,24 @@ class NoGradGuard : public GradModeGuard {
   NoGradGuard() : GradModeGuard(false) {}
 };
 
+// Lean derivative graphs (on by default): while a backward pass records
+// (create_graph=True), identical pure ops are recorded once, elementwise
+// arithmetic is kept as one polynomial node in normal form, and zero
+// gradients stay symbolic, so the graph of the n-th derivative grows
+// polynomially in n. Off: the plain nested reverse mode, as PyTorch's (for
+// comparisons).
+void set_lean_graphs(bool enabled);
+bool lean_graphs_enabled();
+
+// The graph reachable from `roots`: its nodes (AccumulateGrad sinks
+// included) and the bytes of the distinct buffers those nodes keep for their
+// rules.
+struct GraphSize {
+  int64_t nodes;
+  int64_t saved_bytes;
+};
+GraphSize graph_size(const VariableList& roots);
+
 // Live objects, for leak tests: every graph dropped returns these to their
 // previous values.
 struct LiveCounts {

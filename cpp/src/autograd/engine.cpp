@@ -3,9 +3,12 @@
 // order. Each rule runs under GradModeGuard(create_graph), so the same rule
 // either records its ops (a differentiable gradient) or just computes.
 #include <deque>
+#include <unordered_set>
 #include <unordered_map>
 
+#include "autograd/lean.h"
 #include "autograd/node.h"
+#include "autograd/record.h"
 #include "nthgrad/error.h"
 #include "nthgrad/func.h"
 #include "nthgrad/ops/arithmetic.h"
@@ -75,8 +78,19 @@ class GraphTask {
   std::unordered_map<Node*, int> index_;
 };
 
+// `value` (a constant) as a differentiable result of `anchor`: a node whose
+// gradient is zero. What grad(create_graph=True) returns for a derivative
+// that no longer depends on its input (x^5 at order 5, an STE's mask), so
+// that the next order is zeros, not "does not require grad".
+Variable connected_constant(const Variable& value, const Variable& anchor) {
+  GradModeGuard on(true);
+  return record("constant", {anchor}, value.value(), kSavesNothing,
+                [](const Ctx& c) { return VariableList(c.num_inputs()); });
+}
+
 void accumulate(Variable& slot, const Variable& g) {
   if (!g.defined()) return;
+  if (lean_recording() && !g.requires_grad() && uniform_value(g) == 0.0) return;  // a symbolic zero
   slot = slot.defined() ? add2(slot, g) : g;
 }
 
@@ -147,6 +161,7 @@ class Backward {
     }
 
     GradModeGuard mode(create_graph);
+    LeanRecordingGuard lean(create_graph && lean_graphs_enabled());
     for (NodeState& s : task_.states_) s.grads.assign(s.node->num_outputs(), Variable());
     for (std::size_t i = 0; i < roots_.size(); ++i)
       accumulate(task_.states_[task_.index_of(roots_[i].node.get())].grads[roots_[i].slot], root_grads[i]);
@@ -203,6 +218,9 @@ class Backward {
       if (reached[i])  // reached, but every path contributed zero
         result[i] = Variable(Tensor::zeros(inputs_[i].shape(), inputs_[i].dtype()));
     }
+    if (create_graph)
+      for (std::size_t i = 0; i < inputs_.size(); ++i)
+        if (result[i].defined() && !result[i].requires_grad()) result[i] = connected_constant(result[i], inputs_[i]);
     return result;
   }
 
@@ -230,6 +248,26 @@ void backward(const VariableList& outputs, const VariableList& grad_outputs, std
   Backward("backward", outputs, {}).run(grad_outputs, retain_graph.value_or(create_graph), create_graph, false);
 }
 
+
+GraphSize graph_size(const VariableList& roots) {
+  GraphSize size{0, 0};
+  std::vector<Node*> stack;
+  std::unordered_set<Node*> seen;
+  std::unordered_set<const void*> buffers;
+  for (const Variable& r : roots)
+    if (r.defined() && r.grad_fn()) stack.push_back(r.grad_fn().get());
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    if (!seen.insert(n).second) continue;
+    ++size.nodes;
+    for (const Tensor& t : n->saved_values())
+      if (buffers.insert(t.raw_data()).second) size.saved_bytes += static_cast<int64_t>(t.nbytes());
+    for (const Edge& e : n->next())
+      if (e.node) stack.push_back(e.node.get());
+  }
+  return size;
+}
 
 namespace func {
 

@@ -125,6 +125,24 @@ VariableList Node::unpack_inputs() const {
   return in;
 }
 
+VariableList Node::saved_inputs() const {
+  if (released_)
+    throw RuntimeError(detail::cat(name_, ": its saved values were freed by a backward without retain_graph"));
+  return unpack_inputs();
+}
+
+std::vector<Tensor> Node::saved_values() const {
+  std::vector<Tensor> out;
+  for (std::size_t i = 0; i < inputs_.size(); ++i)
+    if (leaf_values_[i].defined())
+      out.push_back(leaf_values_[i]);
+    else if (inputs_[i].defined())
+      out.push_back(inputs_[i].value());
+  for (const Tensor& t : outputs_)
+    if (t.defined()) out.push_back(t);
+  return out;
+}
+
 VariableList Node::apply(const VariableList& gy, const std::vector<bool>& needs) {
   if (released_)
     throw RuntimeError(detail::cat(

@@ -75,6 +75,11 @@ class Node : public std::enable_shared_from_this<Node> {
   VariableList apply(const VariableList& gy, const std::vector<bool>& needs);
   // Frees the saved values (after a backward without retain_graph).
   void release();
+  // The saved inputs as a rule sees them (undefined where not saved); throws
+  // if released. Lean recording reads a polynomial's atoms here.
+  VariableList saved_inputs() const;
+  // Every tensor this node keeps for its rule (graph_size counts their bytes).
+  std::vector<Tensor> saved_values() const;
 
   static int64_t live_count();
 

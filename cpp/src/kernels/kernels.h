@@ -350,4 +350,10 @@ void adagrad_step(Tensor& p, const Tensor& grad, Tensor& state_sum, const Adagra
 // centres (B, k, D) in x's dtype and the int64 labels (B, N) into them.
 std::pair<Tensor, Tensor> kmeans(const Tensor& x, const Tensor& uniforms, int64_t iters);
 
+// ---- lean derivative graphs (issue 12, kernels/cpu/polynomial.cpp) ----
+// y = sum_t coef[t] * prod_i atoms[i]^powers[t * atoms.size() + i], elementwise,
+// for atoms of one shape and floating dtype (powers may be negative).
+Tensor polynomial(const std::vector<Tensor>& atoms, const std::vector<double>& coef,
+                  const std::vector<int32_t>& powers);
+
 }  // namespace nthgrad::kernels

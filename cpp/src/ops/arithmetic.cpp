@@ -1,5 +1,7 @@
 // Arithmetic ops (technical note section 7). Every rule is written with ops;
-// broadcast inputs get their gradient back through sum_to.
+// broadcast inputs get their gradient back through sum_to. While a backward
+// pass records, the elementwise ones on equal shapes become one polynomial
+// node instead (ops/detail/polynomial.h: lean derivative graphs).
 #include "nthgrad/ops/arithmetic.h"
 
 #include <cmath>
@@ -9,6 +11,7 @@
 #include "nthgrad/ops/logical.h"
 #include "nthgrad/ops/math.h"
 #include "ops/detail/elementwise.h"
+#include "ops/detail/polynomial.h"
 
 namespace nthgrad {
 
@@ -29,6 +32,7 @@ std::pair<Variable, Variable> promote(const char* op, const Variable& x0, const 
 
 // add2: y = x0 + x1; gx0 = sum_to(gy), gx1 = sum_to(gy)
 Variable add2(const Variable& x0, const Variable& x1) {
+  if (auto lean = detail::lean_sum(x0, x1, 1.0)) return *lean;
   return detail::binary("add2", x0, x1, Binary::Add, kSavesNothing, [](const Ctx& c) {
     Variable gx0, gx1;
     if (c.needs(0)) gx0 = sum_to(c.gy(), c.in_shape(0));
@@ -39,6 +43,7 @@ Variable add2(const Variable& x0, const Variable& x1) {
 
 // sub2: y = x0 - x1; gx0 = sum_to(gy), gx1 = -sum_to(gy)
 Variable sub2(const Variable& x0, const Variable& x1) {
+  if (auto lean = detail::lean_sum(x0, x1, -1.0)) return *lean;
   return detail::binary("sub2", x0, x1, Binary::Sub, kSavesNothing, [](const Ctx& c) {
     Variable gx0, gx1;
     if (c.needs(0)) gx0 = sum_to(c.gy(), c.in_shape(0));
@@ -49,6 +54,7 @@ Variable sub2(const Variable& x0, const Variable& x1) {
 
 // mul2: y = x0 * x1; gx0 = sum_to(gy * x1), gx1 = sum_to(gy * x0)
 Variable mul2(const Variable& x0, const Variable& x1) {
+  if (auto lean = detail::lean_product(x0, x1)) return *lean;
   // Each input's gradient reads the other: keep x0 only if x1 may need a gradient, and vice versa.
   const Saved saved{(x1.requires_grad() ? 1u : 0u) | (x0.requires_grad() ? 2u : 0u), 0};
   return detail::binary("mul2", x0, x1, Binary::Mul, saved, [](const Ctx& c) {
@@ -94,12 +100,14 @@ Variable pow2(const Variable& x0, const Variable& x1) {
 
 // add_scalar: y = x + val; gx = gy
 Variable add_scalar(const Variable& x, double val) {
+  if (auto lean = detail::lean_affine(x, 1.0, val)) return *lean;
   return detail::with_scalar("add_scalar", x, val, WithScalar::Add, kSavesNothing,
                              [](const Ctx& c) { return grads(c.gy()); });
 }
 
 // mul_scalar: y = val * x; gx = val * gy
 Variable mul_scalar(const Variable& x, double val) {
+  if (auto lean = detail::lean_affine(x, val, 0.0)) return *lean;
   return detail::with_scalar("mul_scalar", x, val, WithScalar::Mul, kSavesNothing,
                              [val](const Ctx& c) { return grads(mul_scalar(c.gy(), val)); });
 }
@@ -107,6 +115,7 @@ Variable mul_scalar(const Variable& x, double val) {
 // pow_scalar: y = x ^ val; gx = gy * val * x^(val-1)   (val = 0: gx = 0 * gy, avoiding 0 * x^-1 = NaN at 0;
 // val = 1 still goes through x^0 so that higher orders stay connected to x and end in a real zero)
 Variable pow_scalar(const Variable& x, double val) {
+  if (auto lean = detail::lean_power(x, val)) return *lean;
   return detail::with_scalar("pow_scalar", x, val, WithScalar::Pow, saves_input(0), [val](const Ctx& c) {
     if (val == 0.0) return grads(mul_scalar(c.gy(), 0.0));
     return grads(mul2(c.gy(), mul_scalar(pow_scalar(c.in(0), val - 1.0), val)));
@@ -115,6 +124,7 @@ Variable pow_scalar(const Variable& x, double val) {
 
 // r_sub_scalar: y = val - x; gx = -gy
 Variable r_sub_scalar(const Variable& x, double val) {
+  if (auto lean = detail::lean_affine(x, -1.0, val)) return *lean;
   return detail::with_scalar("r_sub_scalar", x, val, WithScalar::RSub, kSavesNothing,
                              [](const Ctx& c) { return grads(mul_scalar(c.gy(), -1.0)); });
 }

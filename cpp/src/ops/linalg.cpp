@@ -8,6 +8,7 @@
 #include <numeric>
 #include <tuple>
 
+#include "autograd/lean.h"
 #include "autograd/record.h"
 #include "kernels/kernels.h"
 #include "nthgrad/ops/array.h"
@@ -43,7 +44,9 @@ Variable matmul_op(const char* name, const Variable& a0, const Variable& b0, boo
   // ga = gy·op(b)^T (transposed back if ta), gb = op(a)^T·gy (transposed back if tb)
   // ga reads b and gb reads a: keep each only if the other may need a gradient.
   const Saved saved{(b.requires_grad() ? 1u : 0u) | (a.requires_grad() ? 2u : 0u), 0};
-  return record(name, {a, b}, kernels::matmul(a.value(), b.value(), ta, tb), saved, [ta, tb](const Ctx& c) {
+  lean::Memo memo(name, {a, b}, {double(ta), double(tb)});  // lean derivative graphs
+  if (auto hit = memo.find()) return *hit;
+  return memo.remember(record(name, {a, b}, kernels::matmul(a.value(), b.value(), ta, tb), saved, [ta, tb](const Ctx& c) {
     const Variable& gy = c.gy();
     Variable ga, gb;
     if (c.needs(0)) {
@@ -55,7 +58,7 @@ Variable matmul_op(const char* name, const Variable& a0, const Variable& b0, boo
       gb = sum_to(tb ? matmul(gy, a, true, ta) : matmul(a, gy, !ta, false), c.in_shape(1));
     }
     return grads(ga, gb);
-  });
+  }));
 }
 }  // namespace
 

@@ -101,6 +101,15 @@ void bind_autograd(py::module_& m) {
     auto [y, vh] = func::vhp(from_python(f), primals, v);
     return py::make_tuple(y, vh);
   });
+  m.def(
+      "graph_size",
+      [](const VariableList& roots) {
+        GraphSize g = graph_size(roots);
+        return py::make_tuple(g.nodes, g.saved_bytes);
+      },
+      py::arg("roots"));
+  m.def("set_lean_graphs", &set_lean_graphs, py::arg("enabled"));
+  m.def("lean_graphs_enabled", &lean_graphs_enabled);
   m.def("is_grad_enabled", &is_grad_enabled);
   m.def("set_grad_enabled", &set_grad_enabled, py::arg("enabled"));
   m.def("empty_cache", &Storage::empty_cache,

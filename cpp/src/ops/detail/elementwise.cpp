@@ -1,28 +1,41 @@
 // The fused-backward elementwise pattern (see elementwise.h).
 #include "ops/detail/elementwise.h"
 
+#include "autograd/lean.h"
 #include "nthgrad/ops/math.h"
 
 namespace nthgrad::detail {
 
 Variable unary(const UnaryFn& f, const Variable& x) {
   check::floating(f.name, "x", x);
+  lean::Memo memo(f.name, {x}, {f.a, f.b});
+  if (auto hit = memo.find()) return *hit;
   Tensor y = kernels::unary(f.kernel, x.value(), f.a, f.b);
-  return record(f.name, {x}, y, f.derivative_in_output ? kSavesOutput : saves_input(0), [f](const Ctx& c) {
-    return grads(unary_backward(f, c.gy(), f.derivative_in_output ? c.out() : c.in(0)));
-  });
+  return memo.remember(
+      record(f.name, {x}, y, f.derivative_in_output ? kSavesOutput : saves_input(0), [f](const Ctx& c) {
+        return grads(unary_backward(f, c.gy(), f.derivative_in_output ? c.out() : c.in(0)));
+      }));
 }
 
 // f_backward(gy, z) = gy * f'(z); g_gy = f_backward(g, z), g_z = g * gy * (d f'/dz)(z)
+// While a backward pass records (lean derivative graphs), gy * f'(z) is a
+// polynomial of gy and the atom f'(z) = f_backward(1, z), recorded once per z,
+// so that the nested rules of later orders meet the same atom again.
 Variable unary_backward(const UnaryFn& f, const Variable& gy, const Variable& z) {
   const Variable g = gy.dtype() == z.dtype() ? gy : cast(gy, z.dtype());
+  if (lean_recording() && is_grad_enabled() && g.shape() == z.shape() && uniform_value(g) != 1.0 &&
+      (g.requires_grad() || z.requires_grad()))
+    return mul2(g, unary_backward(f, Variable(Tensor::ones(z.shape(), z.dtype())), z));
+  lean::Memo memo(f.backward_name, {g, z}, {f.a, f.b});
+  if (auto hit = memo.find()) return *hit;
   Tensor gx = kernels::unary_grad(f.kernel, g.value(), z.value(), f.a, f.b);
-  return record(f.backward_name, {g, z}, gx, f.second ? kSavesInputs : saves_input(1), [f](const Ctx& c) {
-    Variable g_gy, g_z;
-    if (c.needs(0)) g_gy = unary_backward(f, c.gy(), c.in(1));
-    if (c.needs(1) && f.second) g_z = mul2(mul2(c.gy(), c.in(0)), f.second(c.in(1), f.a, f.b));
-    return grads(g_gy, g_z);
-  });
+  return memo.remember(
+      record(f.backward_name, {g, z}, gx, f.second ? kSavesInputs : saves_input(1), [f](const Ctx& c) {
+        Variable g_gy, g_z;
+        if (c.needs(0)) g_gy = unary_backward(f, c.gy(), c.in(1));
+        if (c.needs(1) && f.second) g_z = mul2(mul2(c.gy(), c.in(0)), f.second(c.in(1), f.a, f.b));
+        return grads(g_gy, g_z);
+      }));
 }
 
 }  // namespace nthgrad::detail

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers for the elementwise op pattern: check -> kernel -> record with a
 // rule written in ops.
+#include "autograd/lean.h"
 #include "autograd/record.h"
 #include "kernels/kernels.h"
 #include "nthgrad/ops/arithmetic.h"
@@ -34,8 +35,10 @@ Variable unary_backward(const UnaryFn& f, const Variable& gy, const Variable& z)
 template <typename DyDx>
 Variable unary_composed(const char* name, const Variable& x, kernels::Unary kernel, Saved saved, DyDx dydx) {
   check::floating(name, "x", x);
-  return record(name, {x}, kernels::unary(kernel, x.value()), saved,
-                [dydx](const Ctx& c) { return grads(mul2(c.gy(), dydx(c))); });
+  lean::Memo memo(name, {x});  // lean derivative graphs: cos(x) recorded once
+  if (auto hit = memo.find()) return *hit;
+  return memo.remember(record(name, {x}, kernels::unary(kernel, x.value()), saved,
+                              [dydx](const Ctx& c) { return grads(mul2(c.gy(), dydx(c))); }));
 }
 
 // y = x (op) val with a rule written with ops.

@@ -1,0 +1,131 @@
+// Lean recording (autograd/lean.h): the mode flag, uniform constants, and the
+// hash-consing table.
+#include "autograd/lean.h"
+
+#include <atomic>
+#include <memory>
+#include <unordered_map>
+
+namespace nthgrad {
+
+namespace {
+thread_local bool t_lean = false;
+std::atomic<bool> g_lean_enabled{true};
+
+// Op key -> its output. Weak, so the table never keeps a graph alive; expired
+// entries are swept when the table has doubled since the last sweep.
+struct ConsTable {
+  std::unordered_map<std::string, std::weak_ptr<VariableImpl>> entries;
+  std::size_t swept_size = 64;
+
+  void sweep_if_grown() {
+    if (entries.size() < 2 * swept_size) return;
+    for (auto it = entries.begin(); it != entries.end();)
+      it = it->second.expired() ? entries.erase(it) : std::next(it);
+    swept_size = std::max<std::size_t>(64, entries.size());
+  }
+};
+thread_local ConsTable t_table;
+
+template <typename T>
+std::optional<double> uniform_of(const Tensor& t) {
+  const T* p = t.data<T>();
+  const int64_t n = t.numel();
+  if (n == 0 || p[0] != p[0]) return std::nullopt;
+  for (int64_t i = 1; i < n; ++i)
+    if (p[i] != p[0]) return std::nullopt;
+  return static_cast<double>(p[0]);
+}
+}  // namespace
+
+bool lean_recording() { return t_lean; }
+
+void set_lean_graphs(bool enabled) { g_lean_enabled = enabled; }
+bool lean_graphs_enabled() { return g_lean_enabled; }
+
+LeanRecordingGuard::LeanRecordingGuard(bool on) : previous_(t_lean) { t_lean = on; }
+LeanRecordingGuard::~LeanRecordingGuard() { t_lean = previous_; }
+
+std::optional<double> uniform_value(const Variable& v) {
+  if (!v.defined() || v.requires_grad()) return std::nullopt;
+  const Tensor& t = v.value();
+  if (t.dtype() == DType::Float64) return uniform_of<double>(t);
+  if (t.dtype() == DType::Float32) return uniform_of<float>(t);
+  return std::nullopt;
+}
+
+namespace lean {
+
+std::string identity(const Variable& v) {
+  std::string id;
+  if (v.requires_grad()) {
+    const Edge e = gradient_edge(v);
+    id.push_back('g');
+    append_bytes(id, e.node.get());
+    append_bytes(id, e.slot);
+  } else {
+    id.push_back('c');
+    append_bytes(id, v.value().raw_data());
+  }
+  return id;
+}
+
+bool append_key(std::string& key, const Variable& v) {
+  if (!v.defined()) {
+    key.push_back('u');
+    return true;
+  }
+  if (v.requires_grad()) {
+    key += identity(v);
+    append_bytes(key, v.value().storage()->version());
+    return true;
+  }
+  const std::optional<double> u = uniform_value(v);
+  if (!u) return false;
+  key.push_back('k');
+  append_bytes(key, *u);
+  append_bytes(key, v.dtype());
+  for (int64_t d : v.shape()) append_bytes(key, d);
+  key.push_back(';');
+  return true;
+}
+
+Memo::Memo(const char* name, const VariableList& inputs, std::initializer_list<double> attributes) {
+  if (!lean_recording() || !is_grad_enabled()) return;
+  bool any_grad = false;
+  for (const Variable& x : inputs) any_grad = any_grad || (x.defined() && x.requires_grad());
+  if (!any_grad) return;
+  key_ = name;
+  key_.push_back('|');
+  for (double a : attributes) append_bytes(key_, a);
+  key_.push_back('|');
+  for (const Variable& x : inputs)
+    if (!append_key(key_, x)) return;
+  active_ = true;
+}
+
+std::optional<Variable> Memo::find() const {
+  if (!active_) return std::nullopt;
+  auto it = t_table.entries.find(key_);
+  if (it == t_table.entries.end()) return std::nullopt;
+  std::shared_ptr<VariableImpl> y = it->second.lock();
+  // A released node (its graph was walked without retain_graph) cannot be
+  // differentiated again: compute afresh.
+  if (!y || !y->grad_fn || y->grad_fn->released()) {
+    t_table.entries.erase(it);
+    return std::nullopt;
+  }
+  return make_output(y->value, y->grad_fn, y->output_nr);
+}
+
+Variable Memo::remember(const Variable& y) const {
+  if (active_ && y.defined() && y.grad_fn()) {
+    t_table.entries[key_] = y.impl_ptr();
+    t_table.sweep_if_grown();
+  }
+  return y;
+}
+
+}  // namespace lean
+
+}  // namespace nthgrad
