@@ -67,6 +67,8 @@ class Tensor {
   static Tensor from_data(const void* src, const Shape& shape, DType dtype);
   // Shares memory owned by `owner` (no copy).
   static Tensor wrap(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> owner);
+  // A view of an existing storage (numel(shape) elements of dtype must fit).
+  static Tensor from_storage(std::shared_ptr<Storage> storage, const Shape& shape, DType dtype);
 
   bool defined() const { return storage_ != nullptr; }
   const Shape& shape() const { return shape_; }

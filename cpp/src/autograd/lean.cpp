@@ -12,10 +12,24 @@ namespace {
 thread_local bool t_lean = false;
 std::atomic<bool> g_lean_enabled{true};
 
+// An op's output, weakly: its node and the memory of its value, both alive
+// while anything uses them (the variable that first held the output may be
+// long gone while later graphs still hold the node and the value).
+struct Entry {
+  std::weak_ptr<Node> node;
+  int output_nr = 0;
+  std::weak_ptr<Storage> storage;
+  uint64_t version = 0;  // of the value when it was computed
+  Shape shape;
+  DType dtype = DType::Float32;
+
+  bool expired() const { return node.expired() || storage.expired(); }
+};
+
 // Op key -> its output. Weak, so the table never keeps a graph alive; expired
 // entries are swept when the table has doubled since the last sweep.
 struct ConsTable {
-  std::unordered_map<std::string, std::weak_ptr<VariableImpl>> entries;
+  std::unordered_map<std::string, Entry> entries;
   std::size_t swept_size = 64;
 
   void sweep_if_grown() {
@@ -108,19 +122,24 @@ std::optional<Variable> Memo::find() const {
   if (!active_) return std::nullopt;
   auto it = t_table.entries.find(key_);
   if (it == t_table.entries.end()) return std::nullopt;
-  std::shared_ptr<VariableImpl> y = it->second.lock();
+  const Entry& e = it->second;
+  std::shared_ptr<Node> node = e.node.lock();
+  std::shared_ptr<Storage> storage = e.storage.lock();
   // A released node (its graph was walked without retain_graph) cannot be
-  // differentiated again: compute afresh.
-  if (!y || !y->grad_fn || y->grad_fn->released()) {
+  // differentiated again, and a value written in place since is another
+  // value: compute afresh.
+  if (!node || !storage || node->released() || storage->version() != e.version) {
     t_table.entries.erase(it);
     return std::nullopt;
   }
-  return make_output(y->value, y->grad_fn, y->output_nr);
+  return make_output(Tensor::from_storage(std::move(storage), e.shape, e.dtype), std::move(node), e.output_nr);
 }
 
 Variable Memo::remember(const Variable& y) const {
   if (active_ && y.defined() && y.grad_fn()) {
-    t_table.entries[key_] = y.impl_ptr();
+    const Tensor& v = y.value();
+    t_table.entries[key_] = Entry{y.grad_fn(), y.output_nr(), v.storage(), v.storage()->version(), v.shape(),
+                                  v.dtype()};
     t_table.sweep_if_grown();
   }
   return y;

@@ -217,6 +217,18 @@ Tensor Tensor::wrap(void* data, const Shape& shape, DType dtype, std::shared_ptr
   return t;
 }
 
+Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, const Shape& shape, DType dtype) {
+  Tensor t;
+  t.shape_ = shape;
+  t.numel_ = checked_numel(shape, dtype);
+  t.dtype_ = dtype;
+  if (!storage || storage->nbytes() < t.nbytes())
+    throw ValueError(detail::cat("from_storage: a storage of ", storage ? storage->nbytes() : 0,
+                                 " bytes cannot hold shape ", shape_str(shape), " of ", dtype_name(dtype)));
+  t.storage_ = std::move(storage);
+  return t;
+}
+
 Tensor Tensor::reshape(const Shape& shape) const {
   if (checked_numel(shape, dtype_) != numel_)
     throw ValueError(detail::cat("reshape: cannot reshape a tensor of shape ", shape_str(shape_), " (", numel_,
