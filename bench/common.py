@@ -140,7 +140,8 @@ class Row:
     holds bytes in `times`, reported in MB (10^6 bytes); it has no `busy`."""
 
     UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9,  # times[lib] in seconds
-             "MB": 1e-6}                                  # times[lib] in bytes (memory rows)
+             "MB": 1e-6,                                  # times[lib] in bytes (memory rows)
+             "nodes": 1.0}                                # times[lib] a count of graph nodes
 
     def __init__(self, case, unit="ms", per=1, times=None, busy=None):
         self.case = case
@@ -369,6 +370,12 @@ def _fmt(v):
     return f"{v:.3f}"
 
 
+def _fmt_ratio(ratio):
+    if ratio is None:
+        return "-"
+    return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.2g}x"
+
+
 def _ratio(rows_or_row, lib_a="nthgrad", lib_b="torch"):
     a, b = rows_or_row.times.get(lib_a), rows_or_row.times.get(lib_b)
     if a is None or b is None or b == 0:
@@ -389,13 +396,12 @@ def table(rows, separate=None, markdown=False):
     body = []
     for r in rows:
         ratio = _ratio(r)
-        line = [r.case, r.unit, _fmt(r.value("nthgrad")), _fmt(r.value("torch")),
-                "-" if ratio is None else f"{ratio:.2f}x"]
+        fmt = (lambda v: "-" if v is None else f"{v:.0f}") if r.unit == "nodes" else _fmt
+        line = [r.case, r.unit, fmt(r.value("nthgrad")), fmt(r.value("torch")), _fmt_ratio(ratio)]
         if separate is not None:
             s = sep_by_case.get(r.case)
             sr = _ratio(s) if s else None
-            line += [_fmt(s.value("nthgrad")) if s else "-", _fmt(s.value("torch")) if s else "-",
-                     "-" if sr is None else f"{sr:.2f}x"]
+            line += [fmt(s.value("nthgrad")) if s else "-", fmt(s.value("torch")) if s else "-", _fmt_ratio(sr)]
         noises = [n for n in (r.noise(), s.noise() if separate is not None and s else None) if n is not None]
         line.append(f"{100 * max(noises):.0f}%" if noises else "-")
         body.append(line)
@@ -418,6 +424,8 @@ def table(rows, separate=None, markdown=False):
 
 def print_table(rows, separate=None, markdown=False):
     print(table(rows, separate, markdown))
+    if any(r.unit == "nodes" for r in rows):
+        print("(nodes rows: the size of a derivative graph, lower is better; not a time)")
     if any(r.is_memory() for r in rows):
         print("(MB rows: peak memory, lower is better like the times; nthgrad/torch < 1 means nthgrad uses less)")
     print("(others' CPU: the largest share of all cores that other processes used while a number of the row "

@@ -39,6 +39,8 @@ CASES = (
     "bench_snn",
     # issue 11
     "bench_dab",
+    # issue 12
+    "bench_func",
 )
 
 
