@@ -20,11 +20,13 @@ Variable unary(const UnaryFn& f, const Variable& x) {
 // f_backward(gy, z) = gy * f'(z); g_gy = f_backward(g, z), g_z = g * gy * (d f'/dz)(z)
 // While a backward pass records (lean derivative graphs), gy * f'(z) is a
 // polynomial of gy and the atom f'(z) = f_backward(1, z), recorded once per z,
-// so that the nested rules of later orders meet the same atom again.
+// so that the nested rules of later orders meet the same atom again. Where f'
+// is piecewise constant (no `second`: relu, ...) the fused op stays: nothing
+// of z is differentiated, so there is nothing to share.
 Variable unary_backward(const UnaryFn& f, const Variable& gy, const Variable& z) {
   const Variable g = gy.dtype() == z.dtype() ? gy : cast(gy, z.dtype());
-  if (lean_recording() && is_grad_enabled() && g.shape() == z.shape() && uniform_value(g) != 1.0 &&
-      (g.requires_grad() || z.requires_grad()))
+  if (f.second && lean_recording() && is_grad_enabled() && g.shape() == z.shape() &&
+      (g.requires_grad() || z.requires_grad()) && uniform_value(g) != 1.0)
     return mul2(g, unary_backward(f, Variable(Tensor::ones(z.shape(), z.dtype())), z));
   lean::Memo memo(f.backward_name, {g, z}, {f.a, f.b});
   if (auto hit = memo.find()) return *hit;
