@@ -123,3 +123,29 @@ def test_lean_recording_leaves_first_order_and_non_recording_passes_alone():
     np.testing.assert_allclose(g.numpy(), 3 * (1 - np.tanh(X) ** 2), rtol=1e-14)
     (g,) = ng.grad((x.tanh() * 3.0).sum(), [x], create_graph=True)
     assert g.grad_fn.name in ("polynomial", "tanh_backward", "mul_scalar")
+
+
+def test_fresh_leaves_keep_distinct_identities_in_one_polynomial():
+    # Two cotangents that are fresh leaves meet in one accumulation (u1 + u2). A leaf's identity is its
+    # AccumulateGrad, which the lookup may create; had it died at once, the second leaf's could take its
+    # address and the two would merge into 2 u1 (as a stale hash-consing hit made hvp of relu(x)^2 lose a 2).
+    x = ng.tensor(X, dtype=ng.float64, requires_grad=True)
+    u1 = ng.tensor(np.full(X.shape, 1.0), dtype=ng.float64, requires_grad=True)
+    u2 = ng.tensor(np.full(X.shape, 5.0), dtype=ng.float64, requires_grad=True)
+    y = x.sin()
+    (g,) = ng.grad([y * 1.0, y * 1.0], [x], [u1, u2], create_graph=True)
+    np.testing.assert_allclose(g.numpy(), 6.0 * np.cos(X), rtol=1e-14)
+    gu1, gu2 = ng.grad(g.sum(), [u1, u2])
+    np.testing.assert_allclose(gu1.numpy(), np.cos(X), rtol=1e-14)
+    np.testing.assert_allclose(gu2.numpy(), np.cos(X), rtol=1e-14)
+
+
+def test_hvp_through_a_piecewise_linear_function_is_exact():
+    # relu(x)^2: H = diag(2 [x > 0]); forward over reverse reaches relu's fused backward twice with
+    # different gradients, which must not share a node
+    from nthgrad import func
+    x = ng.tensor([-1.0, 0.5, 2.0], dtype=ng.float64)
+    v = ng.tensor([1.0, 3.0, -2.0], dtype=ng.float64)
+    for transform in (func.hvp, func.vhp):
+        _, hv = transform(lambda x: (x.relu() ** 2).sum(), x, v)
+        np.testing.assert_allclose(hv.numpy(), [0.0, 6.0, -4.0], rtol=1e-15)

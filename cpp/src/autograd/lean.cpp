@@ -70,10 +70,11 @@ std::optional<double> uniform_value(const Variable& v) {
 
 namespace lean {
 
-std::string identity(const Variable& v) {
+std::string identity(const Variable& v, KeepAlive& keep) {
   std::string id;
   if (v.requires_grad()) {
     const Edge e = gradient_edge(v);
+    keep.push_back(e.node);
     id.push_back('g');
     append_bytes(id, e.node.get());
     append_bytes(id, e.slot);
@@ -84,13 +85,13 @@ std::string identity(const Variable& v) {
   return id;
 }
 
-bool append_key(std::string& key, const Variable& v) {
+bool append_key(std::string& key, const Variable& v, KeepAlive& keep) {
   if (!v.defined()) {
     key.push_back('u');
     return true;
   }
   if (v.requires_grad()) {
-    key += identity(v);
+    key += identity(v, keep);
     append_bytes(key, v.value().storage()->version());
     return true;
   }
@@ -114,7 +115,7 @@ Memo::Memo(const char* name, const VariableList& inputs, std::initializer_list<d
   for (double a : attributes) append_bytes(key_, a);
   key_.push_back('|');
   for (const Variable& x : inputs)
-    if (!append_key(key_, x)) return;
+    if (!append_key(key_, x, keep_)) return;
   active_ = true;
 }
 

@@ -14,7 +14,9 @@
 // - the engine drops gradients that are constant zeros (symbolic zeros).
 #include <initializer_list>
 #include <optional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "autograd/node.h"
 
@@ -40,15 +42,21 @@ std::optional<double> uniform_value(const Variable& v);
 
 namespace lean {
 
+// The nodes an identity names, kept alive while the identity is in use: a
+// leaf's AccumulateGrad may be created by the lookup itself, and a node that
+// died could leave its address to another.
+using KeepAlive = std::vector<std::shared_ptr<Node>>;
+
 // Identity of a variable within one polynomial under construction: its
-// gradient edge if it requires grad, else its memory.
-std::string identity(const Variable& v);
+// gradient edge if it requires grad (the edge's node joins `keep`), else its
+// memory.
+std::string identity(const Variable& v, KeepAlive& keep);
 
 // Appends the identity of `v` as an input of a memoized op: its gradient edge
 // and the version of its value if it requires grad, its single value if it is
 // a uniform constant. Returns false when it has none that is safe to reuse
 // across calls (another constant: its memory could be reused).
-bool append_key(std::string& key, const Variable& v);
+bool append_key(std::string& key, const Variable& v, KeepAlive& keep);
 
 // Hash-consing of one op call:
 //   lean::Memo memo("matmul", {a, b}, {double(ta), double(tb)});
@@ -61,15 +69,18 @@ class Memo {
  public:
   Memo(const char* name, const VariableList& inputs, std::initializer_list<double> attributes = {});
   // Built from a key the caller assembled (the polynomial op's canonical
-  // form); an empty key is inactive.
-  explicit Memo(std::string key)
-      : active_(!key.empty() && lean_recording() && is_grad_enabled()), key_(std::move(key)) {}
+  // form) and the nodes it names; an empty key is inactive.
+  Memo(std::string key, KeepAlive keep)
+      : active_(!key.empty() && lean_recording() && is_grad_enabled()), key_(std::move(key)), keep_(std::move(keep)) {}
   std::optional<Variable> find() const;
   Variable remember(const Variable& y) const;
 
  private:
   bool active_ = false;
   std::string key_;
+  // The nodes the key names, alive until the op is recorded (its node then
+  // holds them): no other node can take their addresses meanwhile.
+  KeepAlive keep_;
 };
 
 // Adds the raw bytes of a value to a key.

@@ -112,12 +112,13 @@ bool fold_uniform(std::size_t i, const VariableList& atoms, std::vector<Term>& t
 // The normal form: substitutions, merged atoms, combined terms, unused atoms
 // dropped. Atom order is first appearance; terms are sorted by powers.
 void normalize(VariableList& atoms, std::vector<Term>& terms) {
+  lean::KeepAlive keep;  // the identities below name these nodes
   for (std::size_t i = 0; i < atoms.size(); ++i)  // atoms may grow: inlined children come at the end
     if (!fold_uniform(i, atoms, terms)) inline_atom(i, atoms, terms);
 
   std::map<std::string, std::size_t> first;  // identity -> first index
   for (std::size_t i = 0; i < atoms.size(); ++i) {
-    auto [it, fresh] = first.emplace(lean::identity(atoms[i]), i);
+    auto [it, fresh] = first.emplace(lean::identity(atoms[i], keep), i);
     if (fresh) continue;
     for (Term& t : terms) {
       t.powers[it->second] += t.powers[i];
@@ -147,10 +148,10 @@ void normalize(VariableList& atoms, std::vector<Term>& terms) {
 
 // The hash-consing key of the normal form, independent of atom order; empty
 // when an atom has no key.
-std::string canonical_key(const VariableList& atoms, const std::vector<Term>& terms) {
+std::string canonical_key(const VariableList& atoms, const std::vector<Term>& terms, lean::KeepAlive& keep) {
   std::vector<std::string> keys(atoms.size());
   for (std::size_t i = 0; i < atoms.size(); ++i)
-    if (!lean::append_key(keys[i], atoms[i])) return {};
+    if (!lean::append_key(keys[i], atoms[i], keep)) return {};
   std::vector<std::size_t> order(atoms.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return keys[a] < keys[b]; });
@@ -250,7 +251,9 @@ Variable polynomial(Polynomial p) {
         throw RuntimeError(detail::cat("polynomial: a power of ", q, " in a lean derivative graph (internal limit ",
                                        kMaxPower, ")"));
 
-  lean::Memo memo(lean_recording() ? canonical_key(atoms, terms) : std::string());
+  lean::KeepAlive keep;
+  std::string key = lean_recording() ? canonical_key(atoms, terms, keep) : std::string();
+  lean::Memo memo(std::move(key), std::move(keep));
   if (auto hit = memo.find()) return *hit;
   return memo.remember(record_polynomial(std::move(atoms), std::move(terms)));
 }
