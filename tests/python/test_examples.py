@@ -20,6 +20,7 @@ def _load(name):
     return module
 
 
+@pytest.mark.training
 def test_digits_cnn_shortened_learns_plots_and_checkpoints(tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("tqdm")
@@ -49,6 +50,7 @@ def test_digits_cnn_shortened_learns_plots_and_checkpoints(tmp_path):
     assert opt.state[next(iter(fresh.parameters()))]["step"] == epochs * 45  # 1437 samples / 32 per batch
 
 
+@pytest.mark.training
 def test_wgan_gp_penalty_decreases(tmp_path):
     pytest.importorskip("tqdm")
     pytest.importorskip("matplotlib")
@@ -87,6 +89,7 @@ def test_wgan_gp_penalty_gradient_is_the_double_backward():
         np.testing.assert_allclose(np.asarray(analytic)[index], numeric, rtol=1e-5, atol=1e-8)
 
 
+@pytest.mark.training
 def test_snn_digits_shortened_learns_and_plots(tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("tqdm")
@@ -100,6 +103,7 @@ def test_snn_digits_shortened_learns_and_plots(tmp_path):
     assert plot.read_bytes()[:8] == PNG_MAGIC
 
 
+@pytest.mark.training
 def test_dab_sort_shortened_learns(tmp_path):
     # T = 5 for 3000 steps: three seeds reached 57-65% all-or-none on 2000 test sequences (bench/RESULTS.md
     # has the full run, which passes 97%); the bar leaves room for other machines' rounding.
@@ -134,6 +138,7 @@ def test_dab_sort_baselines_run(estimator):
     assert not hasattr(h["model"], "dab")
 
 
+@pytest.mark.training
 def test_maml_sinusoid_shortened_beats_pretraining_and_plots(tmp_path):
     # 2000 meta-iterations: seeds 0-2 gave a post-adaptation MSE 3.3-3.5x below the pretrained network's
     # (200 tasks); the full run (20,000, in bench/RESULTS.md) passes the issue's 5x.
@@ -188,6 +193,7 @@ def test_maml_meta_gradient_is_second_order():
     assert np.max(np.abs(np.asarray(first[w]) - np.asarray(grads[w]))) > 1e-3
 
 
+@pytest.mark.training
 def test_pinn_poisson_shortened_learns_and_its_laplacian_is_exact(tmp_path):
     # 400 steps on 256 points: seeds 0-2 reached 13.6-13.7% relative L2 error (the full run: 0.02%).
     pytest.importorskip("tqdm")
