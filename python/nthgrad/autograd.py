@@ -151,7 +151,9 @@ def hvp(f, inputs, v):
             raise ValueError(f"hvp: v[{i}] has shape {vi.shape} but inputs[{i}] has shape {x.shape}; "
                              "they must be equal")
     # The transform vhp (v^T H, equal to H v for the twice-differentiable f
-    # this is meant for), without recording: the results are plain values.
+    # this is meant for), without recording: the results are plain values. v
+    # takes the dtype of its input, as the product with the gradient did.
     from . import func
+    vs = [vi if vi.dtype == x.dtype else vi.to(x.dtype) for vi, x in zip(vs, xs)]
     with no_grad():
-        return func.vhp(f, xs[0] if single else xs, vs[0] if single else vs)
+        return func._hessian_product("hvp", _C.func_vhp, f, xs[0] if single else xs, vs[0] if single else vs, "v")

@@ -160,7 +160,9 @@ def vjp(f, *primals, has_aux=False):
         out, vjp_fn = func.vjp(lambda x: x.sin(), x)
         (gx,) = vjp_fn(ng.ones(x.shape, x.dtype))          # cos(x)
     """
-    t, xs, _ = _traced("vjp", f, primals, tuple(range(len(primals))) or 0, has_aux)
+    if not primals:
+        raise TypeError("vjp: needs at least one primal: vjp(f, x, ...)")
+    t, xs, _ = _traced("vjp", f, primals, tuple(range(len(primals))), has_aux)
     outs, pull = _C.func_vjp(t, xs)
 
     def vjp_fn(cotangents):
@@ -242,12 +244,12 @@ def hessian(f, argnums=0):
     return wrapper
 
 
-def _hessian_product(api, kernel, f, primals, v):
+def _hessian_product(api, kernel, f, primals, v, v_name):
     _check_callable(api, f)
     ps, single = _tensors(api, "primals", primals)
-    vs, _ = _tensors(api, "tangents" if api == "hvp" else "v", v)
+    vs, _ = _tensors(api, v_name, v)
     t = _Traced(api, f, ps, tuple(range(len(ps))), False)
-    y, out = kernel(t, ps, vs)
+    y, out = kernel(t, ps, vs, api)
     if not t.single_output:
         raise TypeError(f"{api}: f must return one tensor")
     return y, (out[0] if single else tuple(out))
@@ -259,7 +261,7 @@ def hvp(f, primals, tangents):
 
         value, hv = func.hvp(lambda w: ((x @ w).tanh() ** 2).sum(), w, v)
     """
-    return _hessian_product("hvp", _C.func_hvp, f, primals, tangents)
+    return _hessian_product("hvp", _C.func_hvp, f, primals, tangents, "tangents")
 
 
 def vhp(f, primals, v):
@@ -269,4 +271,4 @@ def vhp(f, primals, v):
 
         value, vh = func.vhp(lambda w: ((x @ w).tanh() ** 2).sum(), w, v)
     """
-    return _hessian_product("vhp", _C.func_vhp, f, primals, v)
+    return _hessian_product("vhp", _C.func_vhp, f, primals, v, "v")

@@ -77,7 +77,8 @@ VariableList hessian(const Function& f, const VariableList& primals);
 // trick) or v^T H (vhp: reverse over reverse, one sweep cheaper). The two
 // agree wherever f is twice continuously differentiable.
 std::pair<Variable, VariableList> hvp(const Function& f, const VariableList& primals, const VariableList& tangents);
-std::pair<Variable, VariableList> vhp(const Function& f, const VariableList& primals, const VariableList& v);
+std::pair<Variable, VariableList> vhp(const Function& f, const VariableList& primals, const VariableList& v,
+                                      const char* api = "vhp");
 
 // The same for a function of one variable.
 Variable grad(const UnaryFunction& f, const Variable& x);

@@ -21,6 +21,7 @@ struct NodeState {
   Node* node;
   int dependencies = 0;  // edges into this node from nodes of the graph
   bool needed = false;   // executing it leads to a wanted gradient
+  bool reached = false;  // a gradient arrived, perhaps a symbolic zero (lean recording drops those)
   VariableList grads;    // incoming gradient per output slot
 };
 
@@ -162,7 +163,10 @@ class Backward {
 
     GradModeGuard mode(create_graph);
     LeanRecordingGuard lean(create_graph && lean_graphs_enabled());
-    for (NodeState& s : task_.states_) s.grads.assign(s.node->num_outputs(), Variable());
+    for (NodeState& s : task_.states_) {
+      s.grads.assign(s.node->num_outputs(), Variable());
+      s.reached = false;
+    }
     for (std::size_t i = 0; i < roots_.size(); ++i)
       accumulate(task_.states_[task_.index_of(roots_[i].node.get())].grads[roots_[i].slot], root_grads[i]);
 
@@ -177,10 +181,13 @@ class Backward {
         result[i] = s.grads[slot];
       }
       if (node->is_accumulator()) {
-        if (accumulate_leaves_ && s.grads[0].defined()) {
+        if (accumulate_leaves_ && (s.grads[0].defined() || s.reached)) {
           auto leaf = static_cast<AccumulateGrad*>(node)->leaf();
           if (leaf) {
-            Variable g = create_graph ? s.grads[0] : s.grads[0].detach();
+            // a symbolic zero still leaves zeros in .grad, as it would without lean recording
+            Variable g = !s.grads[0].defined() ? Variable(Tensor::zeros(leaf->value.shape(), leaf->value.dtype()))
+                         : create_graph        ? s.grads[0]
+                                               : s.grads[0].detach();
             leaf->grad = leaf->grad.defined() ? add2(leaf->grad, g) : g;
           }
         }
@@ -203,6 +210,7 @@ class Backward {
         for (std::size_t j = 0; j < next.size(); ++j) {
           if (!needs[j] || !gx[j].defined()) continue;
           NodeState& t = task_.states_[task_.index_of(next[j].node.get())];
+          t.reached = true;
           accumulate(t.grads[next[j].slot], gx[j]);
         }
       }

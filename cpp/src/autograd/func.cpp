@@ -299,10 +299,11 @@ std::pair<Variable, VariableList> hvp(const Function& f, const VariableList& pri
   return {returned({ys[0]}, create)[0], hv};
 }
 
-std::pair<Variable, VariableList> vhp(const Function& f, const VariableList& primals, const VariableList& v) {
-  check_like("vhp", "v", v, "primals", primals);
-  const auto [xs, ys, create] = trace("vhp", f, primals);
-  const VariableList gs = gradient_graph("vhp", ys[0], xs);
+std::pair<Variable, VariableList> vhp(const Function& f, const VariableList& primals, const VariableList& v,
+                                      const char* api) {
+  check_like(api, "v", v, "primals", primals);
+  const auto [xs, ys, create] = trace(api, f, primals);
+  const VariableList gs = gradient_graph(api, ys[0], xs);
   VariableList vh = pull_back(gs, xs, {v}, create, create)[0];
   return {returned({ys[0]}, create)[0], vh};
 }

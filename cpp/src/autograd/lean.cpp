@@ -17,13 +17,19 @@ std::atomic<bool> g_lean_enabled{true};
 // long gone while later graphs still hold the node and the value).
 struct Entry {
   std::weak_ptr<Node> node;
+  std::vector<std::weak_ptr<Storage>> inputs;  // the memory of the inputs the key names
   int output_nr = 0;
   std::weak_ptr<Storage> storage;
   uint64_t version = 0;  // of the value when it was computed
   Shape shape;
   DType dtype = DType::Float32;
 
-  bool expired() const { return node.expired() || storage.expired(); }
+  bool expired() const {
+    if (node.expired() || storage.expired()) return true;
+    for (const auto& s : inputs)
+      if (s.expired()) return true;
+    return false;
+  }
 };
 
 // Op key -> its output. Weak, so the table never keeps a graph alive; expired
@@ -74,7 +80,7 @@ std::string identity(const Variable& v, KeepAlive& keep) {
   std::string id;
   if (v.requires_grad()) {
     const Edge e = gradient_edge(v);
-    keep.push_back(e.node);
+    keep.nodes.push_back(e.node);
     id.push_back('g');
     append_bytes(id, e.node.get());
     append_bytes(id, e.slot);
@@ -91,8 +97,12 @@ bool append_key(std::string& key, const Variable& v, KeepAlive& keep) {
     return true;
   }
   if (v.requires_grad()) {
+    const std::shared_ptr<Storage>& storage = v.value().storage();
+    if (!storage->owns_data()) return false;
     key += identity(v, keep);
-    append_bytes(key, v.value().storage()->version());
+    append_bytes(key, storage.get());
+    append_bytes(key, storage->version());
+    keep.storages.push_back(storage);
     return true;
   }
   const std::optional<double> u = uniform_value(v);
@@ -126,10 +136,13 @@ std::optional<Variable> Memo::find() const {
   const Entry& e = it->second;
   std::shared_ptr<Node> node = e.node.lock();
   std::shared_ptr<Storage> storage = e.storage.lock();
-  // A released node (its graph was walked without retain_graph) cannot be
-  // differentiated again, and a value written in place since is another
-  // value: compute afresh.
-  if (!node || !storage || node->released() || storage->version() != e.version) {
+  // The inputs' memory must be the same buffers (an address reused by another
+  // buffer would repeat the key), the output's value not written in place,
+  // and the node's saved values current (a uniform constant matches by value,
+  // but the node saved its own tensor, which may have changed since).
+  bool valid = node && storage && storage->version() == e.version && node->saved_values_current();
+  for (const auto& s : e.inputs) valid = valid && !s.expired();
+  if (!valid) {
     t_table.entries.erase(it);
     return std::nullopt;
   }
@@ -139,8 +152,10 @@ std::optional<Variable> Memo::find() const {
 Variable Memo::remember(const Variable& y) const {
   if (active_ && y.defined() && y.grad_fn()) {
     const Tensor& v = y.value();
-    t_table.entries[key_] = Entry{y.grad_fn(), y.output_nr(), v.storage(), v.storage()->version(), v.shape(),
-                                  v.dtype()};
+    Entry e{y.grad_fn(), {}, y.output_nr(), v.storage(), v.storage()->version(), v.shape(), v.dtype()};
+    for (const auto& s : keep_.storages) e.inputs.push_back(s);
+    y.grad_fn()->keep_saved_values();  // other graphs may share it now
+    t_table.entries[key_] = std::move(e);
     t_table.sweep_if_grown();
   }
   return y;

@@ -42,20 +42,24 @@ std::optional<double> uniform_value(const Variable& v);
 
 namespace lean {
 
-// The nodes an identity names, kept alive while the identity is in use: a
-// leaf's AccumulateGrad may be created by the lookup itself, and a node that
-// died could leave its address to another.
-using KeepAlive = std::vector<std::shared_ptr<Node>>;
+// The nodes and memory an identity names, kept alive while the identity is in
+// use: a leaf's AccumulateGrad may be created by the lookup itself, and a node
+// or buffer that died could leave its address to another.
+struct KeepAlive {
+  std::vector<std::shared_ptr<Node>> nodes;
+  std::vector<std::shared_ptr<Storage>> storages;
+};
 
 // Identity of a variable within one polynomial under construction: its
 // gradient edge if it requires grad (the edge's node joins `keep`), else its
 // memory.
 std::string identity(const Variable& v, KeepAlive& keep);
 
-// Appends the identity of `v` as an input of a memoized op: its gradient edge
-// and the version of its value if it requires grad, its single value if it is
-// a uniform constant. Returns false when it has none that is safe to reuse
-// across calls (another constant: its memory could be reused).
+// Appends the identity of `v` as an input of a memoized op: its gradient edge,
+// the memory of its value and that memory's version if it requires grad, its
+// single value if it is a uniform constant. Returns false when it has none
+// that is safe to reuse across calls: another constant, or memory nthgrad
+// does not own (NumPy writes to it do not bump the version).
 bool append_key(std::string& key, const Variable& v, KeepAlive& keep);
 
 // Hash-consing of one op call:

@@ -81,6 +81,7 @@ Node::~Node() {
 int64_t Node::live_count() { return g_live_nodes.load(); }
 
 void Node::release() {
+  if (keep_saved_) return;
   released_ = true;
   inputs_.clear();
   leaf_values_.clear();
@@ -123,6 +124,17 @@ VariableList Node::unpack_inputs() const {
     if (acc) in[i].impl()->accumulator = acc;  // the original leaf's sink
   }
   return in;
+}
+
+bool Node::saved_values_current() const {
+  if (released_) return false;
+  for (std::size_t i = 0; i < input_versions_.size(); ++i) {
+    const bool saved = leaf_values_[i].defined() || inputs_[i].defined();
+    if (saved && saved_value(i).storage()->version() != input_versions_[i]) return false;
+  }
+  for (std::size_t i = 0; i < outputs_.size(); ++i)
+    if (outputs_[i].defined() && outputs_[i].storage()->version() != output_versions_[i]) return false;
+  return true;
 }
 
 VariableList Node::saved_inputs() const {

@@ -80,6 +80,13 @@ class Node : public std::enable_shared_from_this<Node> {
   VariableList saved_inputs() const;
   // Every tensor this node keeps for its rule (graph_size counts their bytes).
   std::vector<Tensor> saved_values() const;
+  // False when a saved value was written in place since it was saved (apply()
+  // would refuse); lean recording then neither reuses nor inlines the node.
+  bool saved_values_current() const;
+  // A node that lean recording shares between graphs keeps its saved values
+  // through release(): one graph's backward must not free what another needs.
+  // They go with the node.
+  void keep_saved_values() { keep_saved_ = true; }
 
   static int64_t live_count();
 
@@ -105,6 +112,7 @@ class Node : public std::enable_shared_from_this<Node> {
   const Tensor& saved_value(std::size_t i) const;  // saved input i (a leaf's value or the variable's)
   std::size_t num_outputs_ = 1;
   bool released_ = false;
+  bool keep_saved_ = false;
 };
 
 // The sink of a leaf: receives the leaf's gradient.

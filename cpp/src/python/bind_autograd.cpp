@@ -93,12 +93,13 @@ void bind_autograd(py::module_& m) {
   m.def("func_jacfwd", [](py::function f, const VariableList& primals) { return func::jacfwd(from_python(f), primals); });
   m.def("func_hessian",
         [](py::function f, const VariableList& primals) { return func::hessian(from_python(f), primals); });
-  m.def("func_hvp", [](py::function f, const VariableList& primals, const VariableList& tangents) {
+  m.def("func_hvp", [](py::function f, const VariableList& primals, const VariableList& tangents,
+                       const std::string&) {
     auto [y, hv] = func::hvp(from_python(f), primals, tangents);
     return py::make_tuple(y, hv);
   });
-  m.def("func_vhp", [](py::function f, const VariableList& primals, const VariableList& v) {
-    auto [y, vh] = func::vhp(from_python(f), primals, v);
+  m.def("func_vhp", [](py::function f, const VariableList& primals, const VariableList& v, const std::string& api) {
+    auto [y, vh] = func::vhp(from_python(f), primals, v, api.c_str());
     return py::make_tuple(y, vh);
   });
   m.def(

@@ -18,16 +18,10 @@ Variable unary(const UnaryFn& f, const Variable& x) {
 }
 
 // f_backward(gy, z) = gy * f'(z); g_gy = f_backward(g, z), g_z = g * gy * (d f'/dz)(z)
-// While a backward pass records (lean derivative graphs), gy * f'(z) is a
-// polynomial of gy and the atom f'(z) = f_backward(1, z), recorded once per z,
-// so that the nested rules of later orders meet the same atom again. Where f'
-// is piecewise constant (no `second`: relu, ...) the fused op stays: nothing
-// of z is differentiated, so there is nothing to share.
-Variable unary_backward(const UnaryFn& f, const Variable& gy, const Variable& z) {
-  const Variable g = gy.dtype() == z.dtype() ? gy : cast(gy, z.dtype());
-  if (f.second && lean_recording() && is_grad_enabled() && g.shape() == z.shape() &&
-      (g.requires_grad() || z.requires_grad()) && uniform_value(g) != 1.0)
-    return mul2(g, unary_backward(f, Variable(Tensor::ones(z.shape(), z.dtype())), z));
+namespace {
+// The fused op itself: one kernel, recorded (and, while a backward pass
+// records, hash-consed) as "<f>_backward".
+Variable fused_backward(const UnaryFn& f, const Variable& g, const Variable& z) {
   lean::Memo memo(f.backward_name, {g, z}, {f.a, f.b});
   if (auto hit = memo.find()) return *hit;
   Tensor gx = kernels::unary_grad(f.kernel, g.value(), z.value(), f.a, f.b);
@@ -38,6 +32,20 @@ Variable unary_backward(const UnaryFn& f, const Variable& gy, const Variable& z)
         if (c.needs(1) && f.second) g_z = mul2(mul2(c.gy(), c.in(0)), f.second(c.in(1), f.a, f.b));
         return grads(g_gy, g_z);
       }));
+}
+}  // namespace
+
+// While a backward pass records (lean derivative graphs), gy * f'(z) is a
+// polynomial of gy and the atom f'(z) = f_backward(1, z), recorded once per z,
+// so that the nested rules of later orders meet the same atom again. Where f'
+// is piecewise constant (no `second`: relu, ...) the fused op stays: nothing
+// of z is differentiated, so there is nothing to share.
+Variable unary_backward(const UnaryFn& f, const Variable& gy, const Variable& z) {
+  const Variable g = gy.dtype() == z.dtype() ? gy : cast(gy, z.dtype());
+  if (f.second && lean_recording() && is_grad_enabled() && z.numel() > 0 && g.shape() == z.shape() &&
+      (g.requires_grad() || z.requires_grad()) && uniform_value(g) != 1.0)
+    return mul2(g, fused_backward(f, Variable(Tensor::ones(z.shape(), z.dtype())), z));
+  return fused_backward(f, g, z);
 }
 
 }  // namespace nthgrad::detail

@@ -25,6 +25,7 @@ constexpr int kMaxPower = 64;
 struct Term {
   double coef;
   std::vector<int> powers;
+  bool expanded = false;  // a sum was multiplied out into this term
 };
 
 // The coefficients and powers of a recorded polynomial; its atoms are the
@@ -54,46 +55,80 @@ std::vector<Term> multiply(const std::vector<Term>& a, const std::vector<Term>& 
   out.reserve(a.size() * b.size());
   for (const Term& s : a)
     for (const Term& t : b) {
-      Term r{s.coef * t.coef, s.powers};
+      Term r{s.coef * t.coef, s.powers, s.expanded};
       for (std::size_t i = 0; i < t.powers.size(); ++i) r.powers[i] += t.powers[i];
       out.push_back(std::move(r));
     }
   return out;
 }
 
-// Replaces atom i by the polynomial it is the output of, when that keeps
-// within the limits. Returns whether it did.
-bool inline_atom(std::size_t i, VariableList& atoms, std::vector<Term>& terms) {
+bool multi_term(const Variable& v) {
+  const PolynomialNode* node = polynomial_node(v);
+  return node && node->form->coef.size() > 1;
+}
+
+// Replaces atom i by the polynomial it is the output of, in the terms where
+// that is safe and within the limits. A single-term child (a product) may be
+// multiplied in anywhere. A sum is multiplied out only into a term that holds
+// it to the first power and holds no other sum, and only once per term:
+// expanding (a + b)(c + d) or (a + b)^2 would turn the rounding error of
+// computing the factors into the product of their condition numbers (a
+// cancellation in each factor would multiply). Elsewhere the child stays an
+// atom, a node of its own.
+void inline_atom(std::size_t i, VariableList& atoms, std::vector<Term>& terms) {
   const PolynomialNode* child = polynomial_node(atoms[i]);
-  if (!child) return false;
-  const std::size_t child_terms = child->form->coef.size();
+  // A child whose saved inputs were written in place since would be
+  // re-evaluated at the new values: it stays an atom (its value is kept).
+  if (!child || !child->saved_values_current()) return;
+  const Form& form = *child->form;
+  const std::size_t m = form.coef.size();
+  int child_power = 0;
+  for (const auto& p : form.powers)
+    for (int q : p) child_power = std::max(child_power, std::abs(q));
+
+  std::vector<bool> take(terms.size(), false);
   double expanded = 0;  // terms after expansion, before combining
-  for (const Term& t : terms) {
-    if (t.powers[i] < 0) return false;
-    expanded += std::pow(static_cast<double>(child_terms), t.powers[i]);
+  bool any = false;
+  for (std::size_t t = 0; t < terms.size(); ++t) {
+    const int p = terms[t].powers[i];
+    bool ok = p > 0 && child_power * p <= kMaxPower;
+    if (ok && m > 1) {
+      ok = p == 1 && !terms[t].expanded;
+      for (std::size_t j = 0; ok && j < atoms.size(); ++j)
+        if (j != i && terms[t].powers[j] != 0 && multi_term(atoms[j])) ok = false;
+    }
+    take[t] = ok;
+    any = any || ok;
+    expanded += ok ? std::pow(static_cast<double>(m), p) : 1.0;
   }
+  if (!any || expanded > kMaxTerms) return;
   const VariableList child_atoms = child->saved_inputs();
-  if (expanded > kMaxTerms || atoms.size() - 1 + child_atoms.size() > kMaxAtoms) return false;
+  if (atoms.size() + child_atoms.size() > kMaxAtoms + 1) return;
 
   const std::size_t base = atoms.size();
   atoms.insert(atoms.end(), child_atoms.begin(), child_atoms.end());
   std::vector<Term> child_as_terms;  // over the enlarged atom list
-  for (std::size_t t = 0; t < child_terms; ++t) {
-    Term c{child->form->coef[t], std::vector<int>(atoms.size(), 0)};
-    std::copy(child->form->powers[t].begin(), child->form->powers[t].end(), c.powers.begin() + base);
+  for (std::size_t t = 0; t < m; ++t) {
+    Term c{form.coef[t], std::vector<int>(atoms.size(), 0)};
+    std::copy(form.powers[t].begin(), form.powers[t].end(), c.powers.begin() + base);
     child_as_terms.push_back(std::move(c));
   }
   std::vector<Term> out;
-  for (Term& t : terms) {
+  for (std::size_t k = 0; k < terms.size(); ++k) {
+    Term t = std::move(terms[k]);
+    t.powers.resize(atoms.size(), 0);
+    if (!take[k]) {
+      out.push_back(std::move(t));
+      continue;
+    }
     const int q = t.powers[i];
     t.powers[i] = 0;
-    t.powers.resize(atoms.size(), 0);
+    t.expanded = t.expanded || m > 1;
     std::vector<Term> product{t};
-    for (int k = 0; k < q; ++k) product = multiply(product, child_as_terms);
+    for (int r = 0; r < q; ++r) product = multiply(product, child_as_terms);
     out.insert(out.end(), product.begin(), product.end());
   }
   terms = std::move(out);
-  return true;
 }
 
 // Folds a constant of one value into the coefficients.
@@ -125,24 +160,46 @@ void normalize(VariableList& atoms, std::vector<Term>& terms) {
       t.powers[i] = 0;
     }
   }
-  std::map<std::vector<int>, double> combined;
-  for (const Term& t : terms) combined[t.powers] += t.coef;
+  std::map<std::vector<int>, std::pair<double, bool>> combined;  // powers -> coefficient, expanded
+  for (const Term& t : terms) {
+    auto& c = combined[t.powers];
+    c.first += t.coef;
+    c.second = c.second || t.expanded;
+  }
 
+  // An atom left only in terms whose coefficients cancelled (exp(x) exp(-x)
+  // differentiated) or were zeroed by a constant keeps a guard term 0 * a (or
+  // 0 / a): a NaN or inf in it still gives NaN, as computing without the
+  // algebra would, instead of vanishing.
   std::vector<bool> used(atoms.size(), false);
-  for (const auto& [powers, coef] : combined)
-    if (coef != 0)
-      for (std::size_t i = 0; i < powers.size(); ++i) used[i] = used[i] || powers[i] != 0;
+  std::vector<int> guard(atoms.size(), 0);
+  for (const auto& [powers, c] : combined)
+    for (std::size_t i = 0; i < powers.size(); ++i) {
+      if (powers[i] == 0) continue;
+      if (c.first != 0) used[i] = true;
+      else if (guard[i] == 0) guard[i] = powers[i] > 0 ? 1 : -1;
+    }
   VariableList kept;
+  std::vector<std::size_t> index(atoms.size(), 0);
   for (std::size_t i = 0; i < atoms.size(); ++i)
-    if (used[i]) kept.push_back(atoms[i]);
+    if (used[i] || guard[i] != 0) {
+      index[i] = kept.size();
+      kept.push_back(atoms[i]);
+    }
   terms.clear();
-  for (const auto& [powers, coef] : combined) {
-    if (coef == 0) continue;
-    Term t{coef, {}};
+  for (const auto& [powers, c] : combined) {
+    if (c.first == 0) continue;
+    Term t{c.first, std::vector<int>(kept.size(), 0), c.second};
     for (std::size_t i = 0; i < powers.size(); ++i)
-      if (used[i]) t.powers.push_back(powers[i]);
+      if (used[i] || guard[i] != 0) t.powers[index[i]] = powers[i];
     terms.push_back(std::move(t));
   }
+  for (std::size_t i = 0; i < atoms.size(); ++i)
+    if (!used[i] && guard[i] != 0) {
+      Term t{0.0, std::vector<int>(kept.size(), 0)};
+      t.powers[index[i]] = guard[i];
+      terms.push_back(std::move(t));
+    }
   atoms = std::move(kept);
 }
 
@@ -201,21 +258,21 @@ Variable record_polynomial(VariableList atoms, std::vector<Term> terms) {
   return make_output(std::move(y), node, 0);
 }
 
-// g * dP/da_i, over the atoms and g.
+// g * dP/da_i: dP/da_i over the atoms, then its product with g (two
+// polynomials, so that two sums are not multiplied out: see inline_atom).
 Variable derivative(const Form& form, const Ctx& c, std::size_t i) {
   Polynomial d;
   for (std::size_t k = 0; k < c.num_inputs(); ++k) d.atoms.push_back(c.in(k));
-  d.atoms.push_back(c.gy());
   for (std::size_t t = 0; t < form.coef.size(); ++t) {
     const int p = form.powers[t][i];
     if (p == 0) continue;
     std::vector<int> powers = form.powers[t];
     powers[i] -= 1;
-    powers.push_back(1);
     d.coef.push_back(form.coef[t] * p);
     d.powers.push_back(std::move(powers));
   }
-  return polynomial(std::move(d));
+  const Variable dp = polynomial(std::move(d));
+  return polynomial({{c.gy(), dp}, {1.0}, {{1, 1}}});
 }
 
 bool eligible(const Variable& x) {
@@ -241,15 +298,12 @@ Variable polynomial(Polynomial p) {
   if (atoms.empty()) return Variable(Tensor::full(shape, terms[0].coef, dtype));
   // One atom as is: that atom, no node -- except a leaf that requires grad,
   // which a rule sees as a copy tied to the leaf's sink only while the graph
-  // lives, so it must not escape as a value.
-  if (terms.size() == 1 && terms[0].coef == 1 && atoms.size() == 1 && terms[0].powers[0] == 1 &&
-      !(atoms[0].requires_grad() && atoms[0].is_leaf()))
-    return atoms[0];
-  for (const Term& t : terms)
-    for (int q : t.powers)
-      if (std::abs(q) > kMaxPower)
-        throw RuntimeError(detail::cat("polynomial: a power of ", q, " in a lean derivative graph (internal limit ",
-                                       kMaxPower, ")"));
+  // lives, so it must not escape as a value. Not recording, the value alone
+  // (the atom's graph must not ride along on a plain gradient).
+  if (terms.size() == 1 && terms[0].coef == 1 && atoms.size() == 1 && terms[0].powers[0] == 1) {
+    if (!is_grad_enabled()) return Variable(atoms[0].value());
+    if (!(atoms[0].requires_grad() && atoms[0].is_leaf())) return atoms[0];
+  }
 
   lean::KeepAlive keep;
   std::string key = lean_recording() ? canonical_key(atoms, terms, keep) : std::string();
