@@ -230,17 +230,27 @@ std::string canonical_key(const VariableList& atoms, const std::vector<Term>& te
 
 Variable derivative(const Form& form, const Ctx& c, std::size_t i);
 
-Variable record_polynomial(VariableList atoms, std::vector<Term> terms) {
-  std::shared_ptr<Form> form = std::make_shared<Form>();
+// The value of a polynomial as given: atoms and terms as the caller asked,
+// before normalization.
+Tensor evaluate(const Polynomial& p) {
   std::vector<Tensor> values;
-  for (const Variable& a : atoms) values.push_back(a.value());
+  for (const Variable& a : p.atoms) values.push_back(a.value());
   std::vector<int32_t> flat;
+  for (const auto& powers : p.powers) flat.insert(flat.end(), powers.begin(), powers.end());
+  return kernels::polynomial(values, p.coef, flat);
+}
+
+// Records the normal form (atoms, terms) with the value `y`. The value was
+// computed from the request, not from the normal form: evaluating the
+// inlined form would recompute every inlined child from its atoms at each
+// node of a chain (quadratic work), and round differently from the plain
+// graph. The normal form is what the rule differentiates.
+Variable record_polynomial(VariableList atoms, std::vector<Term> terms, Tensor y) {
+  std::shared_ptr<Form> form = std::make_shared<Form>();
   for (const Term& t : terms) {
     form->coef.push_back(t.coef);
     form->powers.push_back(t.powers);
-    flat.insert(flat.end(), t.powers.begin(), t.powers.end());
   }
-  Tensor y = kernels::polynomial(values, form->coef, flat);
   bool track = is_grad_enabled();
   if (track) {
     track = false;
@@ -289,6 +299,7 @@ bool eligible(const Variable& x0, const Variable& x1) {
 Variable polynomial(Polynomial p) {
   const Shape shape = p.atoms.front().shape();
   const DType dtype = p.atoms.front().dtype();
+  const Polynomial request = p;
   VariableList atoms = std::move(p.atoms);
   std::vector<Term> terms;
   for (std::size_t t = 0; t < p.coef.size(); ++t) terms.push_back({p.coef[t], std::move(p.powers[t])});
@@ -309,7 +320,7 @@ Variable polynomial(Polynomial p) {
   std::string key = lean_recording() ? canonical_key(atoms, terms, keep) : std::string();
   lean::Memo memo(std::move(key), std::move(keep));
   if (auto hit = memo.find()) return *hit;
-  return memo.remember(record_polynomial(std::move(atoms), std::move(terms)));
+  return memo.remember(record_polynomial(std::move(atoms), std::move(terms), evaluate(request)));
 }
 
 std::optional<Variable> lean_sum(const Variable& x0, const Variable& x1, double sign) {
