@@ -12,6 +12,7 @@
 #include "nthgrad/error.h"
 #include "nthgrad/func.h"
 #include "nthgrad/ops/arithmetic.h"
+#include "nthgrad/ops/math.h"
 
 namespace nthgrad {
 
@@ -21,7 +22,6 @@ struct NodeState {
   Node* node;
   int dependencies = 0;  // edges into this node from nodes of the graph
   bool needed = false;   // executing it leads to a wanted gradient
-  bool reached = false;  // a gradient arrived, perhaps a symbolic zero (lean recording drops those)
   VariableList grads;    // incoming gradient per output slot
 };
 
@@ -89,9 +89,19 @@ Variable connected_constant(const Variable& value, const Variable& anchor) {
                 [](const Ctx& c) { return VariableList(c.num_inputs()); });
 }
 
+// A gradient handed to the caller owns its memory. A rule may pass a tensor
+// through unchanged (add2's gy, a polynomial that is one atom), and a result
+// or a .grad that is another tensor's memory would change with it (an
+// optimizer step on one parameter moving another's gradient). Copies of a
+// variable share one tensor, so more than one tensor on the buffer means
+// another owner.
+Variable owned(const Variable& g) {
+  if (g.defined() && g.value().storage().use_count() > 1) return identity(g);
+  return g;
+}
+
 void accumulate(Variable& slot, const Variable& g) {
   if (!g.defined()) return;
-  if (lean_recording() && !g.requires_grad() && uniform_value(g) == 0.0) return;  // a symbolic zero
   slot = slot.defined() ? add2(slot, g) : g;
 }
 
@@ -163,10 +173,7 @@ class Backward {
 
     GradModeGuard mode(create_graph);
     LeanRecordingGuard lean(create_graph && lean_graphs_enabled());
-    for (NodeState& s : task_.states_) {
-      s.grads.assign(s.node->num_outputs(), Variable());
-      s.reached = false;
-    }
+    for (NodeState& s : task_.states_) s.grads.assign(s.node->num_outputs(), Variable());
     for (std::size_t i = 0; i < roots_.size(); ++i)
       accumulate(task_.states_[task_.index_of(roots_[i].node.get())].grads[roots_[i].slot], root_grads[i]);
 
@@ -178,16 +185,14 @@ class Backward {
       Node* node = s.node;
       for (auto [slot, i] : wanted_[k]) {
         reached[i] = true;
-        result[i] = s.grads[slot];
+        result[i] = owned(s.grads[slot]);
       }
       if (node->is_accumulator()) {
-        if (accumulate_leaves_ && (s.grads[0].defined() || s.reached)) {
+        if (accumulate_leaves_ && s.grads[0].defined()) {
           auto leaf = static_cast<AccumulateGrad*>(node)->leaf();
           if (leaf) {
-            // a symbolic zero still leaves zeros in .grad, as it would without lean recording
-            Variable g = !s.grads[0].defined() ? Variable(Tensor::zeros(leaf->value.shape(), leaf->value.dtype()))
-                         : create_graph        ? s.grads[0]
-                                               : s.grads[0].detach();
+            Variable g = owned(s.grads[0]);
+            if (!create_graph) g = g.detach();
             leaf->grad = leaf->grad.defined() ? add2(leaf->grad, g) : g;
           }
         }
@@ -210,7 +215,6 @@ class Backward {
         for (std::size_t j = 0; j < next.size(); ++j) {
           if (!needs[j] || !gx[j].defined()) continue;
           NodeState& t = task_.states_[task_.index_of(next[j].node.get())];
-          t.reached = true;
           accumulate(t.grads[next[j].slot], gx[j]);
         }
       }

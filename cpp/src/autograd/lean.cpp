@@ -146,6 +146,7 @@ std::optional<Variable> Memo::find() const {
     t_table.entries.erase(it);
     return std::nullopt;
   }
+  node->keep_saved_values();  // shared by graphs now: one's backward must not free what another needs
   return make_output(Tensor::from_storage(std::move(storage), e.shape, e.dtype), std::move(node), e.output_nr);
 }
 
@@ -154,7 +155,6 @@ Variable Memo::remember(const Variable& y) const {
     const Tensor& v = y.value();
     Entry e{y.grad_fn(), {}, y.output_nr(), v.storage(), v.storage()->version(), v.shape(), v.dtype()};
     for (const auto& s : keep_.storages) e.inputs.push_back(s);
-    y.grad_fn()->keep_saved_values();  // other graphs may share it now
     t_table.entries[key_] = std::move(e);
     t_table.sweep_if_grown();
   }

@@ -38,8 +38,11 @@ struct Form {
 class PolynomialNode : public Node {
  public:
   PolynomialNode(VariableList atoms, const std::vector<Tensor>& outputs, Rule rule, std::shared_ptr<const Form> f)
-      : Node("polynomial", std::move(atoms), outputs, kSavesInputs, std::move(rule)), form(std::move(f)) {}
+      : Node("polynomial", std::move(atoms), outputs, kSavesInputs, std::move(rule)),
+        form(std::move(f)),
+        output_version(outputs[0].storage()->version()) {}
   std::shared_ptr<const Form> form;
+  uint64_t output_version;  // of the value when computed: a later write makes the form disagree with it
 };
 
 // The polynomial node v is the output of, if any (and still differentiable).
@@ -77,9 +80,10 @@ bool multi_term(const Variable& v) {
 // atom, a node of its own.
 void inline_atom(std::size_t i, VariableList& atoms, std::vector<Term>& terms) {
   const PolynomialNode* child = polynomial_node(atoms[i]);
-  // A child whose saved inputs were written in place since would be
-  // re-evaluated at the new values: it stays an atom (its value is kept).
-  if (!child || !child->saved_values_current()) return;
+  // A child whose saved inputs (or whose own value) were written in place
+  // since would no longer match its form: it stays an atom (its value is kept).
+  if (!child || !child->saved_values_current() || atoms[i].value().storage()->version() != child->output_version)
+    return;
   const Form& form = *child->form;
   const std::size_t m = form.coef.size();
   int child_power = 0;
@@ -151,6 +155,12 @@ void normalize(VariableList& atoms, std::vector<Term>& terms) {
   for (std::size_t i = 0; i < atoms.size(); ++i)  // atoms may grow: inlined children come at the end
     if (!fold_uniform(i, atoms, terms)) inline_atom(i, atoms, terms);
 
+  // The sign of each atom's first appearance, before merging can cancel its
+  // powers (x^2 * x^-2): such an atom keeps a guard term too (below).
+  std::vector<int> appeared(atoms.size(), 0);
+  for (const Term& t : terms)
+    for (std::size_t i = 0; i < atoms.size(); ++i)
+      if (appeared[i] == 0 && t.powers[i] != 0) appeared[i] = t.powers[i] > 0 ? 1 : -1;
   std::map<std::string, std::size_t> first;  // identity -> first index
   for (std::size_t i = 0; i < atoms.size(); ++i) {
     auto [it, fresh] = first.emplace(lean::identity(atoms[i], keep), i);
@@ -159,6 +169,8 @@ void normalize(VariableList& atoms, std::vector<Term>& terms) {
       t.powers[it->second] += t.powers[i];
       t.powers[i] = 0;
     }
+    if (appeared[it->second] == 0) appeared[it->second] = appeared[i];
+    appeared[i] = 0;
   }
   std::map<std::vector<int>, std::pair<double, bool>> combined;  // powers -> coefficient, expanded
   for (const Term& t : terms) {
@@ -179,6 +191,8 @@ void normalize(VariableList& atoms, std::vector<Term>& terms) {
       if (c.first != 0) used[i] = true;
       else if (guard[i] == 0) guard[i] = powers[i] > 0 ? 1 : -1;
     }
+  for (std::size_t i = 0; i < atoms.size(); ++i)
+    if (!used[i] && guard[i] == 0) guard[i] = appeared[i];
   VariableList kept;
   std::vector<std::size_t> index(atoms.size(), 0);
   for (std::size_t i = 0; i < atoms.size(); ++i)
@@ -335,6 +349,7 @@ std::optional<Variable> lean_product(const Variable& x0, const Variable& x1) {
 
 std::optional<Variable> lean_affine(const Variable& x, double scale, double shift) {
   if (!eligible(x) || !x.requires_grad() || !std::isfinite(scale) || !std::isfinite(shift)) return std::nullopt;
+  if (shift == 0) return polynomial({{x}, {scale}, {{1}}});  // no + 0: it would turn -0.0 into +0.0
   return polynomial({{x}, {scale, shift}, {{1}, {0}}});
 }
 
