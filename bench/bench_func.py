@@ -104,13 +104,6 @@ def make(lib):
             r = gx[:, 0] + gy[:, 1] + F_
             return (r * r).mean()
 
-        def pinn_step():
-            loss = pinn_loss()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-
         x_t = ng.tensor(xs, dtype=ng.float64, requires_grad=True)
 
         def nth():
@@ -155,13 +148,6 @@ def make(lib):
             r = gx[:, 0] + gy[:, 1] + F_
             return (r * r).mean()
 
-        def pinn_step():
-            loss = pinn_loss()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-
         x_t = T(xs).requires_grad_(True)
 
         def nth():
@@ -171,6 +157,13 @@ def make(lib):
             return y
 
         count = torch_nodes
+
+    def pinn_step():  # the same in both libraries
+        loss = pinn_loss()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
 
     def checks():
         out = {"hessian": common.to_numpy(hessian()).reshape(64, 64), "tanh d8": common.to_numpy(nth())}
