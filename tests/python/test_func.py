@@ -80,6 +80,13 @@ class TestGrad:
         x = t64(X)
         close(d3(x), -3 * np.sin(X) - X * np.cos(X), rtol=1e-12, atol=1e-12)
 
+    def test_grad_of_grad_of_grad_composes_directly_on_a_scalar(self):
+        # grad(grad(grad(f))) as in JAX: each level returns a one-element tensor
+        f = lambda x: x.sin() * x
+        x = t64(0.7)
+        close(func.grad(func.grad(func.grad(f)))(x), -3 * np.sin(0.7) - 0.7 * np.cos(0.7), rtol=1e-14)
+        close(func.grad(func.grad(func.grad(func.grad(f))))(x), -4 * np.cos(0.7) + 0.7 * np.sin(0.7), rtol=1e-14)
+
     def test_value_and_grad_and_aux(self):
         x, w = args()
         (value, aux), g = func.value_and_grad(lambda x, w: (scalar_loss(x, w), x * 2), has_aux=True)(x, w)
