@@ -120,14 +120,19 @@ def value_and_grad(f, argnums=0, has_aux=False):
         loss, g = func.value_and_grad(lambda w: ((x @ w).tanh() ** 2).sum())(w)
     """
     def wrapper(*args):
-        t, xs, single = _traced("value_and_grad", f, args, argnums, has_aux)
-        outs, gs = _C.func_value_and_grad(t, xs, "value_and_grad")
-        if not t.single_output:
-            raise TypeError("value_and_grad: f must return one tensor, got a tuple of "
-                            f"{len(outs)}; use jacrev or vjp for several outputs")
-        g = gs[0] if single else tuple(gs)
-        return t.with_aux(outs[0]), g
+        value, aux, g = _value_and_grad("value_and_grad", f, args, argnums, has_aux)
+        return ((value, aux) if has_aux else value), g
     return wrapper
+
+
+def _value_and_grad(api, f, args, argnums, has_aux):
+    """(f's value, its aux, the gradient: a tensor, or a tuple for a tuple argnums)."""
+    t, xs, single = _traced(api, f, args, argnums, has_aux)
+    outs, gs = _C.func_value_and_grad(t, xs, api)
+    if not t.single_output:
+        raise TypeError(f"{api}: f must return one tensor, got a tuple of {len(outs)}; "
+                        "use jacrev or vjp for several outputs")
+    return outs[0], t.aux, (gs[0] if single else tuple(gs))
 
 
 def grad(f, argnums=0, has_aux=False):
@@ -140,13 +145,8 @@ def grad(f, argnums=0, has_aux=False):
         d3 = func.grad(lambda x: func.grad(lambda x: func.grad(f)(x).sum())(x).sum())(x)
     """
     def wrapper(*args):
-        t, xs, single = _traced("grad", f, args, argnums, has_aux)
-        outs, gs = _C.func_value_and_grad(t, xs, "grad")
-        if not t.single_output:
-            raise TypeError(f"grad: f must return one tensor, got a tuple of {len(outs)}; "
-                            "use jacrev or vjp for several outputs")
-        g = gs[0] if single else tuple(gs)
-        return (g, t.aux) if has_aux else g
+        _, aux, g = _value_and_grad("grad", f, args, argnums, has_aux)
+        return (g, aux) if has_aux else g
     return wrapper
 
 

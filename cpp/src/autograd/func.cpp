@@ -169,13 +169,13 @@ VariableList jacobian_blocks(const Variable& output, const VariableList& inputs,
   return blocks;
 }
 
-// The gradient of one-element y with respect to xs, differentiable (for the
-// second sweep of hessian, hvp and vhp).
-VariableList gradient_graph(const char* api, const Variable& y, const VariableList& xs) {
+// The gradient of one-element y with respect to xs; recorded (and the graph
+// kept) when `record`, as the second sweep of hessian, hvp and vhp needs.
+VariableList gradient(const char* api, const Variable& y, const VariableList& xs, bool record) {
   if (y.numel() != 1)
-    throw ValueError(detail::cat(api, ": f must return a one-element tensor, got shape ", shape_str(y.shape()),
-                                 "; use jacrev or vjp for other outputs"));
-  return pull_back({y}, xs, {{Variable()}}, /*retain=*/true, /*create=*/true)[0];
+    throw ValueError(detail::cat(api, ": f must return a one-element tensor to take its gradient, got shape ",
+                                 shape_str(y.shape()), "; use jacrev or vjp for other outputs"));
+  return pull_back({y}, xs, {{Variable()}}, record, record)[0];
 }
 
 // f evaluated at the tracked primals, and whether the results record.
@@ -218,10 +218,7 @@ VariableList track(const VariableList& primals) {
 
 ValueAndGrad value_and_grad(const Function& f, const VariableList& primals, const char* api) {
   const auto [xs, ys, create] = trace(api, f, primals);
-  if (ys[0].numel() != 1)
-    throw ValueError(detail::cat(api, ": f must return a one-element tensor to take its gradient, got shape ",
-                                 shape_str(ys[0].shape()), "; use jacrev or vjp for other outputs"));
-  VariableList gs = pull_back({ys[0]}, xs, {{Variable()}}, create, create)[0];
+  VariableList gs = gradient(api, ys[0], xs, create);
   return {returned(ys, create), gs};
 }
 
@@ -280,7 +277,7 @@ VariableList jacfwd(const Function& f, const VariableList& primals) {
 
 VariableList hessian(const Function& f, const VariableList& primals) {
   const auto [xs, ys, create] = trace("hessian", f, primals);
-  const VariableList gs = gradient_graph("hessian", ys[0], xs);
+  const VariableList gs = gradient("hessian", ys[0], xs, /*record=*/true);
   VariableList blocks;
   for (std::size_t i = 0; i < gs.size(); ++i) {
     VariableList b = jacobian_blocks(gs[i], xs, create, /*keep=*/i + 1 < gs.size());
@@ -292,7 +289,7 @@ VariableList hessian(const Function& f, const VariableList& primals) {
 std::pair<Variable, VariableList> hvp(const Function& f, const VariableList& primals, const VariableList& tangents) {
   check_like("hvp", "tangents", tangents, "primals", primals);
   const auto [xs, ys, create] = trace("hvp", f, primals);
-  const VariableList gs = gradient_graph("hvp", ys[0], xs);
+  const VariableList gs = gradient("hvp", ys[0], xs, /*record=*/true);
   // Forward over reverse: the jvp of x -> grad f(x) by the double-vjp trick.
   const auto [us, ht_u] = transposed(gs, xs);
   VariableList hv = pull_back(ht_u, us, {tangents}, create, create)[0];
@@ -303,7 +300,7 @@ std::pair<Variable, VariableList> vhp(const Function& f, const VariableList& pri
                                       const char* api) {
   check_like(api, "v", v, "primals", primals);
   const auto [xs, ys, create] = trace(api, f, primals);
-  const VariableList gs = gradient_graph(api, ys[0], xs);
+  const VariableList gs = gradient(api, ys[0], xs, /*record=*/true);
   VariableList vh = pull_back(gs, xs, {v}, create, create)[0];
   return {returned({ys[0]}, create)[0], vh};
 }

@@ -265,11 +265,8 @@ Variable record_polynomial(VariableList atoms, std::vector<Term> terms, Tensor y
     form->coef.push_back(t.coef);
     form->powers.push_back(t.powers);
   }
-  bool track = is_grad_enabled();
-  if (track) {
-    track = false;
-    for (const Variable& a : atoms) track = track || a.requires_grad();
-  }
+  bool track = false;  // grad mode is on here (polynomial() returned earlier otherwise)
+  for (const Variable& a : atoms) track = track || a.requires_grad();
   if (!track) return Variable(std::move(y));
   std::shared_ptr<const Form> frozen = form;
   Rule rule = [frozen](const Ctx& c) {
@@ -311,6 +308,9 @@ bool eligible(const Variable& x0, const Variable& x1) {
 }  // namespace
 
 Variable polynomial(Polynomial p) {
+  // Not recording (a plain backward through a polynomial node): the value is
+  // all there is, so no normal form is built.
+  if (!is_grad_enabled()) return Variable(evaluate(p));
   const Shape shape = p.atoms.front().shape();
   const DType dtype = p.atoms.front().dtype();
   const Polynomial request = p;
@@ -323,12 +323,10 @@ Variable polynomial(Polynomial p) {
   if (atoms.empty()) return Variable(Tensor::full(shape, terms[0].coef, dtype));
   // One atom as is: that atom, no node -- except a leaf that requires grad,
   // which a rule sees as a copy tied to the leaf's sink only while the graph
-  // lives, so it must not escape as a value. Not recording, the value alone
-  // (the atom's graph must not ride along on a plain gradient).
-  if (terms.size() == 1 && terms[0].coef == 1 && atoms.size() == 1 && terms[0].powers[0] == 1) {
-    if (!is_grad_enabled()) return Variable(atoms[0].value());
-    if (!(atoms[0].requires_grad() && atoms[0].is_leaf())) return atoms[0];
-  }
+  // lives, so it must not escape as a value.
+  if (terms.size() == 1 && terms[0].coef == 1 && atoms.size() == 1 && terms[0].powers[0] == 1 &&
+      !(atoms[0].requires_grad() && atoms[0].is_leaf()))
+    return atoms[0];
 
   lean::KeepAlive keep;
   std::string key = lean_recording() ? canonical_key(atoms, terms, keep) : std::string();
