@@ -19,7 +19,7 @@ import numpy as np
 from ._C import Generator
 from .random import rand, randint
 
-__all__ = ["ArrayDataset", "Sampler", "DataLoader"]
+__all__ = ["ArrayDataset", "Sampler", "DistributedSampler", "DataLoader"]
 
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -140,6 +140,73 @@ class Sampler:
         """How many indices an epoch yields (a subclass whose ``indices`` yields fewer overrides this)."""
         return self.num_samples
 
+
+
+class DistributedSampler(Sampler):
+    """One rank's share of each epoch's order, for data parallel training
+    (as ``torch.utils.data.distributed.DistributedSampler``). Every rank
+    draws the same permutation (same ``seed`` and epoch; the default seed is
+    0 on every rank, not a random one), then rank r takes positions
+    r, r + R, r + 2R, ... of it (R = num_replicas), so the shards are
+    disjoint and together cover the epoch.
+
+    When R does not divide the number of samples N: ``drop_last=False`` (the
+    default) pads the order with its own first samples to the next multiple
+    of R, so each rank gets ceil(N / R) samples (a few appear twice);
+    ``drop_last=True`` drops the tail instead, each rank getting floor(N / R),
+    all distinct. ``num_replicas`` and ``rank`` default to the size and rank
+    of ``comm`` (an ``nthgrad.distributed.Communicator``; None: MPI's world).
+    Call ``set_epoch(e)`` (or let iteration advance it) on every rank alike.
+
+        sampler = DistributedSampler(len(x), shuffle=True, seed=0)        # under mpirun
+        loader = DataLoader((x, y), batch_size=32, sampler=sampler)
+    """
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False, comm=None):
+        num_samples = dataset if isinstance(dataset, numbers.Integral) and not isinstance(dataset, bool) \
+            else _length(dataset)
+        if seed is None:
+            raise TypeError("DistributedSampler: seed must be an int (the same on every rank), got None")
+        super().__init__(num_samples, shuffle=shuffle, seed=seed)
+        if num_replicas is None or rank is None:
+            from .distributed import Communicator
+            comm = comm if isinstance(comm, Communicator) else Communicator(comm)
+            num_replicas = comm.size if num_replicas is None else num_replicas
+            rank = comm.rank if rank is None else rank
+        for name, value in (("num_replicas", num_replicas), ("rank", rank)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"DistributedSampler: {name} must be an int, got {value!r}")
+        if num_replicas < 1:
+            raise ValueError(f"DistributedSampler: num_replicas must be >= 1, got {num_replicas}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"DistributedSampler: rank must be in [0, {num_replicas}), got {rank}")
+        self.num_replicas, self.rank, self.drop_last = int(num_replicas), int(rank), bool(drop_last)
+        n, r = self.num_samples, self.num_replicas
+        self.per_replica = n // r if self.drop_last else -(-n // r)
+        self.total_size = self.per_replica * r
+
+    def indices(self, epoch):
+        order = self.order(epoch)
+        if self.total_size > len(order):  # pad with the order's own start, repeated if need be
+            reps = -(-self.total_size // max(len(order), 1))
+            order = np.tile(order, reps) if len(order) else order
+        order = order[:self.total_size]
+        return order[self.rank::self.num_replicas]
+
+    def __len__(self):
+        return self.per_replica
+
+    def __repr__(self):
+        return (f"DistributedSampler(num_samples={self.num_samples}, num_replicas={self.num_replicas}, "
+                f"rank={self.rank}, shuffle={self.shuffle}, seed={self.seed}, drop_last={self.drop_last})")
+
+
+def _length(dataset):
+    try:
+        return len(dataset)
+    except TypeError:
+        raise TypeError(f"DistributedSampler: dataset must be a number of samples or have a len(), got "
+                        f"{type(dataset).__name__}") from None
 
 class DataLoader:
     """Batches of a dataset of NumPy arrays, as nthgrad tensors.

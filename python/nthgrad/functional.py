@@ -229,15 +229,18 @@ __all__ += ["sync_batch_normalization"]
 
 def sync_batch_normalization(x, beta, gamma, mean, variance, comm, group="world", axes=[1], decay_rate=0.9,
                              eps=1e-05, batch_stat=True, output_stat=False):
-    """batch_normalization whose batch statistics are all-reduced over the ranks
-    of `comm`. There is no communicator yet: on one process (comm None, or any
-    object whose `size` is 1 or absent) this is exactly batch_normalization; a
-    comm with size > 1 raises NotImplementedError."""
-    size = getattr(comm, "size", 1) if comm is not None else 1
-    size = size() if callable(size) else size
-    if size != 1:
-        raise NotImplementedError(f"sync_batch_normalization: a communicator of size {size} (group {group!r}) is "
-                                  "not supported yet; only one process (comm None or of size 1)")
+    """batch_normalization whose batch statistics are those of every rank's
+    batch together (nnabla's signature): ``comm`` an
+    ``nthgrad.distributed.Communicator`` or mpi4py communicator, ``group``
+    'world' (all of comm). Differentiable to every order over the global
+    batch; see nthgrad.distributed.sync_batch_normalization. ``comm=None``
+    (one process, no MPI needed) is exactly batch_normalization."""
+    if comm is not None:
+        from . import distributed
+        return distributed.sync_batch_normalization(x, beta, gamma, mean, variance, comm, group, axes, decay_rate,
+                                                    eps, batch_stat, output_stat)
+    if group != "world":
+        raise ValueError(f"sync_batch_normalization: group {group!r} is not known; the group is 'world'")
     try:
         return _C.batch_normalization(x, beta, gamma, mean, variance, axes, decay_rate, eps, batch_stat, output_stat)
     except (ValueError, TypeError, IndexError, RuntimeError) as e:  # errors name this op, not the one it calls

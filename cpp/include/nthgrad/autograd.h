@@ -3,6 +3,8 @@
 // PyTorch namesakes: `create_graph` records the backward pass so that its
 // result can be differentiated again; `retain_graph` (default: create_graph)
 // keeps the saved values so the same graph can be walked again.
+#include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "nthgrad/variable.h"
@@ -19,6 +21,24 @@ VariableList grad(const VariableList& outputs, const VariableList& inputs,
 // Accumulates the gradient into .grad() of every leaf the outputs depend on.
 void backward(const VariableList& outputs, const VariableList& grad_outputs = {},
               std::optional<bool> retain_graph = std::nullopt, bool create_graph = false);
+
+// Hooks for data parallelism (DistributedDataParallel's gradient buckets).
+// A post-accumulate-grad hook of a leaf runs during backward() right after
+// the leaf's grad() received this pass's gradient (it sees the new total), on
+// the thread running the pass; grad() results do not trigger it. Returns a
+// handle for remove_post_accumulate_grad_hook. A hook may throw: the pass
+// stops with that exception.
+using PostAccumulateGradHook = std::function<void(const Variable& leaf)>;
+int64_t register_post_accumulate_grad_hook(const Variable& leaf, PostAccumulateGradHook hook);
+void remove_post_accumulate_grad_hook(const Variable& leaf, int64_t handle);
+// Called from a hook: runs `callback` once when the current backward() pass
+// has visited every node (before backward() returns), in the order queued.
+// RuntimeError outside a backward() pass. Not run when the pass throws.
+void queue_backward_callback(std::function<void()> callback);
+// A number identifying the backward() pass running on this thread (each pass
+// its own), 0 outside one: a hook tells a new pass from the one it queued a
+// callback in, even after a pass that threw.
+uint64_t backward_pass_id();
 
 bool is_grad_enabled();
 void set_grad_enabled(bool enabled);

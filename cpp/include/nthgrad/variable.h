@@ -60,6 +60,7 @@ class Variable {
   friend class Node;
   friend struct VariableImpl;
   friend Variable make_output(Tensor value, std::shared_ptr<Node> node, int output_nr);
+  friend Variable variable_of(std::shared_ptr<VariableImpl> impl);
   std::shared_ptr<VariableImpl> impl_;
 };
 

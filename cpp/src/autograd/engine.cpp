@@ -2,7 +2,9 @@
 // explicit stack, ordered topologically with Kahn's algorithm, and run in that
 // order. Each rule runs under GradModeGuard(create_graph), so the same rule
 // either records its ops (a differentiable gradient) or just computes.
+#include <atomic>
 #include <deque>
+#include <optional>
 #include <unordered_set>
 #include <unordered_map>
 
@@ -17,6 +19,46 @@
 namespace nthgrad {
 
 namespace {
+
+// The callbacks queued by the backward() pass running on this thread (null
+// outside one; a backward() started from a hook or callback has its own).
+thread_local std::vector<std::function<void()>>* t_backward_callbacks = nullptr;
+thread_local uint64_t t_backward_pass = 0;
+std::atomic<uint64_t> g_backward_passes{0};
+
+class BackwardCallbacks {
+ public:
+  BackwardCallbacks() : previous_(t_backward_callbacks), previous_pass_(t_backward_pass) {
+    t_backward_callbacks = &queued_;
+    t_backward_pass = ++g_backward_passes;
+  }
+  ~BackwardCallbacks() {
+    t_backward_callbacks = previous_;
+    t_backward_pass = previous_pass_;
+  }
+  BackwardCallbacks(const BackwardCallbacks&) = delete;
+  BackwardCallbacks& operator=(const BackwardCallbacks&) = delete;
+  // Runs the queued callbacks, and those they queue, in order.
+  void run() {
+    for (std::size_t i = 0; i < queued_.size(); ++i) {
+      auto callback = std::move(queued_[i]);
+      callback();
+    }
+    queued_.clear();
+  }
+
+ private:
+  std::vector<std::function<void()>> queued_;
+  std::vector<std::function<void()>>* previous_;
+  uint64_t previous_pass_;
+};
+
+void run_post_accumulate_hooks(const std::shared_ptr<VariableImpl>& leaf) {
+  if (leaf->post_accumulate_hooks.empty()) return;
+  auto hooks = leaf->post_accumulate_hooks;  // a hook may remove itself
+  Variable v = variable_of(leaf);
+  for (auto& [handle, hook] : hooks) hook(v);
+}
 
 struct NodeState {
   Node* node;
@@ -177,6 +219,8 @@ class Backward {
     for (std::size_t i = 0; i < roots_.size(); ++i)
       accumulate(task_.states_[task_.index_of(roots_[i].node.get())].grads[roots_[i].slot], root_grads[i]);
 
+    std::optional<BackwardCallbacks> callbacks;
+    if (accumulate_leaves_) callbacks.emplace();
     VariableList result(inputs_.size());
     std::vector<bool> reached(inputs_.size(), false);
     for (int k : order_) {
@@ -194,6 +238,7 @@ class Backward {
             Variable g = owned(s.grads[0]);
             if (!create_graph) g = g.detach();
             leaf->grad = leaf->grad.defined() ? add2(leaf->grad, g) : g;
+            run_post_accumulate_hooks(leaf);
           }
         }
         continue;
@@ -233,6 +278,7 @@ class Backward {
     if (create_graph)
       for (std::size_t i = 0; i < inputs_.size(); ++i)
         if (result[i].defined() && !result[i].requires_grad()) result[i] = connected_constant(result[i], inputs_[i]);
+    if (callbacks) callbacks->run();
     return result;
   }
 
@@ -247,6 +293,35 @@ class Backward {
 };
 
 }  // namespace
+
+int64_t register_post_accumulate_grad_hook(const Variable& leaf, PostAccumulateGradHook hook) {
+  if (!leaf.defined()) throw ValueError("register_post_accumulate_grad_hook: the tensor is undefined");
+  if (!leaf.is_leaf() || !leaf.requires_grad())
+    throw RuntimeError("register_post_accumulate_grad_hook: only a leaf that requires grad accumulates a gradient");
+  if (!hook) throw ValueError("register_post_accumulate_grad_hook: the hook is empty");
+  static std::atomic<int64_t> next_handle{1};
+  const int64_t handle = next_handle++;
+  leaf.impl()->post_accumulate_hooks.emplace_back(handle, std::move(hook));
+  return handle;
+}
+
+void remove_post_accumulate_grad_hook(const Variable& leaf, int64_t handle) {
+  if (!leaf.defined()) return;
+  auto& hooks = leaf.impl()->post_accumulate_hooks;
+  for (auto it = hooks.begin(); it != hooks.end(); ++it)
+    if (it->first == handle) {
+      hooks.erase(it);
+      return;
+    }
+}
+
+void queue_backward_callback(std::function<void()> callback) {
+  if (!t_backward_callbacks)
+    throw RuntimeError("queue_backward_callback: no backward() pass is running on this thread");
+  t_backward_callbacks->push_back(std::move(callback));
+}
+
+uint64_t backward_pass_id() { return t_backward_pass; }
 
 VariableList grad(const VariableList& outputs, const VariableList& inputs, const VariableList& grad_outputs,
                   std::optional<bool> retain_graph, bool create_graph, bool allow_unused) {

@@ -55,7 +55,12 @@ struct VariableImpl {
   int output_nr = 0;
   Variable grad;
   std::weak_ptr<Node> accumulator;  // a leaf's AccumulateGrad node, while a graph uses it
+  // register_post_accumulate_grad_hook: (handle, hook), run in this order
+  std::vector<std::pair<int64_t, std::function<void(const Variable&)>>> post_accumulate_hooks;
 };
+
+// A handle on an existing variable (the engine's leaves, for hooks).
+Variable variable_of(std::shared_ptr<VariableImpl> impl);
 
 class Node : public std::enable_shared_from_this<Node> {
  public:

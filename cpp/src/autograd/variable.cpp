@@ -65,6 +65,12 @@ void Variable::set_requires_grad(bool requires_grad) {
   impl.requires_grad = requires_grad;
 }
 
+Variable variable_of(std::shared_ptr<VariableImpl> impl) {
+  Variable v;
+  v.impl_ = std::move(impl);
+  return v;
+}
+
 Variable Variable::grad() const { return impl_ ? impl_->grad : Variable(); }
 
 void Variable::set_grad(const Variable& grad) {

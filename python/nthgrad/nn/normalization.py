@@ -16,7 +16,7 @@ from .._tensor import tensor, ones, zeros
 from .linear import _float_dtype, _check_int, _check_tensor, _check_same_dtype
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm1d",
            "InstanceNorm2d", "InstanceNorm3d"]
 
 
@@ -91,12 +91,15 @@ class _BatchNorm(Module):
         n = input.ndim
         # the running statistics (when kept) are updated in training and used in eval
         mean, var = _channel_view(self.running_mean, n), _channel_view(self.running_var, n)
-        y = F.batch_normalization(input, _channel_view(self.bias, n), _channel_view(self.weight, n), mean, var, [1],
-                                  decay_rate, self.eps, use_batch_stats)
+        y = self._normalize(input, _channel_view(self.bias, n), _channel_view(self.weight, n), mean, var,
+                            decay_rate, use_batch_stats)
         if updates_running:  # in place, as the running statistics: a state_dict() taken earlier sees it
             with no_grad():
                 self.num_batches_tracked.copy_(tensor(batches, dtype=DType.int64))
         return y
+
+    def _normalize(self, input, beta, gamma, mean, var, decay_rate, use_batch_stats):
+        return F.batch_normalization(input, beta, gamma, mean, var, [1], decay_rate, self.eps, use_batch_stats)
 
     _shape_names = {2: "(N, C)", 3: "(N, C, L)", 4: "(N, C, H, W)", 5: "(N, C, D, H, W)"}
 
@@ -134,6 +137,59 @@ def _make_batch_norm(n, ranks, example):
 BatchNorm1d = _make_batch_norm(1, (2, 3), (4, 3, 5))
 BatchNorm2d = _make_batch_norm(2, (4,), (4, 3, 5, 5))
 BatchNorm3d = _make_batch_norm(3, (5,), (4, 3, 5, 5, 5))
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalization whose training statistics are those of every
+    rank's batch together (``torch.nn.SyncBatchNorm``), over
+    ``nthgrad.distributed.sync_batch_normalization``: inputs (N, C, ...) of
+    rank 2 to 5, parameters and buffers as BatchNorm. ``comm``: an
+    ``nthgrad.distributed.Communicator`` or mpi4py communicator (None: MPI's
+    world, made at the first training forward). In eval mode it is
+    BatchNorm with the running statistics, and nothing is communicated.
+    Every rank must run the forward (and backward) passes alike.
+
+        net = nn.SyncBatchNorm.convert_sync_batchnorm(net, comm)   # every BatchNorm*d replaced
+    """
+    ranks = (2, 3, 4, 5)
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 dtype=DType.float32, comm=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias=bias)
+        object.__setattr__(self, "comm", comm)
+
+    def _normalize(self, input, beta, gamma, mean, var, decay_rate, use_batch_stats):
+        if not use_batch_stats:
+            return super()._normalize(input, beta, gamma, mean, var, decay_rate, use_batch_stats)
+        from .. import distributed
+        if not isinstance(self.comm, distributed.Communicator):
+            object.__setattr__(self, "comm", distributed.Communicator(self.comm))
+        return distributed.sync_batch_normalization(input, beta, gamma, mean, var, self.comm, "world", [1],
+                                                    decay_rate, self.eps, True)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, comm=None):
+        """``module`` with every BatchNorm1d/2d/3d replaced by a SyncBatchNorm
+        holding the same parameters and buffers (the module itself when it is one)."""
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            reference = module.weight if module.affine else module.running_mean
+            dtype = reference.dtype if reference is not None else DType.float32
+            sync = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
+                       dtype, comm, bias=module.bias is not None)
+            for name in ("weight", "bias"):
+                if getattr(module, name, None) is not None:
+                    sync.register_parameter(name, getattr(module, name))
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                sync.register_buffer(name, getattr(module, name))
+            sync.train(module.training)
+            return sync
+        for name, child in list(module.named_children()):
+            converted = cls.convert_sync_batchnorm(child, comm)
+            if converted is not child:
+                setattr(module, name, converted)
+        return module
+
+    _shape_names = {**_BatchNorm._shape_names}
 
 
 class LayerNorm(Module):

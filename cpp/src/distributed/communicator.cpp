@@ -1,0 +1,337 @@
+// Communicator: MPI collectives on tensors' own memory, and the
+// differentiable collectives built on them (each one's backward is again a
+// collective, recorded as an op, so derivatives of every order work).
+#include <mpi.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "autograd/record.h"
+#include "distributed/mpi_detail.h"
+#include "nthgrad/error.h"
+#include "nthgrad/ops/arithmetic.h"
+#include "nthgrad/ops/array.h"
+#include "nthgrad/ops/logical.h"
+#include "nthgrad/ops/math.h"
+#include "ops/detail/check.h"
+
+namespace nthgrad::distributed {
+
+namespace {
+
+const char* op_name(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::Sum: return "sum";
+    case ReduceOp::Mean: return "mean";
+    case ReduceOp::Max: return "max";
+  }
+  return "?";
+}
+
+void finalize_at_exit() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+std::shared_ptr<Communicator::Impl> duplicate_comm(MPI_Comm comm, const char* what) {
+  auto impl = std::make_shared<Communicator::Impl>();
+  detail::check_mpi(MPI_Comm_dup(comm, &impl->comm), what);
+  // Errors come back as codes (turned into exceptions) instead of aborting every rank.
+  MPI_Comm_set_errhandler(impl->comm, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(impl->comm, &impl->rank);
+  MPI_Comm_size(impl->comm, &impl->size);
+  return impl;
+}
+
+}  // namespace
+
+namespace detail {
+
+void check_mpi(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  throw RuntimeError(nthgrad::detail::cat(what, ": MPI error: ", std::string(text, length)));
+}
+
+MPI_Datatype mpi_type(const char* op, DType dtype) {
+  switch (dtype) {
+    case DType::Float32: return MPI_FLOAT;
+    case DType::Float64: return MPI_DOUBLE;
+    case DType::Int64: return MPI_INT64_T;
+    default: throw TypeError(nthgrad::detail::cat(op, ": tensors of dtype ", dtype_name(dtype), " are not supported"));
+  }
+}
+
+// MPI counts are int: larger buffers go in pieces.
+extern const int64_t kMaxCount = int64_t{1} << 30;
+
+void all_reduce_raw(const Communicator::Impl& c, const char* op, const void* send, void* recv, int64_t n, DType dtype,
+                    MPI_Op mpi_op) {
+  const MPI_Datatype type = mpi_type(op, dtype);
+  const std::size_t item = itemsize(dtype);
+  for (int64_t at = 0; at < n; at += kMaxCount) {
+    const int count = static_cast<int>(std::min(kMaxCount, n - at));
+    const void* s = send == MPI_IN_PLACE ? MPI_IN_PLACE : static_cast<const char*>(send) + at * item;
+    check_mpi(MPI_Allreduce(s, static_cast<char*>(recv) + at * item, count, type, mpi_op, c.comm), op);
+  }
+}
+
+void scale(void* data, int64_t n, DType dtype, double factor) {
+  if (dtype == DType::Float32) {
+    float* p = static_cast<float*>(data);
+    const float f = static_cast<float>(factor);
+    for (int64_t i = 0; i < n; ++i) p[i] *= f;
+  } else if (dtype == DType::Float64) {
+    double* p = static_cast<double*>(data);
+    for (int64_t i = 0; i < n; ++i) p[i] *= factor;
+  } else {  // integer mean: truncated, as NumPy's // would not be; not offered for ints
+    throw TypeError("all_reduce: mean of an integer tensor is not supported");
+  }
+}
+
+// Checks that every rank called the same collective with a tensor of the
+// same shape and dtype (and the same `extra`: root, reduce op). One small
+// allreduce of each field and its negation (MAX): the ranks agree exactly
+// when max(v) == -max(-v), i.e. max == min. On disagreement every rank
+// gathers every rank's description and throws the same ValueError.
+void agree(const Communicator::Impl& c, const char* op, const Tensor& t, int64_t extra) {
+  constexpr int kDims = 8;
+  constexpr int kFields = 4 + kDims;
+  std::array<int64_t, kFields> mine{};
+  // the op by its name's characters, so different collectives also disagree
+  int64_t code = 0;
+  for (const char* p = op; *p; ++p) code = code * 131 + *p;
+  mine[0] = code % (int64_t{1} << 40);
+  mine[1] = static_cast<int64_t>(t.dtype());
+  mine[2] = t.ndim();
+  mine[3] = extra;
+  uint64_t tail = 1469598103934665603ULL;  // dimensions beyond kDims, hashed
+  for (int64_t d = 0; d < t.ndim(); ++d) {
+    if (d < kDims)
+      mine[4 + d] = t.shape()[d];
+    else
+      tail = (tail ^ static_cast<uint64_t>(t.shape()[d])) * 1099511628211ULL;
+  }
+  if (t.ndim() > kDims) mine[4 + kDims - 1] ^= static_cast<int64_t>(tail >> 1);
+  std::array<int64_t, 2 * kFields> both{};
+  for (int i = 0; i < kFields; ++i) {
+    both[i] = mine[i];
+    both[kFields + i] = -mine[i];
+  }
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, both.data(), 2 * kFields, MPI_INT64_T, MPI_MAX, c.comm), op);
+  bool same = true;
+  for (int i = 0; i < kFields; ++i) same = same && both[i] == -both[kFields + i];
+  if (same) return;
+
+  // Every rank is here: describe each rank's call (op code, dtype, shape up to kDims axes).
+  std::vector<int64_t> all(static_cast<std::size_t>(kFields) * c.size);
+  check_mpi(MPI_Allgather(mine.data(), kFields, MPI_INT64_T, all.data(), kFields, MPI_INT64_T, c.comm), op);
+  std::string text;
+  for (int r = 0; r < c.size; ++r) {
+    const int64_t* f = &all[static_cast<std::size_t>(r) * kFields];
+    text += nthgrad::detail::cat(r ? ", " : "", "rank ", r, ": ");
+    if (f[0] != mine[0]) {
+      text += "a different collective";
+      continue;
+    }
+    Shape shape(f + 4, f + 4 + std::min<int64_t>(f[2], kDims));
+    text += nthgrad::detail::cat(dtype_name(static_cast<DType>(f[1])), " ", shape_str(shape),
+                                 f[2] > kDims ? " (and more axes)" : "");
+    if (f[3] != mine[3]) text += nthgrad::detail::cat(" with argument ", f[3]);
+  }
+  throw ValueError(nthgrad::detail::cat(op, ": the ranks passed different tensors (every rank must pass the same "
+                                        "shape and dtype, in the same order of calls): ",
+                                        text));
+}
+
+MPI_Op mpi_op(ReduceOp op) { return op == ReduceOp::Max ? MPI_MAX : MPI_SUM; }
+
+}  // namespace detail
+
+Communicator::Impl::~Impl() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized && comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
+}
+
+Communicator Communicator::world() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided = 0;
+    detail::check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided), "Communicator::world");
+    std::atexit(finalize_at_exit);
+  }
+  return Communicator(duplicate_comm(MPI_COMM_WORLD, "Communicator::world"));
+}
+
+Communicator Communicator::from_fortran_handle(int64_t handle) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized)
+    throw RuntimeError("Communicator: MPI is not initialised (import mpi4py.MPI, or call Communicator::world())");
+  MPI_Comm comm = MPI_Comm_f2c(static_cast<MPI_Fint>(handle));
+  if (comm == MPI_COMM_NULL) throw ValueError("Communicator: the communicator is MPI_COMM_NULL");
+  return Communicator(duplicate_comm(comm, "Communicator"));
+}
+
+const Communicator::Impl& Communicator::checked(const char* op) const {
+  if (!impl_)
+    throw RuntimeError(nthgrad::detail::cat(op, ": this rank is not a member of the communicator (an empty one, from "
+                                            "group() on a rank outside its ranks)"));
+  return *impl_;
+}
+
+int Communicator::rank() const { return checked("rank").rank; }
+int Communicator::size() const { return checked("size").size; }
+
+void Communicator::barrier() const { detail::check_mpi(MPI_Barrier(checked("barrier").comm), "barrier"); }
+
+Communicator Communicator::duplicate() const { return Communicator(duplicate_comm(checked("duplicate").comm, "duplicate")); }
+
+Communicator Communicator::group(const std::vector<int>& ranks) const {
+  const char* op = "group";
+  checked(op);
+  std::vector<int> sorted = ranks;
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted.empty() || std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end() || sorted.front() < 0 ||
+      sorted.back() >= impl_->size)
+    throw ValueError(nthgrad::detail::cat(op, ": ranks must be distinct ranks in [0, ", impl_->size,
+                                          "), at least one"));
+  const bool member = std::binary_search(sorted.begin(), sorted.end(), impl_->rank);
+  MPI_Comm sub = MPI_COMM_NULL;
+  // split keeps the order of `ranks` (the key), the others get MPI_COMM_NULL
+  int key = 0;
+  for (std::size_t i = 0; i < ranks.size(); ++i)
+    if (ranks[i] == impl_->rank) key = static_cast<int>(i);
+  detail::check_mpi(MPI_Comm_split(impl_->comm, member ? 0 : MPI_UNDEFINED, key, &sub), op);
+  if (sub == MPI_COMM_NULL) return Communicator(nullptr);
+  auto impl = std::make_shared<Impl>();
+  impl->comm = sub;
+  MPI_Comm_set_errhandler(sub, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(sub, &impl->rank);
+  MPI_Comm_size(sub, &impl->size);
+  return Communicator(impl);
+}
+
+void Communicator::all_reduce_(const Tensor& t, ReduceOp op) const {
+  const char* name = "all_reduce";
+  checked(name);
+  detail::agree(*impl_, name, t, static_cast<int64_t>(op));
+  detail::all_reduce_raw(*impl_, name, MPI_IN_PLACE, t.raw_data(), t.numel(), t.dtype(), detail::mpi_op(op));
+  if (op == ReduceOp::Mean) detail::scale(t.raw_data(), t.numel(), t.dtype(), 1.0 / impl_->size);
+  t.storage()->bump_version();
+}
+
+void Communicator::broadcast_(const Tensor& t, int root) const {
+  const char* name = "broadcast";
+  checked(name);
+  if (root < 0 || root >= impl_->size)
+    throw ValueError(nthgrad::detail::cat(name, ": root ", root, " is not a rank of this communicator (size ",
+                                          impl_->size, ")"));
+  detail::agree(*impl_, name, t, root);
+  const MPI_Datatype type = detail::mpi_type(name, t.dtype());
+  const std::size_t item = itemsize(t.dtype());
+  for (int64_t at = 0; at < t.numel(); at += detail::kMaxCount) {
+    const int count = static_cast<int>(std::min(detail::kMaxCount, t.numel() - at));
+    detail::check_mpi(MPI_Bcast(static_cast<char*>(t.raw_data()) + at * item, count, type, root, impl_->comm), name);
+  }
+  t.storage()->bump_version();
+}
+
+Variable Communicator::all_reduce(const Variable& x, ReduceOp op) const {
+  const char* name = "all_reduce";
+  checked(name);
+  check::floating(name, "x", x);
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  detail::agree(*impl_, name, x.value(), static_cast<int64_t>(op));
+  detail::all_reduce_raw(*impl_, name, x.value().raw_data(), out.raw_data(), x.numel(), x.dtype(), detail::mpi_op(op));
+  if (op == ReduceOp::Mean) detail::scale(out.raw_data(), out.numel(), out.dtype(), 1.0 / impl_->size);
+  const Communicator self = *this;
+  if (op != ReduceOp::Max)
+    return record("all_reduce", {x}, out, kSavesNothing,
+                  [self, op](const Ctx& c) { return grads(self.all_reduce(c.gy(), op)); });
+  // max: the summed gradient goes to the elements equal to the maximum, shared among the ranks that tie
+  return record("all_reduce", {x}, out, kSavesInputs | kSavesOutput, [self](const Ctx& c) {
+    Variable at_max = cast(equal(c.in(0), c.out()), c.gy().dtype());
+    Variable ties = self.all_reduce(at_max, ReduceOp::Sum);
+    return grads(mul2(div2(self.all_reduce(c.gy(), ReduceOp::Sum), ties), at_max));
+  });
+}
+
+Variable Communicator::broadcast(const Variable& x, int root) const {
+  const char* name = "broadcast";
+  checked(name);
+  check::floating(name, "x", x);
+  if (root < 0 || root >= impl_->size)
+    throw ValueError(nthgrad::detail::cat(name, ": root ", root, " is not a rank of this communicator (size ",
+                                          impl_->size, ")"));
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  if (impl_->rank == root && x.numel() > 0) std::memcpy(out.raw_data(), x.value().raw_data(), x.value().nbytes());
+  broadcast_(out, root);
+  const Communicator self = *this;
+  return record("broadcast", {x}, out, kSavesNothing, [self, root](const Ctx& c) {
+    Variable total = self.all_reduce(c.gy(), ReduceOp::Sum);
+    return grads(self.rank() == root ? total : mul_scalar(total, 0.0));
+  });
+}
+
+Variable Communicator::all_gather(const Variable& x) const {
+  const char* name = "all_gather";
+  checked(name);
+  check::floating(name, "x", x);
+  if (x.ndim() == 0) throw ValueError("all_gather: x must have at least one axis, got shape ()");
+  detail::agree(*impl_, name, x.value(), 0);
+  Shape shape = x.shape();
+  shape[0] *= impl_->size;
+  Tensor out = Tensor::empty(shape, x.dtype());
+  const int64_t n = x.numel();
+  if (n > detail::kMaxCount)
+    throw ValueError(nthgrad::detail::cat(name, ": x has ", n, " elements; at most 2^30 per rank"));
+  const MPI_Datatype type = detail::mpi_type(name, x.dtype());
+  detail::check_mpi(MPI_Allgather(x.value().raw_data(), static_cast<int>(n), type, out.raw_data(),
+                                  static_cast<int>(n), type, impl_->comm),
+                    name);
+  const Communicator self = *this;
+  return record("all_gather", {x}, out, kSavesNothing,
+                [self](const Ctx& c) { return grads(self.reduce_scatter(c.gy(), ReduceOp::Sum)); });
+}
+
+Variable Communicator::reduce_scatter(const Variable& x, ReduceOp op) const {
+  const char* name = "reduce_scatter";
+  checked(name);
+  check::floating(name, "x", x);
+  if (op == ReduceOp::Max) throw ValueError("reduce_scatter: op must be sum or mean, got max");
+  if (x.ndim() == 0 || x.shape()[0] % impl_->size != 0)
+    throw ValueError(nthgrad::detail::cat(name, ": x's first axis must be a multiple of the number of ranks (",
+                                          impl_->size, "), got shape ", shape_str(x.shape())));
+  detail::agree(*impl_, name, x.value(), static_cast<int64_t>(op));
+  Shape shape = x.shape();
+  shape[0] /= impl_->size;
+  Tensor out = Tensor::empty(shape, x.dtype());
+  const int64_t n = out.numel();
+  if (n > detail::kMaxCount)
+    throw ValueError(nthgrad::detail::cat(name, ": each rank's share has ", n, " elements; at most 2^30"));
+  const MPI_Datatype type = detail::mpi_type(name, x.dtype());
+  detail::check_mpi(MPI_Reduce_scatter_block(x.value().raw_data(), out.raw_data(), static_cast<int>(n), type,
+                                             MPI_SUM, impl_->comm),
+                    name);
+  if (op == ReduceOp::Mean) detail::scale(out.raw_data(), n, out.dtype(), 1.0 / impl_->size);
+  const Communicator self = *this;
+  return record("reduce_scatter", {x}, out, kSavesNothing, [self, op](const Ctx& c) {
+    Variable g = self.all_gather(c.gy());
+    return grads(op == ReduceOp::Mean ? mul_scalar(g, 1.0 / self.size()) : g);
+  });
+}
+
+void broadcast_parameters(const VariableList& params, const Communicator& comm, int root) {
+  for (const Variable& p : params) comm.broadcast_(p.value(), root);
+}
+
+}  // namespace nthgrad::distributed

@@ -1,0 +1,32 @@
+#pragma once
+// What the distributed sources share: the communicator's MPI state and the
+// raw collectives on buffers. Only cpp/src/distributed includes <mpi.h>.
+#include <mpi.h>
+
+#include "nthgrad/distributed.h"
+
+namespace nthgrad::distributed {
+
+struct Communicator::Impl {
+  MPI_Comm comm = MPI_COMM_NULL;  // our own duplicate, freed with the last handle
+  int rank = 0;
+  int size = 1;
+  ~Impl();
+};
+
+namespace detail {
+
+// RuntimeError "<what>: MPI error: <MPI's text>" unless code is MPI_SUCCESS.
+void check_mpi(int code, const char* what);
+MPI_Datatype mpi_type(const char* op, DType dtype);
+MPI_Op mpi_op(ReduceOp op);
+extern const int64_t kMaxCount;
+// MPI_Allreduce of n elements (send may be MPI_IN_PLACE), in pieces of at most 2^30.
+void all_reduce_raw(const Communicator::Impl& c, const char* op, const void* send, void* recv, int64_t n,
+                    DType dtype, MPI_Op mpi_op);
+void scale(void* data, int64_t n, DType dtype, double factor);
+// ValueError on every rank unless every rank passes the same op, dtype, shape and extra.
+void agree(const Communicator::Impl& c, const char* op, const Tensor& t, int64_t extra);
+
+}  // namespace detail
+}  // namespace nthgrad::distributed

@@ -1,0 +1,105 @@
+// sync_batch_normalization: the batch statistics of the ranks' batches
+// together. Written with ops and the differentiable all_reduce, so its
+// gradients of every order are those of the global batch: the backward of
+// each all_reduce sums the ranks' gradients of the statistics.
+#include <algorithm>
+#include <string>
+
+#include "distributed/mpi_detail.h"
+#include "kernels/kernels.h"
+#include "nthgrad/error.h"
+#include "nthgrad/ops/arithmetic.h"
+#include "nthgrad/ops/normalization.h"
+#include "nthgrad/ops/reduction.h"
+#include "nthgrad/shape.h"
+#include "ops/detail/check.h"
+
+namespace nthgrad::distributed {
+
+namespace {
+
+// batch_normalization's errors, named as this op's
+template <typename F>
+VariableList renamed(const char* op, F&& f) {
+  try {
+    return f();
+  } catch (const ValueError& e) {
+    throw ValueError(nthgrad::detail::cat("sync_", e.what()));
+  } catch (const TypeError& e) {
+    throw TypeError(nthgrad::detail::cat("sync_", e.what()));
+  } catch (const RuntimeError& e) {
+    const std::string text = e.what();
+    throw RuntimeError(text.rfind("batch_normalization", 0) == 0 ? nthgrad::detail::cat("sync_", text) : text);
+  }
+  (void)op;
+}
+
+}  // namespace
+
+VariableList sync_batch_normalization(const Variable& x, const Variable& beta, const Variable& gamma,
+                                      const Variable& mean_, const Variable& variance, const Communicator& comm,
+                                      const std::string& group, const std::vector<int64_t>& axes, double decay_rate,
+                                      double eps, bool batch_stat, bool output_stat) {
+  const char* op = "sync_batch_normalization";
+  if (group != "world")
+    throw ValueError(nthgrad::detail::cat(op, ": group '", group, "' is not known; the group is 'world', the ranks of "
+                                          "comm (for fewer ranks pass comm.group(ranks) as comm)"));
+  if (!batch_stat)  // the running statistics: nothing to share
+    return renamed(op, [&] {
+      return batch_normalization(x, beta, gamma, mean_, variance, axes, decay_rate, eps, false, output_stat);
+    });
+  check::floating(op, "x", x);
+  const Axes keep = normalize_axes(op, axes, x.ndim());
+  Axes reduce;
+  int64_t n_local = 1;
+  for (int64_t d = 0; d < x.ndim(); ++d)
+    if (std::find(keep.begin(), keep.end(), d) == keep.end()) {
+      reduce.push_back(d);
+      n_local *= x.shape()[d];
+    }
+  Shape stat_shape = x.shape();
+  for (int64_t d : reduce) stat_shape[d] = 1;
+  for (const auto& [name, v] : {std::pair<const char*, const Variable*>{"mean", &mean_}, {"variance", &variance}})
+    if (v->defined() && (v->shape() != stat_shape || v->dtype() != x.dtype()))
+      throw ValueError(nthgrad::detail::cat(op, ": ", name, " is ", dtype_name(v->dtype()), " of shape ",
+                                            shape_str(v->shape()), " but x (", dtype_name(x.dtype()), " of shape ",
+                                            shape_str(x.shape()), ") with axes ", shape_str(keep), " needs ",
+                                            dtype_name(x.dtype()), " of shape ", shape_str(stat_shape)));
+  // the global count (ranks may hold batches of different sizes)
+  Tensor count = Tensor::full({}, static_cast<double>(n_local), DType::Int64);
+  comm.all_reduce_(count, ReduceOp::Sum);
+  const int64_t n = count.data<int64_t>()[0];
+  const double inv_n = 1.0 / static_cast<double>(n);
+  auto global_mean = [&](const Variable& v) {
+    return mul_scalar(comm.all_reduce(sum(v, reduce, true), ReduceOp::Sum), inv_n);
+  };
+  // two passes, as batch_normalization: the mean, then the mean square of x - mean
+  Variable mu = global_mean(x);
+  Variable xc = sub2(x, mu);
+  Variable var = global_mean(mul2(xc, xc));
+  VariableList out = renamed(op, [&] {
+    return batch_normalization(x, beta, gamma, mu, var, axes, decay_rate, eps, false, false);
+  });
+  if (n > 0 && (mean_.defined() || variance.defined())) {  // running statistics, outside the graph
+    if (!(decay_rate >= 0 && decay_rate <= 1))
+      throw ValueError(nthgrad::detail::cat(op, ": decay_rate must lie in [0, 1], got ", decay_rate));
+    if (mean_.defined() && variance.defined() && mean_.value().storage() == variance.value().storage())
+      throw RuntimeError(nthgrad::detail::cat(op, ": mean and variance are both updated in place and share memory; "
+                                              "pass separate tensors"));
+    if (mean_.defined()) {
+      check::prepare_in_place(op, "mean", mean_);
+      Tensor m = mean_.value();
+      kernels::lerp_into(m, mu.value(), decay_rate);
+    }
+    if (variance.defined()) {
+      check::prepare_in_place(op, "variance", variance);
+      Tensor v = variance.value();
+      const double unbias = n > 1 ? static_cast<double>(n) / static_cast<double>(n - 1) : 1.0;
+      kernels::lerp_into(v, kernels::with_scalar(kernels::WithScalar::Mul, var.value(), unbias), decay_rate);
+    }
+  }
+  if (output_stat) return {out[0], mu, var};
+  return {out[0]};
+}
+
+}  // namespace nthgrad::distributed
