@@ -69,3 +69,9 @@ __all__ += ["hard", "ste", "dab"]
 from . import func  # noqa: E402
 
 __all__ += ["func"]
+
+# data parallelism over MPI (issue 13): ng.distributed; importing it needs no
+# MPI, only its calls do (pip install 'nthgrad[mpi]')
+from . import distributed  # noqa: E402
+
+__all__ += ["distributed"]

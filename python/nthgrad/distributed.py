@@ -61,7 +61,11 @@ def _backend():
 
 
 def is_available():
-    """True when nthgrad.distributed can run here (mpi4py importable, nthgrad built with a matching MPI)."""
+    """True when nthgrad.distributed can run here (mpi4py importable, nthgrad built with a matching MPI).
+
+        if dist.is_available():
+            comm = dist.Communicator()
+    """
     try:
         _backend()
     except ImportError:
@@ -92,6 +96,10 @@ class Communicator:
     axis 0), ``reduce_scatter(x, op)`` ('sum', 'mean'; axis 0 split in
     rank order). In place on a tensor's memory, outside any graph:
     ``all_reduce_(t, op)`` and ``broadcast_(t, root)`` (also int64).
+
+        comm = Communicator()                       # or Communicator(MPI.COMM_WORLD.Split(color, key))
+        total = comm.all_reduce(x)                  # the same on every rank
+        (g,) = ng.grad((total ** 2).sum(), [x])     # the gradient sums over the ranks
     """
 
     def __init__(self, comm=None):
@@ -118,6 +126,7 @@ class Communicator:
         return self._c.size
 
     def barrier(self):
+        """Returns when every rank has called it."""
         self._c.barrier()
 
     def all_reduce(self, x, op="sum"):
@@ -182,7 +191,10 @@ def sync_batch_normalization(x, beta, gamma, mean, variance, comm, group="world"
     and variance are those of all ranks' batches together (ranks may hold
     batches of different sizes). Its gradients, of every order, are those of
     the global batch. ``comm``: a Communicator or mpi4py communicator;
-    ``group`` 'world' (all of comm; for fewer ranks pass ``comm.group(ranks)``)."""
+    ``group`` 'world' (all of comm; for fewer ranks pass ``comm.group(ranks)``).
+
+        y = sync_batch_normalization(x, beta, gamma, running_mean, running_var, comm)   # x: this rank's batch
+    """
     _check_tensor("sync_batch_normalization", "x", x)
     comm = _communicator(comm)
     axes = [axes] if isinstance(axes, numbers.Integral) else list(axes)
@@ -217,6 +229,12 @@ class DistributedDataParallel(Module):
 
     ``broadcast_buffers``: before each training forward, the buffers (e.g.
     BatchNorm's running statistics) are set to rank 0's, as torch's DDP.
+
+        model = DistributedDataParallel(net, comm, bucket_cap_mb=25)
+        loss = loss_fn(model(x_local), y_local)
+        loss.backward()                  # .grad: the mean over the ranks
+        with model.no_sync():            # accumulate locally, communicate at the next backward
+            loss_fn(model(x2), y2).backward()
     """
 
     def __init__(self, module, comm=None, bucket_cap_mb=25, broadcast_buffers=True, overlap=True):

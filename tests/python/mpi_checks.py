@@ -198,6 +198,9 @@ def train_both(loss_fn, steps=3, bucket_cap_mb=0.0005, overlap=True, lr=0.1):
 def ddp_matches_one_process_on_the_global_batch():
     ddp = train_both(mse)
     assert ddp._reducer.passes == 3
+    # every bucket was handed to the communication thread while backward() still ran (the last one by
+    # the first layer's hook), none was left for the end of the pass
+    assert ddp.buckets_started_early == len(ddp.buckets) > 1
     train_both(mse, overlap=False)
     train_both(mse, bucket_cap_mb=25)  # one bucket
 

@@ -9,7 +9,7 @@ import pytest
 import nthgrad as ng
 
 PACKAGES = [ng.nn, ng.nn.init, ng.nn.utils, ng.optim, ng.optim.lr_scheduler, ng.data, ng.surrogate, ng.snn, ng.hard,
-            ng.ste, ng.dab, ng.func]
+            ng.ste, ng.dab, ng.func, ng.distributed]
 # In the raw docstring of a top-level class or function, the text is indented by 4 spaces and an example
 # by at least 8: a line so indented that calls or assigns.
 EXAMPLE = re.compile(r"\n {8,}\S[^\n]*[(=]")
