@@ -148,7 +148,10 @@ class SyncBatchNorm(_BatchNorm):
     world, made at the first training forward). In eval mode it is
     BatchNorm with the running statistics, and nothing is communicated.
     Every rank must run the forward (and backward) passes alike.
+    Shapes: (N, C, ...) -> the same shape (N may differ between ranks).
 
+        bn = nn.SyncBatchNorm(8, comm=comm)
+        y = bn(ng.ones((16, 8, 4, 4)))                             # this rank's 16 samples
         net = nn.SyncBatchNorm.convert_sync_batchnorm(net, comm)   # every BatchNorm*d replaced
     """
     ranks = (2, 3, 4, 5)
