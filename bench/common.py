@@ -137,14 +137,18 @@ class Row:
 
     A time row holds seconds per call in `times`, reported as seconds / `per`
     in `unit` (e.g. per=1000 and unit "us/op"). A memory row (unit "MB")
-    holds bytes in `times`, reported in MB (10^6 bytes); it has no `busy`."""
+    holds bytes in `times`, reported in MB (10^6 bytes); it has no `busy`.
+    `reference`: the library of the second column and of the ratio (torch
+    unless a row compares nthgrad with something else, e.g. mpi4py; the
+    case's name then says so)."""
 
     UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9,  # times[lib] in seconds
              "MB": 1e-6,                                  # times[lib] in bytes (memory rows)
              "nodes": 1.0}                                # times[lib] a count of graph nodes
 
-    def __init__(self, case, unit="ms", per=1, times=None, busy=None):
+    def __init__(self, case, unit="ms", per=1, times=None, busy=None, reference="torch"):
         self.case = case
+        self.reference = reference
         self.unit = unit
         self.per = per
         self.times = dict(times or {})
@@ -164,11 +168,12 @@ class Row:
         return t / self.per * self.UNITS[self.unit.split("/")[0]]
 
     def to_json(self):
-        return {"case": self.case, "unit": self.unit, "per": self.per, "times": self.times, "busy": self.busy}
+        return {"case": self.case, "unit": self.unit, "per": self.per, "times": self.times, "busy": self.busy,
+                "reference": self.reference}
 
     @classmethod
     def from_json(cls, d):
-        return cls(d["case"], d["unit"], d["per"], d["times"], d.get("busy"))
+        return cls(d["case"], d["unit"], d["per"], d["times"], d.get("busy"), d.get("reference", "torch"))
 
 
 # --------------------------------------------------------------------------
@@ -376,7 +381,8 @@ def _fmt_ratio(ratio):
     return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.2g}x"
 
 
-def _ratio(rows_or_row, lib_a="nthgrad", lib_b="torch"):
+def _ratio(rows_or_row, lib_a="nthgrad", lib_b=None):
+    lib_b = lib_b or getattr(rows_or_row, "reference", "torch")
     a, b = rows_or_row.times.get(lib_a), rows_or_row.times.get(lib_b)
     if a is None or b is None or b == 0:
         return None
@@ -385,7 +391,9 @@ def _ratio(rows_or_row, lib_a="nthgrad", lib_b="torch"):
 
 def table(rows, separate=None, markdown=False):
     """The table as text: case, unit, nthgrad, torch, ratio nthgrad/torch
-    (< 1: nthgrad is faster, or in an MB row uses less memory). With
+    (< 1: nthgrad is faster, or in an MB row uses less memory; a row whose
+    `reference` is not torch, e.g. mpi4py, has that library's number in the
+    torch column and its name in the case). With
     `separate` (rows of the same cases measured with each library in its own
     process), three more columns."""
     head = ["case", "unit", "nthgrad", "torch", "nthgrad/torch"]
@@ -397,11 +405,12 @@ def table(rows, separate=None, markdown=False):
     for r in rows:
         ratio = _ratio(r)
         fmt = (lambda v: "-" if v is None else f"{v:.0f}") if r.unit == "nodes" else _fmt
-        line = [r.case, r.unit, fmt(r.value("nthgrad")), fmt(r.value("torch")), _fmt_ratio(ratio)]
+        line = [r.case, r.unit, fmt(r.value("nthgrad")), fmt(r.value(r.reference)), _fmt_ratio(ratio)]
         if separate is not None:
             s = sep_by_case.get(r.case)
             sr = _ratio(s) if s else None
-            line += [fmt(s.value("nthgrad")) if s else "-", fmt(s.value("torch")) if s else "-", _fmt_ratio(sr)]
+            line += [fmt(s.value("nthgrad")) if s else "-", fmt(s.value(s.reference)) if s else "-",
+                     _fmt_ratio(sr)]
         noises = [n for n in (r.noise(), s.noise() if separate is not None and s else None) if n is not None]
         line.append(f"{100 * max(noises):.0f}%" if noises else "-")
         body.append(line)

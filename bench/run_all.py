@@ -41,6 +41,8 @@ CASES = (
     "bench_dab",
     # issue 12
     "bench_func",
+    # issue 13 (launches mpirun itself: its workers run under MPI, the rows are parsed from their output)
+    "bench_distributed",
 )
 
 

@@ -39,6 +39,7 @@ import json
 import os
 import sys
 import time
+import traceback
 
 
 def _default_threads():
@@ -179,8 +180,18 @@ def main(argv=None):
         print(f"{comm.size} rank(s), {os.environ.get('OMP_NUM_THREADS', '(default)')} OpenMP thread(s) each; "
               f"global batch {args.batch_size}, {args.dtype}{', SyncBatchNorm' if args.sync_bn else ''}", flush=True)
     log = None if args.quiet else (lambda line: print(line, flush=True))
-    h = train(comm, args.epochs, args.batch_size, args.lr, args.seed, args.dtype, args.sync_bn, args.dropout, log)
-    spread = replica_spread(h["model"], comm)  # collective: every rank takes part
+    try:
+        h = train(comm, args.epochs, args.batch_size, args.lr, args.seed, args.dtype, args.sync_bn, args.dropout,
+                  log)
+        spread = replica_spread(h["model"], comm)  # collective: every rank takes part
+    except BaseException:
+        # An error on one rank would leave the others waiting in a collective, and this rank in MPI's
+        # finalization at exit, forever (mpirun sees no exit): end the whole job (as `python -m mpi4py` does).
+        if comm.size == 1:
+            raise
+        traceback.print_exc()
+        sys.stderr.flush()
+        comm.mpi_comm.Abort(1)
     if comm.rank == 0:
         print(f"{args.epochs} epochs in {h['seconds']:.1f} s on {comm.size} rank(s), median step "
               f"{np.median(h['step_ms']):.2f} ms; replicas differ by at most {spread:.3g}")

@@ -163,16 +163,22 @@ class DistributedSampler(Sampler):
     """
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False, comm=None):
-        num_samples = dataset if isinstance(dataset, numbers.Integral) and not isinstance(dataset, bool) \
-            else _length(dataset)
+        if isinstance(dataset, numbers.Integral) and not isinstance(dataset, bool):
+            num_samples = dataset
+        elif isinstance(dataset, (tuple, list)):  # arrays of samples, as DataLoader takes them
+            num_samples = len(ArrayDataset(*dataset))
+        else:
+            num_samples = _length(dataset)
         if seed is None:
             raise TypeError("DistributedSampler: seed must be an int (the same on every rank), got None")
         super().__init__(num_samples, shuffle=shuffle, seed=seed)
-        if num_replicas is None or rank is None:
-            from .distributed import Communicator
-            comm = comm if isinstance(comm, Communicator) else Communicator(comm)
-            num_replicas = comm.size if num_replicas is None else num_replicas
-            rank = comm.rank if rank is None else rank
+        if num_replicas is None or rank is None:  # read from the communicator (no collective call)
+            from .distributed import Communicator, _mpi
+            if comm is None:
+                comm = _mpi().COMM_WORLD
+            size, me = (comm.size, comm.rank) if isinstance(comm, Communicator) else (comm.Get_size(), comm.Get_rank())
+            num_replicas = size if num_replicas is None else num_replicas
+            rank = me if rank is None else rank
         for name, value in (("num_replicas", num_replicas), ("rank", rank)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise TypeError(f"DistributedSampler: {name} must be an int, got {value!r}")
@@ -263,6 +269,8 @@ class DataLoader:
             raise ValueError("DataLoader: give either sampler or shuffle/seed, not both")
         elif not isinstance(sampler, Sampler):
             raise TypeError(f"DataLoader: sampler must be an nthgrad.data.Sampler, got {type(sampler).__name__}")
+        elif sampler.num_samples != n:
+            raise ValueError(f"DataLoader: the sampler orders {sampler.num_samples} samples but the dataset has {n}")
         self.batch_size = int(batch_size)
         self.drop_last = bool(drop_last)
         self.sampler = sampler

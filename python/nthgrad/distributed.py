@@ -104,6 +104,9 @@ class Communicator:
 
     def __init__(self, comm=None):
         MPI, backend = _backend()
+        if isinstance(comm, backend.Communicator):  # from group(): already nthgrad's own
+            self._c, self.mpi_comm = comm, None
+            return
         if isinstance(comm, Communicator):
             self._c, self.mpi_comm = comm._c.duplicate(), comm.mpi_comm
             return
@@ -138,10 +141,16 @@ class Communicator:
         return self._c.all_reduce(x, op)
 
     def broadcast(self, x, root=0):
-        """root's x on every rank (the others' x gives the shape). Gradient: the
-        ranks' gradients summed, at root."""
+        """root's x on every rank (the others' x gives the shape). Gradient:
+        reduce (the ranks' gradients summed, at root)."""
         _check_tensor("broadcast", "x", x)
         return self._c.broadcast(x, root)
+
+    def reduce(self, x, root=0):
+        """The sum of the ranks' x at root, zeros on the other ranks. Gradient:
+        broadcast from root."""
+        _check_tensor("reduce", "x", x)
+        return self._c.reduce(x, root)
 
     def all_gather(self, x):
         """The ranks' x (same shape, at least one axis) concatenated along axis 0
@@ -172,10 +181,13 @@ class Communicator:
     def group(self, ranks):
         """The given ranks as a new Communicator (in the order given), None on
         the ranks left out. Collective over this communicator."""
-        ranks = [int(r) for r in ranks]
-        sub = self.mpi_comm.Split(0 if self.rank in ranks else _mpi().UNDEFINED,
-                                  ranks.index(self.rank) if self.rank in ranks else 0)
-        return None if sub == _mpi().COMM_NULL else Communicator(sub)
+        if isinstance(ranks, (str, bytes)) or not hasattr(ranks, "__iter__"):
+            raise TypeError(f"group: ranks must be a sequence of ints, got {type(ranks).__name__}")
+        ranks = list(ranks)
+        if any(isinstance(r, bool) or not isinstance(r, numbers.Integral) for r in ranks):
+            raise TypeError(f"group: ranks must be ints, got {ranks!r}")
+        sub = self._c.group([int(r) for r in ranks])  # checked (distinct, in range) on nthgrad's own communicator
+        return Communicator(sub) if sub.valid else None
 
     def __repr__(self):
         return f"Communicator(rank={self.rank}, size={self.size})"
@@ -192,6 +204,8 @@ def sync_batch_normalization(x, beta, gamma, mean, variance, comm, group="world"
     batches of different sizes). Its gradients, of every order, are those of
     the global batch. ``comm``: a Communicator or mpi4py communicator;
     ``group`` 'world' (all of comm; for fewer ranks pass ``comm.group(ranks)``).
+    ``comm=None`` is MPI's world here; ``F.sync_batch_normalization`` with
+    ``comm=None`` is batch_normalization on this process alone.
 
         y = sync_batch_normalization(x, beta, gamma, running_mean, running_var, comm)   # x: this rank's batch
     """
@@ -248,9 +262,10 @@ class DistributedDataParallel(Module):
         self.module = module
         object.__setattr__(self, "comm", _communicator(comm))
         object.__setattr__(self, "broadcast_buffers", bool(broadcast_buffers))
-        params = [p for p in module.parameters() if p.requires_grad]
-        backend.broadcast_parameters(params, self.comm._c, 0)
+        # every parameter (frozen ones too) and buffer becomes rank 0's
+        backend.broadcast_parameters(list(module.parameters()), self.comm._c, 0)
         self._sync_buffers()
+        params = [p for p in module.parameters() if p.requires_grad]
         object.__setattr__(self, "_reducer", backend.GradientReducer(params, self.comm._c,
                                                                     max(1, int(bucket_cap_mb * 2**20)),
                                                                     bool(overlap)))

@@ -57,13 +57,20 @@ def collectives_match_numpy():
         rows = slice(2 * RANK, 2 * RANK + 2)
         np.testing.assert_allclose(a(comm.reduce_scatter(t(ys[RANK]))), sum(ys)[rows], rtol=tol, atol=tol)
         np.testing.assert_allclose(a(comm.reduce_scatter(t(ys[RANK]), "mean")), sum(ys)[rows] / R, rtol=tol, atol=tol)
+        np.testing.assert_allclose(a(comm.reduce(x, root=R - 1)), sum(xs) if RANK == R - 1 else 0 * xs[0],
+                                   rtol=tol, atol=tol)
         # in place, on the tensor's own memory
         z = t(xs[RANK])
-        view = np.asarray(z)
         assert comm.all_reduce_(z) is z
-        np.testing.assert_allclose(view, sum(xs), rtol=tol, atol=tol)
+        np.testing.assert_allclose(a(z), sum(xs), rtol=tol, atol=tol)
         comm.broadcast_(z, root=0)
-        np.testing.assert_allclose(view, sum(xs), rtol=tol, atol=tol)
+        np.testing.assert_allclose(a(z), sum(xs), rtol=tol, atol=tol)
+        # memory that NumPy sees (a live view, or an array shared by from_numpy) is not written: on every rank
+        view = np.asarray(z)
+        expect_error_everywhere(lambda: comm.all_reduce_(z), RuntimeError, "NumPy view")
+        del view
+        expect_error_everywhere(lambda: comm.broadcast_(ng.from_numpy(np.frombuffer(b"\0" * 16))), RuntimeError,
+                                "belongs to NumPy")
     counts = t(np.array([RANK, 1], dtype=np.int64))
     comm.all_reduce_(counts)
     np.testing.assert_array_equal(a(counts), [R * (R - 1) // 2, R])
@@ -108,7 +115,72 @@ def collectives_are_differentiable_to_second_order():
     np.testing.assert_allclose(a(g), np.where(winner == RANK, sum(ws), 0.0), rtol=1e-12)
 
 
+@check
+def mixed_collectives_match_one_process_to_second_order():
+    # the ranks' losses summed, emulated on one process with the ranks' tensors stacked: each rank's
+    # gradient and Hessian-vector product is that of the sum with respect to its own row
+    xs = np.stack([rank_data(r, (3,), salt=8) for r in range(R)])
+    v = rank_data(0, (3,), salt=9)
+    programs = {
+        "broadcast and all_reduce": (lambda c, x: (c.broadcast(x, 0) ** 2 * c.all_reduce(x) ** 2).sum(),
+                                     lambda X: R * (X[0] ** 2 * X.sum(axis=0) ** 2).sum()),
+        "reduce then broadcast": (lambda c, x: (c.broadcast(c.reduce(x * x, R - 1), R - 1) * x).sum(),
+                                  lambda X: ((X * X).sum(axis=0)[None, :] * X).sum()),
+        "max and mean": (lambda c, x: (c.all_reduce(x.tanh(), "max") * c.all_reduce(x, "mean") ** 3).sum(),
+                         lambda X: R * (X.tanh().max(axis=0) * X.mean(axis=0) ** 3).sum()),
+    }
+    for name, (local_loss, global_loss) in programs.items():
+        x = t(xs[RANK], requires_grad=True)
+        (g,) = ng.grad(local_loss(comm, x), [x], create_graph=True)
+        (h,) = ng.grad((g * t(v)).sum(), [x])
+        X = t(xs, requires_grad=True)
+        (G,) = ng.grad(global_loss(X), [X], create_graph=True)
+        (H,) = ng.grad((G * t(v)).sum(), [X])
+        np.testing.assert_allclose(a(g), a(G)[RANK], rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(a(h), a(H)[RANK], rtol=1e-10, atol=1e-12, err_msg=name)
+
+
 # ---- wrong shapes: a clear error on every rank, not a hang -------------------------------------------
+
+def expect_error_everywhere(call, error=ValueError, text=""):
+    """call() must raise on every rank (the rank at fault its own error, the others a ValueError naming it)."""
+    try:
+        call()
+    except (error, ValueError) as e:
+        assert text in str(e) or "call was invalid" in str(e), e
+    else:
+        raise AssertionError("no error")
+
+
+@check
+def a_bad_argument_on_one_rank_raises_on_every_rank():
+    last = RANK == R - 1
+    cases = [
+        (lambda: comm.all_reduce(t(np.ones(3, dtype=np.int64 if last else np.float64))), TypeError, "float32 or"),
+        (lambda: comm.reduce_scatter(t(np.ones((R + (1 if last else 0), 2)))), ValueError, "multiple"),
+        (lambda: comm.all_gather(t(np.float64(1.0) if last else np.ones(1))), ValueError, "at least one axis"),
+        (lambda: comm.broadcast(t(np.ones(2)), root=R + 3 if last else 0), ValueError, "is not a rank"),
+        (lambda: comm.all_reduce_(t(np.ones(2, dtype=np.int64)), "mean" if last else "sum"), TypeError, "integer"),
+        (lambda: F.sync_batch_normalization(t(np.ones((2, 3))), None, None, t(np.zeros((1, 4 if last else 3))), None,
+                                            comm), ValueError, "mean is float64 of shape"),
+    ]
+    if R == 1:
+        return
+    for call, error, text in cases:
+        try:
+            call()
+        except error if last else ValueError as e:
+            if last:
+                assert text in str(e), e
+            else:
+                assert f"rank {R - 1}'s call was invalid, so no rank communicated: " in str(e) and text in str(e), e
+        else:
+            raise AssertionError(f"no error on rank {RANK}")
+    np.testing.assert_array_equal(a(comm.all_reduce(t(np.ones(2)))), [R, R])
+    # DDP over models with different parameters
+    if R > 1:
+        net = nn.Linear(2, 2, bias=RANK != 0, dtype=ng.float64)
+        expect_error_everywhere(lambda: dist.DistributedDataParallel(net, comm), ValueError, "different")
 
 @check
 def mismatched_tensors_raise_on_every_rank():
@@ -117,6 +189,7 @@ def mismatched_tensors_raise_on_every_rank():
         ("all_reduce", lambda: comm.all_reduce(t(np.ones(3, dtype=np.float32 if RANK else np.float64)))),
         ("all_gather", lambda: comm.all_gather(t(np.ones((1 + RANK % 2, 2))))),
         ("broadcast", lambda: comm.broadcast(t(np.ones(3)), root=RANK % 2)),
+        ("reduce", lambda: comm.reduce(t(np.ones(3 + RANK)))),
         ("all_reduce", lambda: comm.all_reduce(t(np.ones(3)), "max" if RANK else "sum")),
     ]
     for op, call in cases:
@@ -203,6 +276,33 @@ def ddp_matches_one_process_on_the_global_batch():
     assert ddp.buckets_started_early == len(ddp.buckets) > 1
     train_both(mse, overlap=False)
     train_both(mse, bucket_cap_mb=25)  # one bucket
+
+
+@check
+def ddp_unused_frozen_and_collectives_in_the_graph():
+    # a frozen parameter is broadcast too; a parameter no rank uses keeps .grad None; one used on rank 0
+    # only gets rank 0's gradient / R; with overlap off, a collective in the graph (sync BN) does not
+    # deadlock against a bucket waiting for a parameter unused on some rank
+    for overlap in (True, False):
+        net = nn.Sequential(nn.Linear(3, 4, dtype=ng.float64), nn.SyncBatchNorm(4, dtype=ng.float64, comm=comm),
+                            nn.Linear(4, 1, dtype=ng.float64))
+        extra = nn.Linear(3, 1, dtype=ng.float64)
+        unused = nn.Linear(3, 1, dtype=ng.float64)
+        holder = nn.ModuleList([net, extra, unused])
+        with ng.no_grad():
+            for p in holder.parameters():
+                p.copy_(t(np.full(p.shape, 0.1 * (RANK + 1))))
+        extra.bias.requires_grad = False
+        ddp = dist.DistributedDataParallel(holder, comm, bucket_cap_mb=0.0001, overlap=overlap)
+        assert a(extra.bias)[0] == 0.1  # rank 0's
+        x = t(rank_data(RANK, (5, 3), salt=10))
+        loss = net(x).sum() + (extra(x).sum() if RANK == 0 else 0.0)
+        loss.backward()
+        assert unused.weight.grad is None and unused.bias.grad is None
+        assert extra.weight.grad is not None
+        for p in net.parameters():
+            assert p.grad is not None
+        np.testing.assert_allclose(a(comm.all_reduce(extra.weight.grad, "max")), a(extra.weight.grad), rtol=0)
 
 
 def gradient_penalty_loss(net, x, y):
@@ -362,11 +462,18 @@ def sync_batch_norm_module_and_errors():
     bn.eval()
     ref.eval()
     np.testing.assert_allclose(a(bn(t(xs[RANK]))), a(ref(t(np.concatenate(xs))))[mine], rtol=1e-12)
-    # convert_sync_batchnorm keeps the parameters
-    net = nn.Sequential(nn.Linear(2, 3, dtype=ng.float64), nn.BatchNorm1d(3, dtype=ng.float64))
+    # convert_sync_batchnorm keeps the parameters and the layers' order
+    net = nn.Sequential(nn.Linear(2, 3, dtype=ng.float64), nn.BatchNorm1d(3, dtype=ng.float64), nn.Tanh())
     weight = net[1].weight
     net = nn.SyncBatchNorm.convert_sync_batchnorm(net, comm)
-    assert isinstance(net[1], nn.SyncBatchNorm) and net[1].weight is weight
+    assert [type(m).__name__ for m in net] == ["Linear", "SyncBatchNorm", "Tanh"] and net[1].weight is weight
+    # one sample on this rank is fine when the global batch has more
+    bn = nn.SyncBatchNorm(2, dtype=ng.float64, comm=comm)
+    if R > 1:
+        one = t(rank_data(RANK, (1, 2), salt=11))
+        all_rows = np.concatenate([rank_data(r, (1, 2), salt=11) for r in range(R)])
+        ref = nn.BatchNorm1d(2, dtype=ng.float64)
+        np.testing.assert_allclose(a(bn(one)), a(ref(t(all_rows)))[RANK:RANK + 1], rtol=1e-12, atol=1e-12)
     # a rank with another channel count: an error on every rank, no hang
     if R > 1:
         try:
@@ -385,6 +492,8 @@ def sync_batch_norm_module_and_errors():
 
 @check
 def sub_communicators_and_the_sampler():
+    for bad in ([R], [], [0, 0], [-1]):
+        expect_error_everywhere(lambda: comm.group(bad), ValueError, "ranks must be distinct")
     # a group of the even ranks
     evens = list(range(0, R, 2))
     sub = comm.group(evens)

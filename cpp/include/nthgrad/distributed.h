@@ -54,8 +54,11 @@ class Communicator {
   // sends the summed gradient to the ranks holding the maximum, split among ties.
   Variable all_reduce(const Variable& x, ReduceOp op = ReduceOp::Sum) const;
   // root's x on every rank (the other ranks' x gives shape and dtype only);
-  // gradient: the sum of the ranks' gradients, at root (zeros elsewhere).
+  // gradient: reduce (the sum of the ranks' gradients at root, zeros elsewhere).
   Variable broadcast(const Variable& x, int root = 0) const;
+  // The sum of the ranks' x at root, zeros elsewhere (MPI_Reduce). Gradient:
+  // broadcast from root.
+  Variable reduce(const Variable& x, int root = 0) const;
   // The ranks' x concatenated along axis 0 (in rank order); x has at least
   // one axis. Gradient: reduce_scatter (Sum) of the gradient.
   Variable all_gather(const Variable& x) const;
@@ -70,10 +73,10 @@ class Communicator {
 
   struct Impl;
   const std::shared_ptr<Impl>& impl() const { return impl_; }
+  const Impl& checked(const char* op) const;  // RuntimeError for an empty communicator
 
  private:
   explicit Communicator(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
-  const Impl& checked(const char* op) const;  // RuntimeError for an empty communicator
   std::shared_ptr<Impl> impl_;
 };
 

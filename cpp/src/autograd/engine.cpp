@@ -4,6 +4,7 @@
 // either records its ops (a differentiable gradient) or just computes.
 #include <atomic>
 #include <deque>
+#include <queue>
 #include <optional>
 #include <unordered_set>
 #include <unordered_map>
@@ -90,21 +91,30 @@ class GraphTask {
   }
 
   // Kahn's algorithm: a node comes after every node that feeds it a gradient.
+  // Among the ready nodes the latest created runs first. A node's consumers
+  // were created after it, so this runs the nodes in decreasing order of
+  // creation (AccumulateGrad sinks aside): the order depends only on which
+  // nodes exist. Data-parallel ranks whose graphs differ elsewhere (lean
+  // recording folds constants by value) still meet their collectives in the
+  // same order, as PyTorch's engine orders by sequence number.
   std::vector<int> topological_order() {
     std::vector<int> deps(states_.size());
-    std::deque<int> ready;
+    std::priority_queue<std::pair<uint64_t, int>> ready;
     for (std::size_t i = 0; i < states_.size(); ++i) {
       deps[i] = states_[i].dependencies;
-      if (deps[i] == 0) ready.push_back(static_cast<int>(i));
+      if (deps[i] == 0) ready.emplace(states_[i].node->sequence(), static_cast<int>(i));
     }
     std::vector<int> order;
     order.reserve(states_.size());
     while (!ready.empty()) {
-      int i = ready.front();
-      ready.pop_front();
+      int i = ready.top().second;
+      ready.pop();
       order.push_back(i);
       for (const Edge& e : states_[i].node->next())
-        if (e.node && --deps[index_of(e.node.get())] == 0) ready.push_back(index_of(e.node.get()));
+        if (e.node) {
+          const int j = index_of(e.node.get());
+          if (--deps[j] == 0) ready.emplace(e.node->sequence(), j);
+        }
     }
     return order;
   }

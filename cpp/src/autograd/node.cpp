@@ -35,10 +35,14 @@ void release_node(std::shared_ptr<Node>&& node) {
   t_draining = false;
 }
 
-Node::Node(const char* name) : name_(name) { ++g_live_nodes; }
+namespace {
+std::atomic<uint64_t> g_node_sequence{0};
+}
+
+Node::Node(const char* name) : name_(name), sequence_(++g_node_sequence) { ++g_live_nodes; }
 
 Node::Node(const char* name, VariableList inputs, const std::vector<Tensor>& outputs, Saved saved, Rule rule)
-    : name_(name), rule_(std::move(rule)), inputs_(std::move(inputs)) {
+    : name_(name), sequence_(++g_node_sequence), rule_(std::move(rule)), inputs_(std::move(inputs)) {
   ++g_live_nodes;
   num_outputs_ = outputs.size();
   const std::size_t n = inputs_.size();

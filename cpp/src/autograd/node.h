@@ -70,6 +70,11 @@ class Node : public std::enable_shared_from_this<Node> {
   Node& operator=(const Node&) = delete;
 
   const char* name() const { return name_; }
+  // The order of creation (process-wide). The engine runs ready nodes
+  // latest-created first, so the order of a backward pass depends only on
+  // which nodes exist, not on the shape of the graph around them: ranks of a
+  // data-parallel run reach their collectives in the same order.
+  uint64_t sequence() const { return sequence_; }
   const std::vector<Edge>& next() const { return next_; }
   std::size_t num_outputs() const { return num_outputs_; }
   bool released() const { return released_; }
@@ -103,6 +108,7 @@ class Node : public std::enable_shared_from_this<Node> {
   friend class Ctx;
   VariableList unpack_inputs() const;
   const char* name_;
+  uint64_t sequence_;
   Rule rule_;
   VariableList inputs_;              // saved non-leaf inputs (undefined elsewhere)
   std::vector<Tensor> leaf_values_;  // saved leaf inputs' values (undefined elsewhere)

@@ -8,6 +8,9 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <exception>
+#include <functional>
 
 #include "autograd/record.h"
 #include "distributed/mpi_detail.h"
@@ -95,39 +98,70 @@ void scale(void* data, int64_t n, DType dtype, double factor) {
   }
 }
 
-// Checks that every rank called the same collective with a tensor of the
-// same shape and dtype (and the same `extra`: root, reduce op). One small
-// allreduce of each field and its negation (MAX): the ranks agree exactly
-// when max(v) == -max(-v), i.e. max == min. On disagreement every rank
-// gathers every rank's description and throws the same ValueError.
-void agree(const Communicator::Impl& c, const char* op, const Tensor& t, int64_t extra) {
+// Runs this rank's argument checks, then checks that every rank passed them
+// and called the same collective with a tensor of the same shape and dtype
+// (and the same `extra`: root, reduce op). One small allreduce (MAX) of each
+// field and its negation: the ranks agree exactly when max(v) == -max(-v),
+// i.e. max == min. Any failure is raised on every rank, so none is left
+// waiting in a collective the others never make: a rank whose checks failed
+// rethrows its own error, the others a ValueError quoting it; calls that
+// differ give every rank the same ValueError describing each rank's call.
+void agree(const Communicator::Impl& c, const char* op, const Tensor& t, int64_t extra,
+           const std::function<void()>& local_checks) {
+  std::exception_ptr local;
+  std::string local_text;
+  if (local_checks) {
+    try {
+      local_checks();
+    } catch (const std::exception& e) {
+      local = std::current_exception();
+      local_text = e.what();
+    }
+  }
   constexpr int kDims = 8;
-  constexpr int kFields = 4 + kDims;
+  constexpr int kFields = 5 + kDims;  // op, dtype, ndim, extra, failed, dims
   std::array<int64_t, kFields> mine{};
   // the op by its name's characters, so different collectives also disagree
   int64_t code = 0;
   for (const char* p = op; *p; ++p) code = code * 131 + *p;
   mine[0] = code % (int64_t{1} << 40);
-  mine[1] = static_cast<int64_t>(t.dtype());
-  mine[2] = t.ndim();
+  mine[1] = t.defined() ? static_cast<int64_t>(t.dtype()) : -1;
+  mine[2] = t.defined() ? t.ndim() : -1;
   mine[3] = extra;
+  mine[4] = local ? 1 : 0;
   uint64_t tail = 1469598103934665603ULL;  // dimensions beyond kDims, hashed
-  for (int64_t d = 0; d < t.ndim(); ++d) {
+  for (int64_t d = 0; d < mine[2]; ++d) {
     if (d < kDims)
-      mine[4 + d] = t.shape()[d];
+      mine[5 + d] = t.shape()[d];
     else
       tail = (tail ^ static_cast<uint64_t>(t.shape()[d])) * 1099511628211ULL;
   }
-  if (t.ndim() > kDims) mine[4 + kDims - 1] ^= static_cast<int64_t>(tail >> 1);
+  if (mine[2] > kDims) mine[5 + kDims - 1] ^= static_cast<int64_t>(tail >> 1);
   std::array<int64_t, 2 * kFields> both{};
   for (int i = 0; i < kFields; ++i) {
     both[i] = mine[i];
     both[kFields + i] = -mine[i];
   }
   check_mpi(MPI_Allreduce(MPI_IN_PLACE, both.data(), 2 * kFields, MPI_INT64_T, MPI_MAX, c.comm), op);
+  const bool failed = both[4] > 0;
   bool same = true;
   for (int i = 0; i < kFields; ++i) same = same && both[i] == -both[kFields + i];
-  if (same) return;
+  if (same && !failed) return;
+
+  if (failed) {  // every rank learns the failing ranks' messages
+    constexpr int kText = 240;
+    std::vector<char> texts(static_cast<std::size_t>(kText) * c.size, '\0');
+    std::array<char, kText> own{};
+    std::strncpy(own.data(), local_text.c_str(), kText - 1);
+    check_mpi(MPI_Allgather(own.data(), kText, MPI_CHAR, texts.data(), kText, MPI_CHAR, c.comm), op);
+    if (local) std::rethrow_exception(local);
+    for (int r = 0; r < c.size; ++r) {
+      const char* text = &texts[static_cast<std::size_t>(r) * kText];
+      if (*text)
+        throw ValueError(nthgrad::detail::cat(op, ": rank ", r, "'s call was invalid, so no rank communicated: ",
+                                              std::string(text, strnlen(text, kText))));
+    }
+  }
 
   // Every rank is here: describe each rank's call (op code, dtype, shape up to kDims axes).
   std::vector<int64_t> all(static_cast<std::size_t>(kFields) * c.size);
@@ -140,9 +174,13 @@ void agree(const Communicator::Impl& c, const char* op, const Tensor& t, int64_t
       text += "a different collective";
       continue;
     }
-    Shape shape(f + 4, f + 4 + std::min<int64_t>(f[2], kDims));
-    text += nthgrad::detail::cat(dtype_name(static_cast<DType>(f[1])), " ", shape_str(shape),
-                                 f[2] > kDims ? " (and more axes)" : "");
+    if (f[2] < 0) {
+      text += "no tensor";
+    } else {
+      Shape shape(f + 5, f + 5 + std::min<int64_t>(f[2], kDims));
+      text += nthgrad::detail::cat(dtype_name(static_cast<DType>(f[1])), " ", shape_str(shape),
+                                   f[2] > kDims ? " (and more axes)" : "");
+    }
     if (f[3] != mine[3]) text += nthgrad::detail::cat(" with argument ", f[3]);
   }
   throw ValueError(nthgrad::detail::cat(op, ": the ranks passed different tensors (every rank must pass the same "
@@ -176,8 +214,15 @@ Communicator Communicator::from_fortran_handle(int64_t handle) {
   MPI_Initialized(&initialized);
   if (!initialized)
     throw RuntimeError("Communicator: MPI is not initialised (import mpi4py.MPI, or call Communicator::world())");
+  if (handle < std::numeric_limits<MPI_Fint>::min() || handle > std::numeric_limits<MPI_Fint>::max())
+    throw ValueError(nthgrad::detail::cat("Communicator: ", handle, " is not a Fortran communicator handle"));
   MPI_Comm comm = MPI_Comm_f2c(static_cast<MPI_Fint>(handle));
   if (comm == MPI_COMM_NULL) throw ValueError("Communicator: the communicator is MPI_COMM_NULL");
+  int inter = 0;
+  detail::check_mpi(MPI_Comm_test_inter(comm, &inter), "Communicator");
+  if (inter)
+    throw ValueError("Communicator: an intercommunicator (two groups) is not supported; pass an intracommunicator "
+                     "(e.g. from its Merge())");
   return Communicator(duplicate_comm(comm, "Communicator"));
 }
 
@@ -220,117 +265,168 @@ Communicator Communicator::group(const std::vector<int>& ranks) const {
   return Communicator(impl);
 }
 
-void Communicator::all_reduce_(const Tensor& t, ReduceOp op) const {
-  const char* name = "all_reduce";
-  checked(name);
-  detail::agree(*impl_, name, t, static_cast<int64_t>(op));
-  detail::all_reduce_raw(*impl_, name, MPI_IN_PLACE, t.raw_data(), t.numel(), t.dtype(), detail::mpi_op(op));
-  if (op == ReduceOp::Mean) detail::scale(t.raw_data(), t.numel(), t.dtype(), 1.0 / impl_->size);
-  t.storage()->bump_version();
+namespace {
+
+void check_root(const char* op, int root, int size) {
+  if (root < 0 || root >= size)
+    throw ValueError(nthgrad::detail::cat(op, ": root ", root, " is not a rank of this communicator (size ", size,
+                                          ")"));
 }
 
-void Communicator::broadcast_(const Tensor& t, int root) const {
-  const char* name = "broadcast";
-  checked(name);
-  if (root < 0 || root >= impl_->size)
-    throw ValueError(nthgrad::detail::cat(name, ": root ", root, " is not a rank of this communicator (size ",
-                                          impl_->size, ")"));
-  detail::agree(*impl_, name, t, root);
-  const MPI_Datatype type = detail::mpi_type(name, t.dtype());
+// What an in-place collective may write: memory nthgrad owns, that no NumPy view or DLPack export sees
+// (read-only NumPy memory, from ng.from_numpy, included), of a dtype MPI can reduce.
+void check_in_place(const char* op, const Tensor& t, ReduceOp reduce) {
+  check::writable(op, "t", Variable(t));
+  detail::mpi_type(op, t.dtype());
+  if (reduce == ReduceOp::Mean && !is_floating(t.dtype()))
+    throw TypeError(nthgrad::detail::cat(op, ": the mean of an integer tensor (", dtype_name(t.dtype()),
+                                         ") is not supported; use 'sum'"));
+}
+
+void check_count(const char* op, int64_t n) {
+  if (n > detail::kMaxCount)
+    throw ValueError(nthgrad::detail::cat(op, ": ", n, " elements per rank; at most 2^30"));
+}
+
+}  // namespace
+
+void Communicator::all_reduce_(const Tensor& t, ReduceOp op) const {
+  const char* name = "all_reduce_";
+  const Impl& c = checked(name);
+  detail::agree(c, name, t, static_cast<int64_t>(op), [&] { check_in_place(name, t, op); });
+  t.storage()->bump_version();
+  detail::all_reduce_raw(c, name, MPI_IN_PLACE, t.raw_data(), t.numel(), t.dtype(), detail::mpi_op(op));
+  if (op == ReduceOp::Mean) detail::scale(t.raw_data(), t.numel(), t.dtype(), 1.0 / c.size);
+}
+
+// MPI_Bcast of t's memory in place (checked by the caller)
+static void bcast_raw(const Communicator::Impl& c, const char* op, const Tensor& t, int root) {
+  const MPI_Datatype type = detail::mpi_type(op, t.dtype());
   const std::size_t item = itemsize(t.dtype());
   for (int64_t at = 0; at < t.numel(); at += detail::kMaxCount) {
     const int count = static_cast<int>(std::min(detail::kMaxCount, t.numel() - at));
-    detail::check_mpi(MPI_Bcast(static_cast<char*>(t.raw_data()) + at * item, count, type, root, impl_->comm), name);
+    detail::check_mpi(MPI_Bcast(static_cast<char*>(t.raw_data()) + at * item, count, type, root, c.comm), op);
   }
+}
+
+void Communicator::broadcast_(const Tensor& t, int root) const {
+  const char* name = "broadcast_";
+  const Impl& c = checked(name);
+  detail::agree(c, name, t, root, [&] {
+    check_root(name, root, c.size);
+    check_in_place(name, t, ReduceOp::Sum);
+  });
   t.storage()->bump_version();
+  bcast_raw(c, name, t, root);
 }
 
 Variable Communicator::all_reduce(const Variable& x, ReduceOp op) const {
   const char* name = "all_reduce";
-  checked(name);
-  check::floating(name, "x", x);
+  const Impl& c = checked(name);
+  detail::agree(c, name, x.value(), static_cast<int64_t>(op), [&] { check::floating(name, "x", x); });
   Tensor out = Tensor::empty(x.shape(), x.dtype());
-  detail::agree(*impl_, name, x.value(), static_cast<int64_t>(op));
-  detail::all_reduce_raw(*impl_, name, x.value().raw_data(), out.raw_data(), x.numel(), x.dtype(), detail::mpi_op(op));
-  if (op == ReduceOp::Mean) detail::scale(out.raw_data(), out.numel(), out.dtype(), 1.0 / impl_->size);
+  detail::all_reduce_raw(c, name, x.value().raw_data(), out.raw_data(), x.numel(), x.dtype(), detail::mpi_op(op));
+  if (op == ReduceOp::Mean) detail::scale(out.raw_data(), out.numel(), out.dtype(), 1.0 / c.size);
   const Communicator self = *this;
   if (op != ReduceOp::Max)
     return record("all_reduce", {x}, out, kSavesNothing,
-                  [self, op](const Ctx& c) { return grads(self.all_reduce(c.gy(), op)); });
+                  [self, op](const Ctx& ctx) { return grads(self.all_reduce(ctx.gy(), op)); });
   // max: the summed gradient goes to the elements equal to the maximum, shared among the ranks that tie
-  return record("all_reduce", {x}, out, kSavesInputs | kSavesOutput, [self](const Ctx& c) {
-    Variable at_max = cast(equal(c.in(0), c.out()), c.gy().dtype());
+  return record("all_reduce", {x}, out, kSavesInputs | kSavesOutput, [self](const Ctx& ctx) {
+    Variable at_max = cast(equal(ctx.in(0), ctx.out()), ctx.gy().dtype());
     Variable ties = self.all_reduce(at_max, ReduceOp::Sum);
-    return grads(mul2(div2(self.all_reduce(c.gy(), ReduceOp::Sum), ties), at_max));
+    return grads(mul2(div2(self.all_reduce(ctx.gy(), ReduceOp::Sum), ties), at_max));
   });
 }
 
+// broadcast and reduce are each other's gradient. Each is one node on every
+// rank (root or not), so the ranks' backward graphs have the same shape.
 Variable Communicator::broadcast(const Variable& x, int root) const {
   const char* name = "broadcast";
-  checked(name);
-  check::floating(name, "x", x);
-  if (root < 0 || root >= impl_->size)
-    throw ValueError(nthgrad::detail::cat(name, ": root ", root, " is not a rank of this communicator (size ",
-                                          impl_->size, ")"));
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
-  if (impl_->rank == root && x.numel() > 0) std::memcpy(out.raw_data(), x.value().raw_data(), x.value().nbytes());
-  broadcast_(out, root);
-  const Communicator self = *this;
-  return record("broadcast", {x}, out, kSavesNothing, [self, root](const Ctx& c) {
-    Variable total = self.all_reduce(c.gy(), ReduceOp::Sum);
-    return grads(self.rank() == root ? total : mul_scalar(total, 0.0));
+  const Impl& c = checked(name);
+  detail::agree(c, name, x.value(), root, [&] {
+    check::floating(name, "x", x);
+    check_root(name, root, c.size);
   });
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  if (c.rank == root && x.numel() > 0) std::memcpy(out.raw_data(), x.value().raw_data(), x.value().nbytes());
+  bcast_raw(c, name, out, root);
+  const Communicator self = *this;
+  return record("broadcast", {x}, out, kSavesNothing,
+                [self, root](const Ctx& ctx) { return grads(self.reduce(ctx.gy(), root)); });
+}
+
+Variable Communicator::reduce(const Variable& x, int root) const {
+  const char* name = "reduce";
+  const Impl& c = checked(name);
+  detail::agree(c, name, x.value(), root, [&] {
+    check::floating(name, "x", x);
+    check_root(name, root, c.size);
+  });
+  Tensor out = Tensor::zeros(x.shape(), x.dtype());
+  const MPI_Datatype type = detail::mpi_type(name, x.dtype());
+  const std::size_t item = itemsize(x.dtype());
+  for (int64_t at = 0; at < x.numel(); at += detail::kMaxCount) {
+    const int count = static_cast<int>(std::min(detail::kMaxCount, x.numel() - at));
+    detail::check_mpi(MPI_Reduce(static_cast<const char*>(x.value().raw_data()) + at * item,
+                                 static_cast<char*>(out.raw_data()) + at * item, count, type, MPI_SUM, root, c.comm),
+                      name);
+  }
+  const Communicator self = *this;
+  return record("reduce", {x}, out, kSavesNothing,
+                [self, root](const Ctx& ctx) { return grads(self.broadcast(ctx.gy(), root)); });
 }
 
 Variable Communicator::all_gather(const Variable& x) const {
   const char* name = "all_gather";
-  checked(name);
-  check::floating(name, "x", x);
-  if (x.ndim() == 0) throw ValueError("all_gather: x must have at least one axis, got shape ()");
-  detail::agree(*impl_, name, x.value(), 0);
+  const Impl& c = checked(name);
+  detail::agree(c, name, x.value(), 0, [&] {
+    check::floating(name, "x", x);
+    if (x.ndim() == 0) throw ValueError("all_gather: x must have at least one axis, got shape ()");
+    check_count(name, x.numel());
+  });
   Shape shape = x.shape();
-  shape[0] *= impl_->size;
+  shape[0] *= c.size;
   Tensor out = Tensor::empty(shape, x.dtype());
-  const int64_t n = x.numel();
-  if (n > detail::kMaxCount)
-    throw ValueError(nthgrad::detail::cat(name, ": x has ", n, " elements; at most 2^30 per rank"));
+  const int n = static_cast<int>(x.numel());
   const MPI_Datatype type = detail::mpi_type(name, x.dtype());
-  detail::check_mpi(MPI_Allgather(x.value().raw_data(), static_cast<int>(n), type, out.raw_data(),
-                                  static_cast<int>(n), type, impl_->comm),
-                    name);
+  detail::check_mpi(MPI_Allgather(x.value().raw_data(), n, type, out.raw_data(), n, type, c.comm), name);
   const Communicator self = *this;
   return record("all_gather", {x}, out, kSavesNothing,
-                [self](const Ctx& c) { return grads(self.reduce_scatter(c.gy(), ReduceOp::Sum)); });
+                [self](const Ctx& ctx) { return grads(self.reduce_scatter(ctx.gy(), ReduceOp::Sum)); });
 }
 
 Variable Communicator::reduce_scatter(const Variable& x, ReduceOp op) const {
   const char* name = "reduce_scatter";
-  checked(name);
-  check::floating(name, "x", x);
-  if (op == ReduceOp::Max) throw ValueError("reduce_scatter: op must be sum or mean, got max");
-  if (x.ndim() == 0 || x.shape()[0] % impl_->size != 0)
-    throw ValueError(nthgrad::detail::cat(name, ": x's first axis must be a multiple of the number of ranks (",
-                                          impl_->size, "), got shape ", shape_str(x.shape())));
-  detail::agree(*impl_, name, x.value(), static_cast<int64_t>(op));
+  const Impl& c = checked(name);
+  detail::agree(c, name, x.value(), static_cast<int64_t>(op), [&] {
+    check::floating(name, "x", x);
+    if (op == ReduceOp::Max) throw ValueError("reduce_scatter: op must be sum or mean, got max");
+    if (x.ndim() == 0 || x.shape()[0] % c.size != 0)
+      throw ValueError(nthgrad::detail::cat(name, ": x's first axis must be a multiple of the number of ranks (",
+                                            c.size, "), got shape ", shape_str(x.shape())));
+    check_count(name, x.numel() / c.size);
+  });
   Shape shape = x.shape();
-  shape[0] /= impl_->size;
+  shape[0] /= c.size;
   Tensor out = Tensor::empty(shape, x.dtype());
-  const int64_t n = out.numel();
-  if (n > detail::kMaxCount)
-    throw ValueError(nthgrad::detail::cat(name, ": each rank's share has ", n, " elements; at most 2^30"));
+  const int n = static_cast<int>(out.numel());
   const MPI_Datatype type = detail::mpi_type(name, x.dtype());
-  detail::check_mpi(MPI_Reduce_scatter_block(x.value().raw_data(), out.raw_data(), static_cast<int>(n), type,
-                                             MPI_SUM, impl_->comm),
-                    name);
-  if (op == ReduceOp::Mean) detail::scale(out.raw_data(), n, out.dtype(), 1.0 / impl_->size);
+  detail::check_mpi(MPI_Reduce_scatter_block(x.value().raw_data(), out.raw_data(), n, type, MPI_SUM, c.comm), name);
+  if (op == ReduceOp::Mean) detail::scale(out.raw_data(), n, out.dtype(), 1.0 / c.size);
   const Communicator self = *this;
-  return record("reduce_scatter", {x}, out, kSavesNothing, [self, op](const Ctx& c) {
-    Variable g = self.all_gather(c.gy());
+  return record("reduce_scatter", {x}, out, kSavesNothing, [self, op](const Ctx& ctx) {
+    Variable g = self.all_gather(ctx.gy());
     return grads(op == ReduceOp::Mean ? mul_scalar(g, 1.0 / self.size()) : g);
   });
 }
 
 void broadcast_parameters(const VariableList& params, const Communicator& comm, int root) {
+  const char* name = "broadcast_parameters";
+  const Communicator::Impl& c = comm.checked(name);
+  // the same number of parameters everywhere (then broadcast_ checks each one's shape and dtype)
+  detail::agree(c, name, Tensor::empty({static_cast<int64_t>(params.size())}, DType::Int64), root,
+                [&] { check_root(name, root, c.size); });
   for (const Variable& p : params) comm.broadcast_(p.value(), root);
 }
 

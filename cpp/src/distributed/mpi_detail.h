@@ -3,6 +3,8 @@
 // raw collectives on buffers. Only cpp/src/distributed includes <mpi.h>.
 #include <mpi.h>
 
+#include <functional>
+
 #include "nthgrad/distributed.h"
 
 namespace nthgrad::distributed {
@@ -25,8 +27,11 @@ extern const int64_t kMaxCount;
 void all_reduce_raw(const Communicator::Impl& c, const char* op, const void* send, void* recv, int64_t n,
                     DType dtype, MPI_Op mpi_op);
 void scale(void* data, int64_t n, DType dtype, double factor);
-// ValueError on every rank unless every rank passes the same op, dtype, shape and extra.
-void agree(const Communicator::Impl& c, const char* op, const Tensor& t, int64_t extra);
+// Runs this rank's argument checks, then makes sure every rank passed its
+// checks and calls the same op with the same dtype, shape and extra; any
+// failure is raised on every rank (see communicator.cpp).
+void agree(const Communicator::Impl& c, const char* op, const Tensor& t, int64_t extra,
+           const std::function<void()>& local_checks = {});
 
 }  // namespace detail
 }  // namespace nthgrad::distributed

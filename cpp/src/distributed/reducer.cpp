@@ -30,7 +30,11 @@ namespace {
 struct Bucket {
   DType dtype;
   std::vector<int64_t> params;  // indices into Impl::params
+  // The parameters' gradients one after another, then one flag per parameter:
+  // 1 where the rank had a gradient. After the reduction a flag is > 0 when
+  // some rank had one; a parameter no rank had a gradient for keeps .grad None.
   int64_t numel = 0;
+  int64_t grads_numel = 0;
   Tensor flat;
   int64_t pending = 0;  // parameters of this pass not yet copied in
   bool started = false;
@@ -43,7 +47,7 @@ struct GradientReducer::Impl {
   Communicator comm;  // a duplicate: the thread's collectives never meet the caller's
   bool overlap;
   std::vector<Bucket> buckets;
-  std::vector<int64_t> bucket_of, offset_of;  // per parameter
+  std::vector<int64_t> bucket_of, offset_of, flag_of, params_numel;  // per parameter
   std::vector<int64_t> hooks;
 
   bool sync = true;
@@ -63,7 +67,13 @@ struct GradientReducer::Impl {
   bool stopping = false;
   std::exception_ptr failure;
 
-  Impl(const VariableList& ps, const Communicator& c, bool ov) : params(ps), comm(c.duplicate()), overlap(ov) {}
+  Impl(const VariableList& ps, const Communicator& c, bool ov) : params(ps), comm(c.duplicate()), overlap(ov) {
+    // The thread calls MPI while the caller may too (a collective in the backward graph): that needs
+    // MPI_THREAD_MULTIPLE (what mpi4py asks for). Below it, buckets are reduced at the end of the pass.
+    int level = MPI_THREAD_SINGLE;
+    MPI_Query_thread(&level);
+    if (level < MPI_THREAD_MULTIPLE) overlap = false;
+  }
 
   void reduce(Bucket& b) {
     const Communicator::Impl& c = *comm.impl();
@@ -93,10 +103,9 @@ struct GradientReducer::Impl {
 
   void start(std::size_t k) {
     buckets[k].started = true;
-    if (!overlap) {
-      reduce(buckets[k]);
-      return;
-    }
+    if (!overlap) return;  // reduced by finish(): reducing here could block on a rank whose graph
+                           // still has a collective to run before this parameter's gradient
+
     {
       std::lock_guard<std::mutex> lock(mutex);
       queue.push_back(k);
@@ -116,6 +125,19 @@ struct GradientReducer::Impl {
     }
   }
 
+  // the flag of parameter i in its bucket
+  void set_flag(const Bucket& b, int64_t i, double value) {
+    const int64_t at = b.grads_numel + flag_of[i];
+    if (b.dtype == DType::Float32)
+      b.flat.data<float>()[at] = static_cast<float>(value);
+    else
+      b.flat.data<double>()[at] = value;
+  }
+  double flag(const Bucket& b, int64_t i) const {
+    const int64_t at = b.grads_numel + flag_of[i];
+    return b.dtype == DType::Float32 ? b.flat.data<float>()[at] : b.flat.data<double>()[at];
+  }
+
   void copy_in(int64_t i, const Variable& grad) {
     Bucket& b = buckets[bucket_of[i]];
     const std::size_t item = itemsize(b.dtype);
@@ -125,6 +147,7 @@ struct GradientReducer::Impl {
       std::memcpy(dst, grad.value().raw_data(), n);
     else
       std::memset(dst, 0, n);  // all-zero bits are 0.0 for float and double
+    set_flag(b, i, grad.defined() ? 1.0 : 0.0);
     copied[i] = true;
     --b.pending;
   }
@@ -145,6 +168,13 @@ struct GradientReducer::Impl {
 
   void on_grad(int64_t i) {
     if (!sync) return;
+    const Bucket& b = buckets[bucket_of[i]];
+    if (params[i].dtype() != b.dtype || params[i].numel() != params_numel[i])
+      throw RuntimeError(nthgrad::detail::cat("DistributedDataParallel: parameter ", i, " is now ",
+                                              dtype_name(params[i].dtype()), " of shape ", shape_str(params[i].shape()),
+                                              " but was ", dtype_name(b.dtype), " with ", params_numel[i],
+                                              " elements when it was wrapped; cast or resize the module before "
+                                              "wrapping it"));
     if (pass != backward_pass_id()) begin_pass();
     if (recording || copied[i]) return;
     copy_in(i, params[i].grad());
@@ -170,8 +200,11 @@ struct GradientReducer::Impl {
       if (!copied[i]) copy_in(static_cast<int64_t>(i), params[i].grad());
     while (next_bucket < buckets.size()) start(next_bucket++);
     wait();
+    if (!overlap)
+      for (Bucket& b : buckets) reduce(b);
     for (std::size_t i = 0; i < params.size(); ++i) {
       const Bucket& b = buckets[bucket_of[i]];
+      if (!(flag(b, static_cast<int64_t>(i)) > 0)) continue;  // no rank had a gradient: .grad stays as it is
       const char* src = static_cast<const char*>(b.flat.raw_data()) + offset_of[i] * itemsize(b.dtype);
       params[i].set_grad(Variable(Tensor::from_data(src, params[i].shape(), b.dtype)));
     }
@@ -194,21 +227,28 @@ GradientReducer::GradientReducer(const VariableList& params, const Communicator&
   Impl& s = *impl_;
   s.bucket_of.assign(params.size(), 0);
   s.offset_of.assign(params.size(), 0);
+  s.flag_of.assign(params.size(), 0);
+  for (const Variable& p : params) s.params_numel.push_back(p.numel());
   // Reverse order: the backward pass reaches the last layers first.
   for (std::size_t r = params.size(); r-- > 0;) {
     const Variable& p = params[r];
     const int64_t bytes = p.numel() * static_cast<int64_t>(itemsize(p.dtype()));
     if (s.buckets.empty() || s.buckets.back().dtype != p.dtype() ||
-        (s.buckets.back().numel > 0 &&
-         (s.buckets.back().numel * static_cast<int64_t>(itemsize(p.dtype())) + bytes > bucket_bytes)))
+        (s.buckets.back().grads_numel > 0 &&
+         (s.buckets.back().grads_numel * static_cast<int64_t>(itemsize(p.dtype())) + bytes > bucket_bytes)))
       s.buckets.push_back(Bucket{p.dtype()});
     Bucket& b = s.buckets.back();
     s.bucket_of[r] = static_cast<int64_t>(s.buckets.size()) - 1;
-    s.offset_of[r] = b.numel;
+    s.offset_of[r] = b.grads_numel;
+    s.flag_of[r] = static_cast<int64_t>(b.params.size());
     b.params.push_back(static_cast<int64_t>(r));
-    b.numel += p.numel();
+    b.grads_numel += p.numel();
   }
+  // every rank must have the same parameters, so the same buckets
+  detail::agree(*s.comm.impl(), op, Tensor::empty({static_cast<int64_t>(params.size())}, DType::Int64),
+                static_cast<int64_t>(s.buckets.size()));
   for (Bucket& b : s.buckets) {
+    b.numel = b.grads_numel + static_cast<int64_t>(b.params.size());
     b.flat = Tensor::zeros({b.numel}, b.dtype);
     // every rank must have built the same buckets (same parameters): checked once here
     detail::agree(*s.comm.impl(), op, b.flat, static_cast<int64_t>(b.params.size()));

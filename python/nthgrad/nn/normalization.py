@@ -82,7 +82,8 @@ class _BatchNorm(Module):
             _check_same_dtype(self, input, reference)
         use_batch_stats = self.training or self.running_mean is None
         updates_running = self.training and self.running_mean is not None
-        if self.training and input.numel() // self.num_features == 1:  # an empty batch passes, as torch
+        if self.training and input.numel() // self.num_features == 1 and self._local_statistics:
+            # an empty batch passes, as torch
             raise ValueError(f"{self}: training needs more than 1 value per channel, got input shape {shape}")
         decay_rate = 0.0
         if updates_running:
@@ -97,6 +98,8 @@ class _BatchNorm(Module):
             with no_grad():
                 self.num_batches_tracked.copy_(tensor(batches, dtype=DType.int64))
         return y
+
+    _local_statistics = True  # the batch statistics are this process's (SyncBatchNorm: all ranks')
 
     def _normalize(self, input, beta, gamma, mean, var, decay_rate, use_batch_stats):
         return F.batch_normalization(input, beta, gamma, mean, var, [1], decay_rate, self.eps, use_batch_stats)
@@ -155,6 +158,7 @@ class SyncBatchNorm(_BatchNorm):
         net = nn.SyncBatchNorm.convert_sync_batchnorm(net, comm)   # every BatchNorm*d replaced
     """
     ranks = (2, 3, 4, 5)
+    _local_statistics = False  # one sample on this rank is fine: the statistics are over every rank's
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  dtype=DType.float32, comm=None, *, bias=True):
