@@ -158,3 +158,20 @@ def test_distributed_sampler_rejects_bad_arguments():
     with pytest.raises(TypeError, match="a number of samples or have a len"):
         DistributedSampler(object(), num_replicas=2, rank=0)
     assert len(DistributedSampler(np.zeros((7, 2)), num_replicas=2, rank=0)) == 4
+
+
+def test_distributed_sampler_takes_a_tuple_of_arrays_and_the_loader_checks_its_size():
+    x, y = np.zeros((9, 2)), np.zeros(9)
+    assert DistributedSampler((x, y), num_replicas=2, rank=0).num_samples == 9
+    with pytest.raises(ValueError, match="the sampler orders 10 samples but the dataset has 9"):
+        DataLoader((x, y), batch_size=2, sampler=DistributedSampler(10, num_replicas=2, rank=0))
+
+
+def test_a_reassigned_layer_keeps_its_place():
+    # convert_sync_batchnorm reassigns children: a Sequential must keep its order (it moved to the end)
+    net = ng.nn.Sequential(ng.nn.Linear(2, 3), ng.nn.BatchNorm1d(3), ng.nn.Tanh())
+    setattr(net, "1", ng.nn.ReLU())
+    assert [type(m).__name__ for m in net] == ["Linear", "ReLU", "Tanh"]
+    lin = ng.nn.Linear(2, 2)
+    lin.weight = ng.nn.Parameter(ng.ones((2, 2)))
+    assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
