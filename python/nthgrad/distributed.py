@@ -15,7 +15,8 @@ without it; the first call here says what to install.
 
 Collectives work on the tensors' own memory (no copies through Python) and
 are differentiable to every order: the gradient of ``all_reduce`` is an
-``all_reduce``, that of ``all_gather`` a ``reduce_scatter`` and the reverse.
+``all_reduce``, that of ``all_gather`` a ``reduce_scatter``, that of
+``broadcast`` a ``reduce``, and the reverse.
 Every rank must make the same calls in the same order, as in MPI; a rank
 passing a tensor of another shape or dtype gets a ValueError (on every rank)
 naming each rank's shape, not a hang. docs/distributed.md has the design.
@@ -92,7 +93,8 @@ class Communicator:
     is collective: every rank of ``comm`` must make it).
 
     Differentiable (float32, float64): ``all_reduce(x, op)`` ('sum', 'mean',
-    'max'), ``broadcast(x, root)``, ``all_gather(x)`` (concatenated along
+    'max'), ``broadcast(x, root)``, ``reduce(x, root)`` (the sum at root,
+    zeros elsewhere), ``all_gather(x)`` (concatenated along
     axis 0), ``reduce_scatter(x, op)`` ('sum', 'mean'; axis 0 split in
     rank order). In place on a tensor's memory, outside any graph:
     ``all_reduce_(t, op)`` and ``broadcast_(t, root)`` (also int64).
