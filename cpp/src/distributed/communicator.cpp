@@ -122,9 +122,9 @@ void agree(const Communicator::Impl& c, const char* op, const Tensor& t, int64_t
   constexpr int kFields = 5 + kDims;  // op, dtype, ndim, extra, failed, dims
   std::array<int64_t, kFields> mine{};
   // the op by its name's characters, so different collectives also disagree
-  int64_t code = 0;
-  for (const char* p = op; *p; ++p) code = code * 131 + *p;
-  mine[0] = code % (int64_t{1} << 40);
+  uint64_t code = 0;  // unsigned: the hash wraps around by design
+  for (const char* p = op; *p; ++p) code = code * 131 + static_cast<unsigned char>(*p);
+  mine[0] = static_cast<int64_t>(code % (uint64_t{1} << 40));
   mine[1] = t.defined() ? static_cast<int64_t>(t.dtype()) : -1;
   mine[2] = t.defined() ? t.ndim() : -1;
   mine[3] = extra;
