@@ -180,7 +180,7 @@ struct GradientReducer::Impl {
     copy_in(i, params[i].grad());
     while (next_bucket < buckets.size() && buckets[next_bucket].pending == 0) {
       start(next_bucket++);
-      ++started_early;
+      if (overlap) ++started_early;  // without the thread, start() only marks it for finish()
     }
   }
 
