@@ -84,6 +84,25 @@ def _check_op(op_name, op, allowed):
         raise ValueError(f"{op_name}: op must be one of {', '.join(repr(a) for a in allowed)}, got {op!r}")
 
 
+def _check_root(op_name, root):
+    if isinstance(root, bool) or not isinstance(root, numbers.Integral):
+        raise TypeError(f"{op_name}: root must be an int, got {root!r}")
+
+
+def _guarded(comm, op, check):
+    """Runs this rank's argument checks for collective `op`. When they fail, the
+    other ranks (about to enter `op`) are told, so they raise too instead of
+    waiting for this rank; then the error is raised here."""
+    try:
+        check()
+    except (TypeError, ValueError) as e:
+        try:
+            comm._c.fail_collective(op, f"{type(e).__name__}: {e}")
+        except ValueError:
+            pass
+        raise
+
+
 class Communicator:
     """The ranks of an MPI communicator, for nthgrad's collectives.
 
@@ -138,45 +157,45 @@ class Communicator:
         """op over the ranks of x (the same shape on each). Differentiable: the
         gradient of 'sum' is the sum of the ranks' gradients ('mean': their
         mean); 'max' gives it to the ranks holding the maximum (split among ties)."""
-        _check_tensor("all_reduce", "x", x)
-        _check_op("all_reduce", op, ("sum", "mean", "max"))
+        _guarded(self, "all_reduce", lambda: (_check_tensor("all_reduce", "x", x),
+                                               _check_op("all_reduce", op, ("sum", "mean", "max"))))
         return self._c.all_reduce(x, op)
 
     def broadcast(self, x, root=0):
         """root's x on every rank (the others' x gives the shape). Gradient:
         reduce (the ranks' gradients summed, at root)."""
-        _check_tensor("broadcast", "x", x)
+        _guarded(self, "broadcast", lambda: (_check_tensor("broadcast", "x", x), _check_root("broadcast", root)))
         return self._c.broadcast(x, root)
 
     def reduce(self, x, root=0):
         """The sum of the ranks' x at root, zeros on the other ranks. Gradient:
         broadcast from root."""
-        _check_tensor("reduce", "x", x)
+        _guarded(self, "reduce", lambda: (_check_tensor("reduce", "x", x), _check_root("reduce", root)))
         return self._c.reduce(x, root)
 
     def all_gather(self, x):
         """The ranks' x (same shape, at least one axis) concatenated along axis 0
         in rank order. Gradient: reduce_scatter('sum')."""
-        _check_tensor("all_gather", "x", x)
+        _guarded(self, "all_gather", lambda: _check_tensor("all_gather", "x", x))
         return self._c.all_gather(x)
 
     def reduce_scatter(self, x, op="sum"):
         """op over the ranks of x, then rank r keeps its block of axis 0 (whose
         length must be a multiple of size). Gradient: all_gather."""
-        _check_tensor("reduce_scatter", "x", x)
-        _check_op("reduce_scatter", op, ("sum", "mean"))
+        _guarded(self, "reduce_scatter", lambda: (_check_tensor("reduce_scatter", "x", x),
+                                                   _check_op("reduce_scatter", op, ("sum", "mean"))))
         return self._c.reduce_scatter(x, op)
 
     def all_reduce_(self, t, op="sum"):
         """In place: t's memory becomes op over the ranks (no graph)."""
-        _check_tensor("all_reduce_", "t", t)
-        _check_op("all_reduce_", op, ("sum", "mean", "max"))
+        _guarded(self, "all_reduce_", lambda: (_check_tensor("all_reduce_", "t", t),
+                                                _check_op("all_reduce_", op, ("sum", "mean", "max"))))
         self._c.all_reduce_(t, op)
         return t
 
     def broadcast_(self, t, root=0):
         """In place: t's memory becomes root's t (no graph)."""
-        _check_tensor("broadcast_", "t", t)
+        _guarded(self, "broadcast_", lambda: (_check_tensor("broadcast_", "t", t), _check_root("broadcast_", root)))
         self._c.broadcast_(t, root)
         return t
 
@@ -211,9 +230,19 @@ def sync_batch_normalization(x, beta, gamma, mean, variance, comm, group="world"
 
         y = sync_batch_normalization(x, beta, gamma, running_mean, running_var, comm)   # x: this rank's batch
     """
-    _check_tensor("sync_batch_normalization", "x", x)
     comm = _communicator(comm)
-    axes = [axes] if isinstance(axes, numbers.Integral) else list(axes)
+
+    def check():
+        nonlocal axes
+        _check_tensor("sync_batch_normalization", "x", x)
+        for name, v in (("beta", beta), ("gamma", gamma), ("mean", mean), ("variance", variance)):
+            if v is not None:
+                _check_tensor("sync_batch_normalization", name, v)
+        axes = [axes] if isinstance(axes, numbers.Integral) else list(axes)
+        if any(isinstance(a, bool) or not isinstance(a, numbers.Integral) for a in axes):
+            raise TypeError(f"sync_batch_normalization: axes must be ints, got {axes!r}")
+
+    _guarded(comm, "sync_batch_normalization", check)
     _, backend = _backend()
     out = backend.sync_batch_normalization(x, beta, gamma, mean, variance, comm._c, group, axes, decay_rate, eps,
                                            batch_stat, output_stat)
@@ -255,14 +284,20 @@ class DistributedDataParallel(Module):
 
     def __init__(self, module, comm=None, bucket_cap_mb=25, broadcast_buffers=True, overlap=True):
         super().__init__()
-        if not isinstance(module, Module):
-            raise TypeError(f"DistributedDataParallel: module must be an nthgrad.nn.Module, got "
-                            f"{type(module).__name__}")
-        if isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, numbers.Real) or not bucket_cap_mb > 0:
-            raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be a number > 0, got {bucket_cap_mb!r}")
         _, backend = _backend()
-        self.module = module
         object.__setattr__(self, "comm", _communicator(comm))
+
+        def check():
+            if not isinstance(module, Module):
+                raise TypeError(f"DistributedDataParallel: module must be an nthgrad.nn.Module, got "
+                                f"{type(module).__name__}")
+            if isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, numbers.Real) or \
+                    not bucket_cap_mb > 0:
+                raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be a number > 0, got "
+                                 f"{bucket_cap_mb!r}")
+
+        _guarded(self.comm, "broadcast_parameters", check)  # the first collective of the wrapping
+        self.module = module
         object.__setattr__(self, "broadcast_buffers", bool(broadcast_buffers))
         # every parameter (frozen ones too) and buffer becomes rank 0's
         backend.broadcast_parameters(list(module.parameters()), self.comm._c, 0)

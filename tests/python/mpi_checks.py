@@ -142,11 +142,12 @@ def mixed_collectives_match_one_process_to_second_order():
 
 # ---- wrong shapes: a clear error on every rank, not a hang -------------------------------------------
 
-def expect_error_everywhere(call, error=ValueError, text=""):
+def expect_error_everywhere(call, error=ValueError, text=""):  # error: a type or a tuple of types
     """call() must raise on every rank (the rank at fault its own error, the others a ValueError naming it)."""
+    errors = error if isinstance(error, tuple) else (error,)
     try:
         call()
-    except (error, ValueError) as e:
+    except errors + (ValueError,) as e:
         assert text in str(e) or "call was invalid" in str(e), e
     else:
         raise AssertionError("no error")
@@ -176,7 +177,28 @@ def a_bad_argument_on_one_rank_raises_on_every_rank():
                 assert f"rank {R - 1}'s call was invalid, so no rank communicated: " in str(e) and text in str(e), e
         else:
             raise AssertionError(f"no error on rank {RANK}")
+    # checks made in Python before the collective: the others are told too
+    bn = nn.SyncBatchNorm(3, dtype=ng.float64, comm=comm)
+    python_cases = [
+        lambda: comm.all_reduce(t(np.ones(2)), "avg" if last else "sum"),
+        lambda: comm.all_reduce_(t(np.ones(2)), "prod" if last else "sum"),
+        lambda: comm.all_gather(np.ones(2) if last else t(np.ones(2))),
+        lambda: comm.broadcast(t(np.ones(2)), root="0" if last else 0),
+        lambda: F.sync_batch_normalization(t(np.ones((2, 3))), None, None, None, None, comm,
+                                           group="all" if last else "world"),
+        lambda: F.sync_batch_normalization(t(np.ones((2, 3))), None, None, t(np.zeros((1, 3))), t(np.ones((1, 3))),
+                                           comm, batch_stat=not last),
+        lambda: bn(t(np.ones((2, 4 if last else 3)))),
+        lambda: dist.DistributedDataParallel(nn.Linear(2, 2, dtype=ng.float64), comm, bucket_cap_mb=0 if last else 1),
+    ]
+    for call in python_cases:
+        expect_error_everywhere(call, (TypeError, ValueError))
     np.testing.assert_array_equal(a(comm.all_reduce(t(np.ones(2)))), [R, R])
+    # a mismatch in the middle of the parameters: no rank has replaced any of them
+    params = [t(np.full(2, RANK + 1.0)), t(np.full(3 if last else 2, RANK + 1.0)), t(np.full(2, RANK + 1.0))]
+    from nthgrad import _distributed
+    expect_error_everywhere(lambda: _distributed.broadcast_parameters(params, comm._c, 0))
+    assert all(a(p)[0] == RANK + 1.0 for p in params)
     # DDP over models with different parameters
     if R > 1:
         net = nn.Linear(2, 2, bias=RANK != 0, dtype=ng.float64)
@@ -379,11 +401,13 @@ def ddp_hessian_vector_products():
 @check
 def ddp_backward_with_create_graph_keeps_grad_in_the_graph():
     model = make_mlp(seed=RANK)
-    ddp = dist.DistributedDataParallel(model, comm, bucket_cap_mb=0.0005)
+    unused = nn.Linear(2, 2, dtype=ng.float64)  # wrapped too, used by no rank: its .grad stays None
+    ddp = dist.DistributedDataParallel(nn.ModuleList([model, unused]), comm, bucket_cap_mb=0.0005)
     reference = make_mlp(seed=0)
     x, y = global_batch(3)
-    mse(ddp, local(x), local(y)).backward(create_graph=True)
+    mse(model, local(x), local(y)).backward(create_graph=True)
     mse(reference, x, y).backward(create_graph=True)
+    assert unused.weight.grad is None and ddp._reducer.passes == 1
     pm, pr = list(model.parameters()), list(reference.parameters())
     for a_, b_ in zip(pm, pr):
         np.testing.assert_allclose(a(a_.grad), a(b_.grad), rtol=0, atol=1e-12)

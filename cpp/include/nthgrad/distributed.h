@@ -71,6 +71,12 @@ class Communicator {
   void all_reduce_(const Tensor& t, ReduceOp op = ReduceOp::Sum) const;
   void broadcast_(const Tensor& t, int root = 0) const;
 
+  // For wrappers that check arguments before calling a collective (the
+  // Python layer): takes this rank's part in the agreement exchange of
+  // collective `op` with a failure, so that the other ranks raise (quoting
+  // `message`) instead of waiting; then throws ValueError(message) here.
+  void fail_collective(const char* op, const std::string& message) const;
+
   struct Impl;
   const std::shared_ptr<Impl>& impl() const { return impl_; }
   const Impl& checked(const char* op) const;  // RuntimeError for an empty communicator

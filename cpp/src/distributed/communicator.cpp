@@ -424,10 +424,21 @@ Variable Communicator::reduce_scatter(const Variable& x, ReduceOp op) const {
 void broadcast_parameters(const VariableList& params, const Communicator& comm, int root) {
   const char* name = "broadcast_parameters";
   const Communicator::Impl& c = comm.checked(name);
-  // the same number of parameters everywhere (then broadcast_ checks each one's shape and dtype)
+  // every check first (the count, then each parameter's shape, dtype and memory), so a failure
+  // leaves no rank with some parameters already replaced
   detail::agree(c, name, Tensor::empty({static_cast<int64_t>(params.size())}, DType::Int64), root,
                 [&] { check_root(name, root, c.size); });
-  for (const Variable& p : params) comm.broadcast_(p.value(), root);
+  for (std::size_t i = 0; i < params.size(); ++i)
+    detail::agree(c, name, params[i].value(), static_cast<int64_t>(i),
+                  [&] { check_in_place(name, params[i].value(), ReduceOp::Sum); });
+  for (const Variable& p : params) {
+    p.value().storage()->bump_version();
+    bcast_raw(c, name, p.value(), root);
+  }
+}
+
+void Communicator::fail_collective(const char* op, const std::string& message) const {
+  detail::agree(checked(op), op, Tensor(), 0, [&] { throw ValueError(message); });
 }
 
 }  // namespace nthgrad::distributed

@@ -189,7 +189,13 @@ struct GradientReducer::Impl {
     ++passes;
     if (recording) {  // each gradient through the differentiable mean, so grad() stays in the graph
       wait();
-      for (Variable& p : params) {
+      // which parameters some rank has a gradient for (the others keep .grad None)
+      Tensor used = Tensor::zeros({static_cast<int64_t>(params.size())}, DType::Int64);
+      for (std::size_t i = 0; i < params.size(); ++i) used.data<int64_t>()[i] = params[i].grad().defined() ? 1 : 0;
+      comm.all_reduce_(used, ReduceOp::Max);
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        if (!used.data<int64_t>()[i]) continue;
+        Variable& p = params[i];
         Variable g = p.grad();
         if (!g.defined()) g = Variable(Tensor::zeros(p.shape(), p.dtype()));
         p.set_grad(comm.all_reduce(g, ReduceOp::Mean));
@@ -214,15 +220,19 @@ struct GradientReducer::Impl {
 GradientReducer::GradientReducer(const VariableList& params, const Communicator& comm, int64_t bucket_bytes,
                                  bool overlap) {
   const char* op = "DistributedDataParallel";
-  if (bucket_bytes <= 0)
-    throw ValueError(nthgrad::detail::cat(op, ": bucket_bytes must be > 0, got ", bucket_bytes));
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const Variable& p = params[i];
-    if (!p.defined() || !p.is_leaf() || !p.requires_grad())
-      throw ValueError(nthgrad::detail::cat(op, ": parameter ", i, " is not a leaf that requires grad"));
-    for (std::size_t j = 0; j < i; ++j)
-      if (params[j].same(p)) throw ValueError(nthgrad::detail::cat(op, ": parameters ", j, " and ", i, " are the same tensor"));
-  }
+  // the arguments, and the same number of parameters on every rank, before any communication
+  detail::agree(comm.checked(op), op, Tensor::empty({static_cast<int64_t>(params.size())}, DType::Int64), 0, [&] {
+    if (bucket_bytes <= 0)
+      throw ValueError(nthgrad::detail::cat(op, ": bucket_bytes must be > 0, got ", bucket_bytes));
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const Variable& p = params[i];
+      if (!p.defined() || !p.is_leaf() || !p.requires_grad())
+        throw ValueError(nthgrad::detail::cat(op, ": parameter ", i, " is not a leaf that requires grad"));
+      for (std::size_t j = 0; j < i; ++j)
+        if (params[j].same(p))
+          throw ValueError(nthgrad::detail::cat(op, ": parameters ", j, " and ", i, " are the same tensor"));
+    }
+  });
   impl_ = std::make_unique<Impl>(params, comm, overlap);
   Impl& s = *impl_;
   s.bucket_of.assign(params.size(), 0);

@@ -42,17 +42,15 @@ VariableList sync_batch_normalization(const Variable& x, const Variable& beta, c
                                       const std::string& group, const std::vector<int64_t>& axes, double decay_rate,
                                       double eps, bool batch_stat, bool output_stat) {
   const char* op = "sync_batch_normalization";
-  if (group != "world")
-    throw ValueError(nthgrad::detail::cat(op, ": group '", group, "' is not known; the group is 'world', the ranks of "
-                                          "comm (for fewer ranks pass comm.group(ranks) as comm)"));
-  if (!batch_stat)  // the running statistics: nothing to share
-    return renamed(op, [&] {
-      return batch_normalization(x, beta, gamma, mean_, variance, axes, decay_rate, eps, false, output_stat);
-    });
   Axes keep, reduce;
   int64_t n_local = 1;
-  // this rank's arguments, checked before any communication; a failure on one rank is raised on all
-  detail::agree(comm.checked(op), op, Tensor(), 0, [&] {
+  // this rank's arguments, checked before any communication (batch_stat agreed too: with it false no
+  // rank communicates); a failure on one rank is raised on all
+  detail::agree(comm.checked(op), op, Tensor(), batch_stat ? 1 : 0, [&] {
+    if (group != "world")
+      throw ValueError(nthgrad::detail::cat(op, ": group '", group, "' is not known; the group is 'world', the "
+                                            "ranks of comm (for fewer ranks pass comm.group(ranks) as comm)"));
+    if (!batch_stat) return;  // batch_normalization checks the rest
     check::floating(op, "x", x);
     keep = normalize_axes(op, axes, x.ndim());
     for (int64_t d = 0; d < x.ndim(); ++d)
@@ -79,6 +77,10 @@ VariableList sync_batch_normalization(const Variable& x, const Variable& beta, c
     if (mean_.defined()) check::writable(op, "mean", mean_);
     if (variance.defined()) check::writable(op, "variance", variance);
   });
+  if (!batch_stat)  // the running statistics: nothing to share
+    return renamed(op, [&] {
+      return batch_normalization(x, beta, gamma, mean_, variance, axes, decay_rate, eps, false, output_stat);
+    });
   // the global count (ranks may hold batches of different sizes)
   Tensor count = Tensor::full({}, static_cast<double>(n_local), DType::Int64);
   comm.all_reduce_(count, ReduceOp::Sum);

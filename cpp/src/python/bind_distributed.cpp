@@ -58,6 +58,12 @@ PYBIND11_MODULE(_distributed, m) {
       .def_property_readonly("size", &Communicator::size)
       .def_property_readonly("valid", &Communicator::valid)
       .def("barrier", &Communicator::barrier, release())
+      .def(
+          "fail_collective",
+          [](const Communicator& c, const std::string& op, const std::string& message) {
+            c.fail_collective(op.c_str(), message);
+          },
+          py::arg("op"), py::arg("message"), release())
       .def("duplicate", &Communicator::duplicate, release())
       .def("group", &Communicator::group, py::arg("ranks"), release())
       .def(

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -27,6 +28,7 @@ constexpr std::size_t kAlignment = 64;
 // each page on first touch): measured as a fifth of the time of the 6th
 // derivative of tanh on 10^5 points. nthgrad.empty_cache() returns them.
 void free_buffer(void* data, std::size_t padded);
+std::size_t footprint(std::size_t padded);
 
 class BlockCache {
  public:
@@ -41,7 +43,7 @@ class BlockCache {
     void* p = it->second.back();
     it->second.pop_back();
     if (it->second.empty()) free_.erase(it);  // no key outlives its buffers
-    cached_ -= bytes;
+    cached_ -= footprint(bytes);
     return p;
   }
   // Keeps the buffer if it fits under the cap; false: the caller frees it.
@@ -50,9 +52,9 @@ class BlockCache {
     if (bytes < kCacheMin) return false;
     try {
       std::lock_guard<std::mutex> lock(mu_);
-      if (cached_ + bytes > cap_) return false;
+      if (cached_ + footprint(bytes) > cap_) return false;
       free_[bytes].push_back(p);
-      cached_ += bytes;
+      cached_ += footprint(bytes);
       return true;
     } catch (...) {
       return false;
@@ -92,38 +94,56 @@ constexpr std::size_t kHugePage = std::size_t{2} << 20;
 constexpr std::size_t kLargeBuffer = 2 * kHugePage;
 constexpr std::size_t kMaxStagger = 4096 + 64 * 63;
 
-// A new buffer of `padded` bytes (nullptr when out of memory). A large one
-// is asked to be backed by huge pages: Linux's transparent huge pages are
-// often only used on request (NumPy requests them), and a pass over 4 KiB
-// pages costs a TLB miss per page. Its start is staggered by 4 KiB plus a
-// rotating multiple of 64 bytes within a 2 MiB-aligned block, so that two
-// large tensors do not map to the same cache sets: an MPI allreduce from
-// one 2 MiB-aligned 100 MB buffer into another ran 97 ms against 83 ms with
-// the receiving buffer offset. The block's address is kept just before the
-// data, for free_buffer.
-void* fresh_buffer(std::size_t padded) {
-  if (padded < kLargeBuffer) return std::aligned_alloc(kAlignment, padded);
-  static std::atomic<unsigned> next{0};
-  const std::size_t stagger = 4096 + 64 * (next++ % 64);
-  const std::size_t size = (padded + kMaxStagger + kHugePage - 1) / kHugePage * kHugePage;
-  char* block = static_cast<char*>(std::aligned_alloc(kHugePage, size));
-  if (!block) return nullptr;
-#ifdef MADV_HUGEPAGE
-  madvise(block, size, MADV_HUGEPAGE);  // advice only: a failure changes nothing
+// The bytes a buffer of `padded` bytes really takes (the block cache counts these).
+std::size_t footprint(std::size_t padded) {
+#ifdef __linux__
+  if (padded >= kLargeBuffer) return (padded + kMaxStagger + kHugePage - 1) / kHugePage * kHugePage;
 #endif
-  char* data = block + stagger;
-  std::memcpy(data - sizeof(void*), &block, sizeof(void*));
-  return data;
+  return padded;
+}
+
+// A new buffer of `padded` bytes (nullptr when out of memory). A large one
+// is a mapping of its own (given back to the system when freed, where a
+// 2 MiB-aligned block from malloc's heap stayed resident), asked to be
+// backed by huge pages: Linux's transparent huge pages are often only used
+// on request (NumPy requests them), and a pass over 4 KiB pages costs a TLB
+// miss per page. Its start is staggered by 4 KiB plus a rotating multiple
+// of 64 bytes within a 2 MiB-aligned block, so that two large tensors do not
+// map to the same cache sets: an MPI allreduce from one 2 MiB-aligned
+// 100 MB buffer into another ran 97 ms against 83 ms with the receiving
+// buffer offset. The block's address is kept just before the data.
+void* fresh_buffer(std::size_t padded) {
+#ifdef __linux__
+  if (padded >= kLargeBuffer) {
+    static std::atomic<unsigned> next{0};
+    const std::size_t size = footprint(padded);
+    // map one huge page more, to cut a 2 MiB-aligned block out of it
+    void* mapped = mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED) return nullptr;
+    char* raw = static_cast<char*>(mapped);
+    char* block = raw + (kHugePage - reinterpret_cast<std::uintptr_t>(raw) % kHugePage) % kHugePage;
+    if (block > raw) munmap(raw, static_cast<std::size_t>(block - raw));
+    const std::size_t tail = static_cast<std::size_t>(raw + size + kHugePage - (block + size));
+    if (tail) munmap(block + size, tail);
+    madvise(block, size, MADV_HUGEPAGE);  // advice only: a failure changes nothing
+    char* data = block + 4096 + 64 * (next++ % 64);
+    std::memcpy(data - sizeof(void*), &block, sizeof(void*));
+    return data;
+  }
+#endif
+  return std::aligned_alloc(kAlignment, padded);
 }
 
 void free_buffer(void* data, std::size_t padded) {
-  if (padded < kLargeBuffer) {
-    std::free(data);
+#ifdef __linux__
+  if (padded >= kLargeBuffer) {
+    void* block;
+    std::memcpy(&block, static_cast<char*>(data) - sizeof(void*), sizeof(void*));
+    munmap(block, footprint(padded));
     return;
   }
-  void* block;
-  std::memcpy(&block, static_cast<char*>(data) - sizeof(void*), sizeof(void*));
-  std::free(block);
+#endif
+  std::free(data);
 }
 
 std::size_t padded_size(std::size_t nbytes) {

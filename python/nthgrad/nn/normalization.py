@@ -71,7 +71,7 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
-    def forward(self, input):
+    def _check_input(self, input):
         _check_tensor(self, input)
         shape = tuple(input.shape)
         if input.ndim not in self.ranks or shape[1] != self.num_features:
@@ -80,6 +80,10 @@ class _BatchNorm(Module):
         reference = self.weight if self.affine else self.running_mean
         if reference is not None:
             _check_same_dtype(self, input, reference)
+
+    def forward(self, input):
+        self._check_input(input)
+        shape = tuple(input.shape)
         use_batch_stats = self.training or self.running_mean is None
         updates_running = self.training and self.running_mean is not None
         if self.training and input.numel() // self.num_features == 1 and self._local_statistics:
@@ -165,14 +169,24 @@ class SyncBatchNorm(_BatchNorm):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias=bias)
         object.__setattr__(self, "comm", comm)
 
+    def _communicator(self):
+        from .. import distributed
+        if not isinstance(self.comm, distributed.Communicator):
+            object.__setattr__(self, "comm", distributed.Communicator(self.comm))
+        return self.comm
+
+    def forward(self, input):
+        if self.training or self.running_mean is None:  # communicates: a bad input must fail on every rank
+            from ..distributed import _guarded
+            _guarded(self._communicator(), "sync_batch_normalization", lambda: self._check_input(input))
+        return super().forward(input)
+
     def _normalize(self, input, beta, gamma, mean, var, decay_rate, use_batch_stats):
         if not use_batch_stats:
             return super()._normalize(input, beta, gamma, mean, var, decay_rate, use_batch_stats)
         from .. import distributed
-        if not isinstance(self.comm, distributed.Communicator):
-            object.__setattr__(self, "comm", distributed.Communicator(self.comm))
-        return distributed.sync_batch_normalization(input, beta, gamma, mean, var, self.comm, "world", [1],
-                                                    decay_rate, self.eps, True)
+        return distributed.sync_batch_normalization(input, beta, gamma, mean, var, self._communicator(), "world",
+                                                    [1], decay_rate, self.eps, True)
 
     @classmethod
     def convert_sync_batchnorm(cls, module, comm=None):
