@@ -3,7 +3,6 @@
 // order. Each rule runs under GradModeGuard(create_graph), so the same rule
 // either records its ops (a differentiable gradient) or just computes.
 #include <atomic>
-#include <deque>
 #include <queue>
 #include <optional>
 #include <unordered_set>

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -25,29 +24,27 @@ namespace nthgrad::distributed {
 
 namespace {
 
-const char* op_name(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::Sum: return "sum";
-    case ReduceOp::Mean: return "mean";
-    case ReduceOp::Max: return "max";
-  }
-  return "?";
-}
-
 void finalize_at_exit() {
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized) MPI_Finalize();
 }
 
-std::shared_ptr<Communicator::Impl> duplicate_comm(MPI_Comm comm, const char* what) {
+// Takes ownership of `comm` (freed with the last handle).
+std::shared_ptr<Communicator::Impl> adopt(MPI_Comm comm) {
   auto impl = std::make_shared<Communicator::Impl>();
-  detail::check_mpi(MPI_Comm_dup(comm, &impl->comm), what);
+  impl->comm = comm;
   // Errors come back as codes (turned into exceptions) instead of aborting every rank.
-  MPI_Comm_set_errhandler(impl->comm, MPI_ERRORS_RETURN);
-  MPI_Comm_rank(impl->comm, &impl->rank);
-  MPI_Comm_size(impl->comm, &impl->size);
+  MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(comm, &impl->rank);
+  MPI_Comm_size(comm, &impl->size);
   return impl;
+}
+
+std::shared_ptr<Communicator::Impl> duplicate_comm(MPI_Comm comm, const char* what) {
+  MPI_Comm copy = MPI_COMM_NULL;
+  detail::check_mpi(MPI_Comm_dup(comm, &copy), what);
+  return adopt(copy);
 }
 
 }  // namespace
@@ -77,12 +74,10 @@ extern const int64_t kMaxCount = int64_t{1} << 30;
 void all_reduce_raw(const Communicator::Impl& c, const char* op, const void* send, void* recv, int64_t n, DType dtype,
                     MPI_Op mpi_op) {
   const MPI_Datatype type = mpi_type(op, dtype);
-  const std::size_t item = itemsize(dtype);
-  for (int64_t at = 0; at < n; at += kMaxCount) {
-    const int count = static_cast<int>(std::min(kMaxCount, n - at));
-    const void* s = send == MPI_IN_PLACE ? MPI_IN_PLACE : static_cast<const char*>(send) + at * item;
-    check_mpi(MPI_Allreduce(s, static_cast<char*>(recv) + at * item, count, type, mpi_op, c.comm), op);
-  }
+  in_pieces(n, itemsize(dtype), [&](std::size_t offset, int count) {
+    const void* s = send == MPI_IN_PLACE ? MPI_IN_PLACE : static_cast<const char*>(send) + offset;
+    check_mpi(MPI_Allreduce(s, static_cast<char*>(recv) + offset, count, type, mpi_op, c.comm), op);
+  });
 }
 
 void scale(void* data, int64_t n, DType dtype, double factor) {
@@ -238,7 +233,9 @@ int Communicator::size() const { return checked("size").size; }
 
 void Communicator::barrier() const { detail::check_mpi(MPI_Barrier(checked("barrier").comm), "barrier"); }
 
-Communicator Communicator::duplicate() const { return Communicator(duplicate_comm(checked("duplicate").comm, "duplicate")); }
+Communicator Communicator::duplicate() const {
+  return Communicator(duplicate_comm(checked("duplicate").comm, "duplicate"));
+}
 
 Communicator Communicator::group(const std::vector<int>& ranks) const {
   const char* op = "group";
@@ -257,12 +254,7 @@ Communicator Communicator::group(const std::vector<int>& ranks) const {
     if (ranks[i] == impl_->rank) key = static_cast<int>(i);
   detail::check_mpi(MPI_Comm_split(impl_->comm, member ? 0 : MPI_UNDEFINED, key, &sub), op);
   if (sub == MPI_COMM_NULL) return Communicator(nullptr);
-  auto impl = std::make_shared<Impl>();
-  impl->comm = sub;
-  MPI_Comm_set_errhandler(sub, MPI_ERRORS_RETURN);
-  MPI_Comm_rank(sub, &impl->rank);
-  MPI_Comm_size(sub, &impl->size);
-  return Communicator(impl);
+  return Communicator(adopt(sub));
 }
 
 namespace {
@@ -302,11 +294,9 @@ void Communicator::all_reduce_(const Tensor& t, ReduceOp op) const {
 // MPI_Bcast of t's memory in place (checked by the caller)
 static void bcast_raw(const Communicator::Impl& c, const char* op, const Tensor& t, int root) {
   const MPI_Datatype type = detail::mpi_type(op, t.dtype());
-  const std::size_t item = itemsize(t.dtype());
-  for (int64_t at = 0; at < t.numel(); at += detail::kMaxCount) {
-    const int count = static_cast<int>(std::min(detail::kMaxCount, t.numel() - at));
-    detail::check_mpi(MPI_Bcast(static_cast<char*>(t.raw_data()) + at * item, count, type, root, c.comm), op);
-  }
+  detail::in_pieces(t.numel(), itemsize(t.dtype()), [&](std::size_t offset, int count) {
+    detail::check_mpi(MPI_Bcast(static_cast<char*>(t.raw_data()) + offset, count, type, root, c.comm), op);
+  });
 }
 
 void Communicator::broadcast_(const Tensor& t, int root) const {
@@ -365,13 +355,11 @@ Variable Communicator::reduce(const Variable& x, int root) const {
   });
   Tensor out = Tensor::zeros(x.shape(), x.dtype());
   const MPI_Datatype type = detail::mpi_type(name, x.dtype());
-  const std::size_t item = itemsize(x.dtype());
-  for (int64_t at = 0; at < x.numel(); at += detail::kMaxCount) {
-    const int count = static_cast<int>(std::min(detail::kMaxCount, x.numel() - at));
-    detail::check_mpi(MPI_Reduce(static_cast<const char*>(x.value().raw_data()) + at * item,
-                                 static_cast<char*>(out.raw_data()) + at * item, count, type, MPI_SUM, root, c.comm),
+  detail::in_pieces(x.numel(), itemsize(x.dtype()), [&](std::size_t offset, int count) {
+    detail::check_mpi(MPI_Reduce(static_cast<const char*>(x.value().raw_data()) + offset,
+                                 static_cast<char*>(out.raw_data()) + offset, count, type, MPI_SUM, root, c.comm),
                       name);
-  }
+  });
   const Communicator self = *this;
   return record("reduce", {x}, out, kSavesNothing,
                 [self, root](const Ctx& ctx) { return grads(self.broadcast(ctx.gy(), root)); });

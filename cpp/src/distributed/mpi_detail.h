@@ -23,6 +23,13 @@ void check_mpi(int code, const char* what);
 MPI_Datatype mpi_type(const char* op, DType dtype);
 MPI_Op mpi_op(ReduceOp op);
 extern const int64_t kMaxCount;
+// Calls f(byte offset, count) over [0, n) elements of `item` bytes in pieces
+// of at most kMaxCount (MPI counts are int).
+template <typename F>
+void in_pieces(int64_t n, std::size_t item, F&& f) {
+  for (int64_t at = 0; at < n; at += kMaxCount)
+    f(static_cast<std::size_t>(at) * item, static_cast<int>(n - at < kMaxCount ? n - at : kMaxCount));
+}
 // MPI_Allreduce of n elements (send may be MPI_IN_PLACE), in pieces of at most 2^30.
 void all_reduce_raw(const Communicator::Impl& c, const char* op, const void* send, void* recv, int64_t n,
                     DType dtype, MPI_Op mpi_op);

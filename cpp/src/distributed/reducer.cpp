@@ -37,7 +37,6 @@ struct Bucket {
   int64_t grads_numel = 0;
   Tensor flat;
   int64_t pending = 0;  // parameters of this pass not yet copied in
-  bool started = false;
 };
 
 }  // namespace
@@ -102,7 +101,6 @@ struct GradientReducer::Impl {
   }
 
   void start(std::size_t k) {
-    buckets[k].started = true;
     if (!overlap) return;  // reduced by finish(): reducing here could block on a rank whose graph
                            // still has a collective to run before this parameter's gradient
 
@@ -157,10 +155,7 @@ struct GradientReducer::Impl {
     pass = backward_pass_id();
     recording = is_grad_enabled();  // the engine runs hooks in the pass's grad mode: create_graph
     copied.assign(params.size(), false);
-    for (Bucket& b : buckets) {
-      b.pending = static_cast<int64_t>(b.params.size());
-      b.started = false;
-    }
+    for (Bucket& b : buckets) b.pending = static_cast<int64_t>(b.params.size());
     next_bucket = 0;
     started_early = 0;
     queue_backward_callback([this] { finish(); });
@@ -267,7 +262,8 @@ GradientReducer::GradientReducer(const VariableList& params, const Communicator&
   for (std::size_t i = 0; i < params.size(); ++i) {
     Impl* self = &s;
     const int64_t index = static_cast<int64_t>(i);
-    s.hooks.push_back(register_post_accumulate_grad_hook(params[i], [self, index](const Variable&) { self->on_grad(index); }));
+    s.hooks.push_back(
+        register_post_accumulate_grad_hook(params[i], [self, index](const Variable&) { self->on_grad(index); }));
   }
 }
 

@@ -19,20 +19,25 @@ namespace nthgrad::distributed {
 
 namespace {
 
-// batch_normalization's errors, named as this op's
+// batch_normalization's errors, named as this op's ("sync_batch_normalization: ...")
+std::string renamed_text(const char* text) {
+  const std::string t = text;
+  return t.rfind("batch_normalization", 0) == 0 ? "sync_" + t : t;
+}
+
 template <typename F>
-VariableList renamed(const char* op, F&& f) {
+VariableList renamed(F&& f) {
   try {
     return f();
   } catch (const ValueError& e) {
-    throw ValueError(nthgrad::detail::cat("sync_", e.what()));
+    throw ValueError(renamed_text(e.what()));
   } catch (const TypeError& e) {
-    throw TypeError(nthgrad::detail::cat("sync_", e.what()));
+    throw TypeError(renamed_text(e.what()));
+  } catch (const IndexError& e) {
+    throw IndexError(renamed_text(e.what()));
   } catch (const RuntimeError& e) {
-    const std::string text = e.what();
-    throw RuntimeError(text.rfind("batch_normalization", 0) == 0 ? nthgrad::detail::cat("sync_", text) : text);
+    throw RuntimeError(renamed_text(e.what()));
   }
-  (void)op;
 }
 
 }  // namespace
@@ -78,7 +83,7 @@ VariableList sync_batch_normalization(const Variable& x, const Variable& beta, c
     if (variance.defined()) check::writable(op, "variance", variance);
   });
   if (!batch_stat)  // the running statistics: nothing to share
-    return renamed(op, [&] {
+    return renamed([&] {
       return batch_normalization(x, beta, gamma, mean_, variance, axes, decay_rate, eps, false, output_stat);
     });
   // the global count (ranks may hold batches of different sizes)
@@ -93,7 +98,7 @@ VariableList sync_batch_normalization(const Variable& x, const Variable& beta, c
   Variable mu = global_mean(x);
   Variable xc = sub2(x, mu);
   Variable var = global_mean(mul2(xc, xc));
-  VariableList out = renamed(op, [&] {
+  VariableList out = renamed([&] {
     return batch_normalization(x, beta, gamma, mu, var, axes, decay_rate, eps, false, false);
   });
   if (n > 0 && (mean_.defined() || variance.defined())) {  // running statistics, outside the graph (checked above)

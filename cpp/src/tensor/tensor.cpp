@@ -92,7 +92,9 @@ BlockCache& block_cache() {
 // at staggered offsets (see fresh_buffer).
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 constexpr std::size_t kLargeBuffer = 2 * kHugePage;
-constexpr std::size_t kMaxStagger = 4096 + 64 * 63;
+// the start of a large buffer: 4 KiB, plus 64 bytes times a rotating slot of 64
+constexpr std::size_t kStaggerBase = 4096, kStaggerStep = 64, kStaggerSlots = 64;
+constexpr std::size_t kMaxStagger = kStaggerBase + kStaggerStep * (kStaggerSlots - 1);
 
 // The bytes a buffer of `padded` bytes really takes (the block cache counts these).
 std::size_t footprint(std::size_t padded) {
@@ -111,7 +113,7 @@ std::size_t footprint(std::size_t padded) {
 // of 64 bytes within a 2 MiB-aligned block, so that two large tensors do not
 // map to the same cache sets: an MPI allreduce from one 2 MiB-aligned
 // 100 MB buffer into another ran 97 ms against 83 ms with the receiving
-// buffer offset. The block's address is kept just before the data.
+// buffer offset. The block is the data's address rounded down to 2 MiB.
 void* fresh_buffer(std::size_t padded) {
 #ifdef __linux__
   if (padded >= kLargeBuffer) {
@@ -123,12 +125,10 @@ void* fresh_buffer(std::size_t padded) {
     char* raw = static_cast<char*>(mapped);
     char* block = raw + (kHugePage - reinterpret_cast<std::uintptr_t>(raw) % kHugePage) % kHugePage;
     if (block > raw) munmap(raw, static_cast<std::size_t>(block - raw));
-    const std::size_t tail = static_cast<std::size_t>(raw + size + kHugePage - (block + size));
+    const std::size_t tail = static_cast<std::size_t>(raw + kHugePage - block);
     if (tail) munmap(block + size, tail);
     madvise(block, size, MADV_HUGEPAGE);  // advice only: a failure changes nothing
-    char* data = block + 4096 + 64 * (next++ % 64);
-    std::memcpy(data - sizeof(void*), &block, sizeof(void*));
-    return data;
+    return block + kStaggerBase + kStaggerStep * (next++ % kStaggerSlots);
   }
 #endif
   return std::aligned_alloc(kAlignment, padded);
@@ -137,9 +137,8 @@ void* fresh_buffer(std::size_t padded) {
 void free_buffer(void* data, std::size_t padded) {
 #ifdef __linux__
   if (padded >= kLargeBuffer) {
-    void* block;
-    std::memcpy(&block, static_cast<char*>(data) - sizeof(void*), sizeof(void*));
-    munmap(block, footprint(padded));
+    const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(data);
+    munmap(reinterpret_cast<void*>(at - at % kHugePage), footprint(padded));
     return;
   }
 #endif

@@ -175,11 +175,13 @@ class SyncBatchNorm(_BatchNorm):
             object.__setattr__(self, "comm", distributed.Communicator(self.comm))
         return self.comm
 
-    def forward(self, input):
-        if self.training or self.running_mean is None:  # communicates: a bad input must fail on every rank
-            from ..distributed import _guarded
-            _guarded(self._communicator(), "sync_batch_normalization", lambda: self._check_input(input))
-        return super().forward(input)
+    def _check_input(self, input):
+        if not (self.training or self.running_mean is None):  # eval: BatchNorm, nothing communicated
+            return super()._check_input(input)
+        # the forward communicates: a bad input here must fail on every rank
+        from ..distributed import _guarded
+        check = super()._check_input
+        _guarded(self._communicator(), "sync_batch_normalization", lambda: check(input))
 
     def _normalize(self, input, beta, gamma, mean, var, decay_rate, use_batch_stats):
         if not use_batch_stats:
@@ -209,8 +211,6 @@ class SyncBatchNorm(_BatchNorm):
             if converted is not child:
                 setattr(module, name, converted)
         return module
-
-    _shape_names = {**_BatchNorm._shape_names}
 
 
 class LayerNorm(Module):
